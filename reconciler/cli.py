@@ -1,0 +1,189 @@
+"""Command line: click commands that read files, wire the pipeline, confirm, print, exit.
+
+The only module that prints errors or chooses exit codes (see errors.py for the tree).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+import click
+
+from reconciler import __version__
+from reconciler.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ReconcilerError,
+    SpecError,
+)
+
+DEFAULT_SIM_STATE = ".reconciler/sim.json"
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0    success, no changes
+  1    error (nothing was changed)
+  2    changes present (plan --detailed-exitcode; drift)
+  3    plan blocked by a safety rule
+  4    saved plan is stale
+  5    apply finished with failures or timeouts
+  64   usage error
+  130  interrupted
+"""
+
+
+@dataclass
+class Settings:
+    """What the global options say; one per invocation, passed to every command."""
+
+    base_url: str | None
+    api_key_file: str | None
+    project_id: str | None
+    sim: str | None
+    sim_speed: float | None
+    color: bool
+    debug: bool
+
+
+def echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_CODES_HELP,
+)
+@click.version_option(__version__, prog_name="reconciler")
+@click.option(
+    "--base-url",
+    envvar="TOGETHER_BASE_URL",
+    help="API host root, as the official SDK takes it [env TOGETHER_BASE_URL; "
+    "default https://api.together.ai]. http:// only for loopback hosts.",
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False),
+    help="Read the API key from this file (mode 600) instead of env TOGETHER_API_KEY.",
+)
+@click.option("--project-id", help="Project to scope list calls and creates to.")
+@click.option(
+    "--sim",
+    is_flag=False,
+    flag_value=DEFAULT_SIM_STATE,
+    default=None,
+    metavar="[STATE_FILE]",
+    help=f"Run against the built-in simulator, state in STATE_FILE (default {DEFAULT_SIM_STATE}).",
+)
+@click.option(
+    "--sim-speed",
+    type=float,
+    default=None,
+    help="Simulator time factor (default: demo speed, Ready in a few seconds; 0 = instant).",
+)
+@click.option("--no-color", is_flag=True, help="No colour (also when NO_COLOR is set).")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    base_url: str | None,
+    api_key_file: str | None,
+    project_id: str | None,
+    sim: str | None,
+    sim_speed: float | None,
+    no_color: bool,
+    debug: bool,
+) -> None:
+    """Declarative management of Together AI GPU clusters and shared volumes.
+
+    Keep YAML specs in git; `validate` checks them, `plan` shows what would change against
+    the live clusters, `apply` does it after you confirm.
+    """
+    color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    ctx.obj = Settings(base_url, api_key_file, project_id, sim, sim_speed, color, debug)
+
+
+# --- validate / schema (issue 2) -------------------------------------------------------------
+
+
+def read_spec_files(paths: Sequence[str]) -> list[tuple[str, bytes]]:
+    """Expand files and directories into (display path, bytes), sorted; the I/O half of specs."""
+    raise NotImplementedError
+
+
+@cli.command()
+@click.option(
+    "-f",
+    "--file",
+    "paths",
+    multiple=True,
+    type=click.Path(),
+    help="Spec file or directory (repeatable; default: the current directory's *.yaml).",
+)
+def validate(paths: tuple[str, ...]) -> None:
+    """Check spec files offline: schema and rules, every problem at once."""
+    from reconciler.spec import load_spec
+
+    spec = load_spec(read_spec_files(paths or (".",)))
+    for warning in spec.warnings:
+        echo_err(f"warning: {warning}")
+    n_clusters, n_volumes = len(spec.clusters), len(spec.volumes)
+    click.echo(f"Valid: {n_clusters} cluster(s), {n_volumes} volume(s).")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the spec's JSON Schema (draft 2020-12)."""
+    from reconciler.schema import schema_text
+
+    click.echo(schema_text(), nl=False)
+
+
+# --- simulator (issue 3) ---------------------------------------------------------------------
+
+
+@cli.group()
+def sim() -> None:
+    """The built-in simulator of the Together cluster API."""
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    echo_err(message)
+    sys.exit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console script: run the group, turn every error into one line and an exit code."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        hint = f"\nTry '{exc.ctx.command_path} --help' for help." if exc.ctx else ""
+        _fail(f"Error: {exc.format_message()}{hint}", EXIT_USAGE)
+    except click.Abort:
+        _fail("Interrupted.", EXIT_INTERRUPTED)
+    except SpecError as exc:
+        if debug:
+            raise
+        for problem in exc.problems:
+            echo_err(problem)
+        _fail(f"Error: {len(exc.problems)} problem(s) in the spec.", exc.exit_code)
+    except ReconcilerError as exc:
+        if debug:
+            raise
+        _fail(f"Error: {exc}", exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("Interrupted.", EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        _fail(f"Error: {exc.format_message()}", EXIT_ERROR)
+    sys.exit(EXIT_OK)

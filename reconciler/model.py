@@ -1,0 +1,288 @@
+"""Frozen values that flow through the pipeline: spec → live → diff → plan → render/apply.
+
+Pure: no I/O. After spec.py and live.py nothing downstream touches raw dicts except through
+the frozen `fields` mappings defined here (JSON-like values, dicts frozen, lists as tuples).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+# --- field classes (DESIGN §5) -------------------------------------------------------------
+
+#: Cluster fields a PUT can change in place.
+CLUSTER_IN_PLACE_FIELDS: frozenset[str] = frozenset(
+    {
+        "num_gpus",
+        "cluster_type",
+        "reservation_end_time",
+        "num_reserved_gpus",
+        "num_preemptible_gpus",
+        "num_capacity_pool_gpus",
+        "add_ons",
+        "cluster_config",
+    }
+)
+#: Cluster fields whose change forces delete + create.
+CLUSTER_REPLACE_FIELDS: frozenset[str] = frozenset(
+    {
+        "region",
+        "gpu_type",
+        "cuda_version",
+        "nvidia_driver_version",
+        "nvidia_version_id",
+        "billing_type",
+        "capacity_pool_id",
+        "reservation_start_time",
+        "slurm_shm_size_gib",
+        "install_traefik",
+        "oidc_config",
+    }
+)
+#: Sent on create, never observable afterwards: a change prints a note, never a diff.
+CLUSTER_CREATE_ONLY_FIELDS: frozenset[str] = frozenset(
+    {
+        "duration_days",
+        "auto_scale",
+        "auto_scale_max_gpus",
+        "slurm_image",
+        "acceptance_tests_params",
+        "shared_volume",
+        "volume_id",
+        "project_id",
+    }
+)
+#: Every cluster field compared between desired and live.
+CLUSTER_COMPARED_FIELDS: frozenset[str] = CLUSTER_IN_PLACE_FIELDS | CLUSTER_REPLACE_FIELDS
+
+VOLUME_IN_PLACE_FIELDS: frozenset[str] = frozenset({"size_tib"})
+VOLUME_REPLACE_FIELDS: frozenset[str] = frozenset({"region"})
+VOLUME_CREATE_ONLY_FIELDS: frozenset[str] = frozenset(
+    {"is_lifecycle_independent", "instance_cluster_id", "project_id"}
+)
+
+#: Dotted paths whose values are secret: rendered as "(sensitive)", never written anywhere.
+SENSITIVE_PATHS: frozenset[str] = frozenset({"kube_config", "oidc_config.ca_cert"})
+
+
+def is_sensitive(path: str) -> bool:
+    """True when `path` (dotted) is, or lies under, a sensitive field."""
+    return any(path == p or path.startswith(p + ".") for p in SENSITIVE_PATHS)
+
+
+# --- frozen JSON values ----------------------------------------------------------------------
+
+
+def freeze(value: Any) -> Any:
+    """JSON-like value → immutable twin (dict → read-only mapping, list → tuple)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Inverse of `freeze`: plain dicts and lists, ready for JSON or deepdiff."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    return value
+
+
+def frozen_map(value: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    result: Mapping[str, Any] = freeze(dict(value or {}))
+    return result
+
+
+# --- enums -----------------------------------------------------------------------------------
+
+
+class Ensure(StrEnum):
+    PRESENT = "present"
+    ABSENT = "absent"
+
+
+class ResourceKind(StrEnum):
+    VOLUME = "volume"
+    CLUSTER = "cluster"
+
+
+class ActionKind(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    BLOCKED = "blocked"
+
+
+# --- the spec (desired) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a value was written: 1-based line and column, as editors show them."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    prevent_destroy: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    replace_on_change: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredCluster:
+    """One cluster of the spec.
+
+    `fields` holds the API create fields the user set (API names verbatim, defaults merged,
+    legacy names translated), without `cluster_name` and without the tool-only keys.
+    """
+
+    name: str
+    fields: Mapping[str, Any] = field(default_factory=frozen_map)
+    ensure: Ensure = Ensure.PRESENT
+    lifecycle: Lifecycle = Lifecycle()
+    volume: str | None = None  # name of a spec volume, resolved to volume_id at apply
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredVolume:
+    """One shared volume of the spec; `fields` holds region, size_tib and create-only keys."""
+
+    name: str
+    fields: Mapping[str, Any] = field(default_factory=frozen_map)
+    ensure: Ensure = Ensure.PRESENT
+    lifecycle: Lifecycle = Lifecycle()
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prune:
+    enabled: bool = False
+    name_prefix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    clusters: tuple[DesiredCluster, ...] = ()
+    volumes: tuple[DesiredVolume, ...] = ()
+    project_id: str | None = None
+    prune: Prune = Prune()
+    warnings: tuple[str, ...] = ()  # `file:line:col: path: message`, e.g. removed fields
+    digest: str = ""  # sha256 of the spec files' bytes, for saved plans
+
+
+# --- live state ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCluster:
+    """A cluster as the API reports it; `fields` is in the same comparable form as desired."""
+
+    cluster_id: str
+    name: str
+    status: str
+    fields: Mapping[str, Any] = field(default_factory=frozen_map)
+    volume_ids: tuple[str, ...] = ()
+    num_gpus: int = 0
+    gpu_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveVolume:
+    volume_id: str
+    name: str
+    status: str
+    fields: Mapping[str, Any] = field(default_factory=frozen_map)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    clusters: tuple[LiveCluster, ...] = ()
+    volumes: tuple[LiveVolume, ...] = ()
+
+
+# --- the plan --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field of one resource: `before` is None when unset live, `after` None when removed."""
+
+    path: str
+    before: Any
+    after: Any
+    forces_replacement: bool = False
+
+    @property
+    def is_sensitive(self) -> bool:
+        return is_sensitive(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One step of a plan. `body` is what apply sends (create: all fields; update: changed)."""
+
+    kind: ActionKind
+    resource: ResourceKind
+    name: str
+    resource_id: str | None = None
+    status: str | None = None
+    changes: tuple[FieldChange, ...] = ()
+    reason: str = ""
+    body: Mapping[str, Any] = field(default_factory=frozen_map)
+    notes: tuple[str, ...] = ()
+    intended: ActionKind | None = None  # for BLOCKED: what the action would have been
+    volume: str | None = None  # cluster create: the spec volume it refers to by name
+
+    @property
+    def key(self) -> str:
+        return f"{self.resource}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class GpuChange:
+    gpu_type: str
+    before: int
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    actions: tuple[Action, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    unmanaged: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    gpu_changes: tuple[GpuChange, ...] = ()
+    fingerprints: Mapping[str, str] = field(default_factory=frozen_map)
+    project_id: str | None = None
+    spec_digest: str = ""
+
+    @property
+    def blocked(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.kind is ActionKind.BLOCKED)
+
+    @property
+    def is_blocked(self) -> bool:
+        return bool(self.blocked)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(a.kind is not ActionKind.BLOCKED for a in self.actions)
+
+    def count(self, kind: ActionKind) -> int:
+        return sum(1 for a in self.actions if a.kind is kind)
