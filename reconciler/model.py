@@ -272,13 +272,16 @@ class Plan:
     project_id: str | None = None
     spec_digest: str = ""
 
+    refusals: tuple[str, ...] = ()  # plan-wide safety rules that failed (e.g. --max-deletes)
+    snapshots: Mapping[str, Any] = field(default_factory=frozen_map)  # redacted live fields
+
     @property
     def blocked(self) -> tuple[Action, ...]:
         return tuple(a for a in self.actions if a.kind is ActionKind.BLOCKED)
 
     @property
     def is_blocked(self) -> bool:
-        return bool(self.blocked)
+        return bool(self.blocked or self.refusals)
 
     @property
     def has_changes(self) -> bool:
@@ -286,3 +289,54 @@ class Plan:
 
     def count(self, kind: ActionKind) -> int:
         return sum(1 for a in self.actions if a.kind is kind)
+
+
+# --- redaction -------------------------------------------------------------------------------
+
+SENSITIVE_MARK = "(sensitive)"
+
+
+def redact(value: Any, path: str = "", *, mark: Any = SENSITIVE_MARK) -> Any:
+    """`value` (at dotted `path`) with every sensitive part replaced by `mark`.
+
+    `mark` may be a callable taking the secret, e.g. to keep a digest that detects change.
+    """
+    if path and is_sensitive(path):
+        return mark(value) if callable(mark) else mark
+    if isinstance(value, Mapping):
+        return {k: redact(v, f"{path}.{k}" if path else k, mark=mark) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, path, mark=mark) for v in value]
+    return value
+
+
+# --- apply report ----------------------------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    action: Action
+    outcome: Outcome
+    message: str = ""
+    resource_id: str | None = None
+    status: str | None = None
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReport:
+    results: tuple[ActionResult, ...] = ()
+    interrupted: bool = False
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def has_failures(self) -> bool:
+        return any(r.outcome is not Outcome.DONE for r in self.results)

@@ -1,0 +1,267 @@
+"""Plan and apply report → text (Terraform-like), JSON and markdown strings. Pure.
+
+Every value goes through `show_value`, which prints secrets as "(sensitive)" and escapes
+control characters, so nothing rendered can leak a secret or move the terminal cursor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from reconciler.model import (
+    SENSITIVE_MARK,
+    Action,
+    ActionKind,
+    ApplyReport,
+    FieldChange,
+    Outcome,
+    Plan,
+    is_sensitive,
+    redact,
+    thaw,
+)
+from reconciler.plan import plan_to_dict
+
+MARKDOWN_LIMIT = 65_000
+
+COLORS = {"+": "32", "~": "33", "-": "31", "-/+": "35", "!": "31;1", "bold": "1"}
+
+SYMBOL = {
+    ActionKind.CREATE: "+",
+    ActionKind.UPDATE: "~",
+    ActionKind.DELETE: "-",
+    ActionKind.REPLACE: "-/+",
+    ActionKind.BLOCKED: "!",
+}
+
+
+def paint(text: str, code: str, color: bool) -> str:
+    return f"\x1b[{COLORS.get(code, code)}m{text}\x1b[0m" if color else text
+
+
+def escape(text: str) -> str:
+    """Control characters (terminal escapes, newlines) made visible, never interpreted."""
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+
+
+def show_name(name: str) -> str:
+    return json.dumps(name, ensure_ascii=False) if name.isprintable() else json.dumps(name)
+
+
+def show_value(value: Any, path: str = "") -> str:
+    if path and is_sensitive(path):
+        return SENSITIVE_MARK
+    if value is None:
+        return "null"
+    text = json.dumps(redact(thaw(value), path), sort_keys=True, separators=(", ", ": "))
+    return escape(text)
+
+
+def _header(action: Action, project_id: str | None = None) -> str:
+    what = f"{action.resource} {show_name(action.name)}"
+    match action.kind:
+        case ActionKind.CREATE:
+            return f"# {what} will be created"
+        case ActionKind.UPDATE:
+            return f"# {what} will be updated in-place"
+        case ActionKind.REPLACE:
+            return f"# {what} must be replaced"
+        case ActionKind.DELETE:
+            return f"# {what} will be destroyed ({escape(action.reason)})"
+        case _:
+            intended = f" ({action.intended} refused)" if action.intended else ""
+            return f"# {what} is blocked{intended}: {escape(action.reason)}"
+
+
+def _ident(action: Action) -> str:
+    parts = [f"id {escape(action.resource_id)}"] if action.resource_id else []
+    if action.status:
+        parts.append(escape(action.status))
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _change_lines(changes: Iterable[FieldChange], kind: ActionKind, color: bool) -> list[str]:
+    changes = list(changes)
+    width = max((len(c.path) for c in changes), default=0)
+    lines = []
+    for change in changes:
+        name = change.path.ljust(width)
+        if kind is ActionKind.CREATE:
+            symbol, text = "+", f"{name} = {show_value(change.after, change.path)}"
+        elif change.after is None:
+            symbol, text = "-", f"{name} = {show_value(change.before, change.path)} -> null"
+        elif change.before is None:
+            symbol, text = "+", f"{name} = {show_value(change.after, change.path)}"
+        else:
+            before = show_value(change.before, change.path)
+            after = show_value(change.after, change.path)
+            if before == after == SENSITIVE_MARK:
+                after = f"{SENSITIVE_MARK} (changed)"
+            symbol, text = "~", f"{name} = {before} -> {after}"
+        if change.forces_replacement:
+            text += "   " + paint("# forces replacement", "-/+", color)
+        lines.append(f"      {paint(symbol, symbol, color)} {text}")
+    return lines
+
+
+def render_action(action: Action, color: bool = False) -> list[str]:
+    symbol = SYMBOL[action.kind]
+    lead = symbol.rjust(3)
+    lines = [f"  {_header(action)}"]
+    title = f"{action.resource} {show_name(action.name)}{_ident(action)}"
+    shown_kind = action.intended or action.kind
+    if action.kind is ActionKind.DELETE or not action.changes:
+        lines.append(f"{paint(lead, symbol, color)} {title}")
+    else:
+        lines.append(f"{paint(lead, symbol, color)} {title} {{")
+        lines.extend(_change_lines(action.changes, shown_kind, color))
+        lines.append("    }")
+    lines.extend(f"      # note: {escape(n)}" for n in action.notes)
+    return lines
+
+
+def summary_line(plan: Plan) -> str:
+    return (
+        f"Plan: {plan.count(ActionKind.CREATE)} to create, {plan.count(ActionKind.UPDATE)} to "
+        f"update, {plan.count(ActionKind.REPLACE)} to replace, "
+        f"{plan.count(ActionKind.DELETE)} to delete."
+    )
+
+
+def gpu_line(plan: Plan) -> str:
+    parts = [
+        f"{g.gpu_type or '?'} {g.before} -> {g.after} ({g.after - g.before:+d})"
+        for g in plan.gpu_changes
+    ]
+    return f"GPUs: {', '.join(parts)}." if parts else ""
+
+
+def render_text(plan: Plan, color: bool = False) -> str:
+    """The Terraform-like plan a reviewer reads."""
+    lines: list[str] = []
+    scope = f" (project {escape(plan.project_id)})" if plan.project_id else ""
+    if plan.actions:
+        lines += [f"reconciler will perform the following actions{scope}:", ""]
+        for action in plan.actions:
+            lines += render_action(action, color)
+            lines.append("")
+    for note in plan.notes:
+        lines.append(f"Note: {escape(note)}")
+    if plan.unmanaged:
+        n = len(plan.unmanaged)
+        lines.append(
+            f"Unmanaged: {n} live cluster{'s' if n != 1 else ''} outside this spec's scope "
+            f"{'are' if n != 1 else 'is'} left alone."
+        )
+    if not plan.has_changes and not plan.is_blocked:
+        lines.append("No changes. Live clusters and volumes match the spec.")
+    else:
+        lines.append(summary_line(plan))
+        if gpu := gpu_line(plan):
+            lines.append(gpu)
+    for refusal in plan.refusals:
+        lines.append(paint(f"Blocked: {escape(refusal)}", "!", color))
+    if plan.blocked:
+        n = len(plan.blocked)
+        lines.append(
+            paint(
+                f"Blocked: {n} action{'s' if n != 1 else ''} refused by a safety rule; "
+                "nothing will be applied until the plan is clean.",
+                "!",
+                color,
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan_to_dict(plan), indent=2, sort_keys=True) + "\n"
+
+
+def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
+    """A PR comment: summary table first, details collapsible, under `limit` characters."""
+    scope = f" (project `{escape(plan.project_id)}`)" if plan.project_id else ""
+    head = [f"### reconciler plan{scope}", ""]
+    if not plan.has_changes and not plan.is_blocked:
+        head.append("**No changes.** Live clusters and volumes match the spec.")
+        return "\n".join(head) + "\n"
+    head += [
+        "| action | count |",
+        "|---|---:|",
+        *(
+            f"| {label} | {plan.count(kind)} |"
+            for label, kind in (
+                ("create", ActionKind.CREATE),
+                ("update", ActionKind.UPDATE),
+                ("replace", ActionKind.REPLACE),
+                ("delete", ActionKind.DELETE),
+                ("blocked", ActionKind.BLOCKED),
+            )
+        ),
+        "",
+        f"**{summary_line(plan)}**",
+    ]
+    if gpu := gpu_line(plan):
+        head.append(f"{gpu}")
+    if plan.is_blocked:
+        head.append("")
+        head += [f"> :no_entry: **Blocked:** {escape(a.reason)}" for a in plan.blocked]
+        head += [f"> :no_entry: **Blocked:** {escape(r)}" for r in plan.refusals]
+    rows = ["", "| | resource | action |", "|---|---|---|"]
+    rows += [
+        f"| `{SYMBOL[a.kind]}` | {a.resource} `{escape(a.name)}` | {a.kind} |" for a in plan.actions
+    ]
+    details = render_text(plan, color=False)
+    tail_open = ["", "<details><summary>Plan details</summary>", "", "```diff"]
+    tail_close = ["```", "", "</details>", ""]
+    text = "\n".join(head + rows + tail_open) + "\n" + details + "\n".join(tail_close)
+    if len(text) <= limit:
+        return text
+    cut = "\n… truncated: the full plan is in the job log (`reconciler plan`).\n"
+    budget = limit - len("\n".join(head + tail_open)) - len("\n".join(tail_close)) - len(cut) - 2
+    return (
+        "\n".join(head + tail_open) + "\n" + details[: max(budget, 0)] + cut + "\n".join(tail_close)
+    )
+
+
+def render_plan(plan: Plan, fmt: str, color: bool = False) -> str:
+    match fmt:
+        case "json":
+            return render_json(plan)
+        case "markdown":
+            return render_markdown(plan)
+        case _:
+            return render_text(plan, color)
+
+
+def render_report(report: ApplyReport, color: bool = False) -> str:
+    """What apply did: one line per action, then the totals."""
+    lines = []
+    for result in report.results:
+        action = result.action
+        what = f"{action.resource} {show_name(action.name)}"
+        verb = {"create": "created", "update": "updated", "replace": "replaced"}.get(
+            str(action.kind), "destroyed"
+        )
+        rid = f" (id {escape(result.resource_id)})" if result.resource_id else ""
+        match result.outcome:
+            case Outcome.DONE:
+                lines.append(f"{paint('done', '+', color)}     {what}{rid} {verb}")
+            case Outcome.FAILED:
+                lines.append(
+                    f"{paint('failed', '-', color)}   {what}{rid}: {escape(result.message)}"
+                )
+            case _:
+                lines.append(f"skipped  {what}: {escape(result.message)}")
+    done, failed = report.count(Outcome.DONE), report.count(Outcome.FAILED)
+    skipped = report.count(Outcome.SKIPPED)
+    head = "Apply interrupted" if report.interrupted else "Apply complete"
+    lines.append(f"{head}: {done} done, {failed} failed, {skipped} skipped.")
+    if report.has_failures:
+        lines.append("Run `reconciler plan` to see what is left to do.")
+    return "\n".join(lines) + "\n"
