@@ -9,7 +9,9 @@ ReconcilerError            exit 1   anything that stops a command before it chan
 │   │   ├── ConflictError           409
 │   │   └── RateLimitError          429 whose Retry-After is too long, or retries exhausted
 │   ├── ApiTransportError           connection error or timeout (no answer)
-│   └── ApiResponseError            an answer that is not valid JSON of the right shape
+│   ├── ApiResponseError            an answer that is not valid JSON of the right shape
+│   └── CreateOutcomeUnknown        a create was sent, but whether it happened is unknown
+├── ConfigError            exit 1   API key or base URL missing or unsafe
 ├── UnsafePlanError        exit 3   a safety rule blocked the plan
 ├── StalePlanError         exit 4   a saved plan no longer matches live state
 ├── ApplyFailedError       exit 5   apply finished with failures (some actions done)
@@ -88,6 +90,17 @@ class ApiTransportError(ApiError):
 
 class ApiResponseError(ApiError):
     """An answer that is not what the API documents (invalid JSON, HTML, missing fields)."""
+
+
+class CreateOutcomeUnknown(ApiError):
+    """A POST was sent and no usable answer came (timeout, 5xx, dropped connection).
+
+    It may have been carried out: re-list and adopt before sending it again (DESIGN §7).
+    """
+
+
+class ConfigError(ReconcilerError):
+    """The API key or base URL is missing or unsafe (says how to set it right)."""
 
 
 class UnsafePlanError(ReconcilerError):
