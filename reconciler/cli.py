@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -49,6 +49,30 @@ class Settings:
     sim_speed: float | None
     color: bool
     debug: bool
+
+
+# --- API client wiring (issue 3) -------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from reconciler.client import Client
+
+# The in-process simulator's transport ignores the host; this name only shows in messages.
+SIM_BASE_URL = "http://sim.local"
+
+
+def make_client(settings: Settings) -> Client:
+    """The one API client of this run: the in-process simulator (--sim) or the real API."""
+    from reconciler.client import DEFAULT_BASE_URL, Client, check_base_url, resolve_api_key
+
+    if settings.sim is not None:
+        from reconciler.simulator.state import DEMO_SPEED
+        from reconciler.simulator.transport import open_sim
+
+        speed = settings.sim_speed if settings.sim_speed is not None else DEMO_SPEED
+        transport = open_sim(settings.sim, speed=speed)
+        return Client(SIM_BASE_URL, transport.state.token, transport=transport)
+    base_url = check_base_url(settings.base_url or DEFAULT_BASE_URL)
+    return Client(base_url, resolve_api_key(os.environ, settings.api_key_file))
 
 
 def echo_err(message: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.cli import Settings, make_client
 from reconciler.client import (
     MAX_BODY_BYTES,
     Client,
@@ -681,3 +682,49 @@ def every_call(client: Client) -> list[Callable[[], object]]:
         lambda: client.update_volume("v-1", 2),
         lambda: client.delete_volume("v-1"),
     ]
+
+
+# --- wiring from the command line ----------------------------------------------------------------
+
+
+def settings(**overrides: Any) -> Settings:
+    """CLI settings with no options given, except `overrides`."""
+    values: dict[str, Any] = {
+        "base_url": None,
+        "api_key_file": None,
+        "project_id": None,
+        "sim": None,
+        "sim_speed": None,
+        "color": False,
+        "debug": False,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def test_make_client_sim_runs_in_process(tmp_path: Path) -> None:
+    """--sim wires the in-process simulator with its own token; state lands in the file."""
+    state_file = tmp_path / "sim.json"
+    with make_client(settings(sim=str(state_file), sim_speed=0.0)) as client:
+        assert client.list_clusters() == []
+        assert client.list_regions()
+        volume = client.create_volume({"volume_name": "d", "size_tib": 1, "region": "us-central-8"})
+    assert volume["volume_name"] == "d"
+    assert state_file.exists()
+
+
+def test_make_client_real_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --sim and without a key the wiring fails with the how-to message."""
+    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
+    with pytest.raises(ConfigError, match="TOGETHER_API_KEY"):
+        make_client(settings())
+
+
+def test_make_client_real_checks_the_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The base URL rule applies before any request; a good URL and key build a client."""
+    monkeypatch.setenv("TOGETHER_API_KEY", TOKEN)
+    with pytest.raises(ConfigError, match="host root"):
+        make_client(settings(base_url="https://api.together.ai/v1"))
+    with make_client(settings()) as client:
+        assert client.base_url == "https://api.together.ai"
+        assert sum(client.calls.values()) == 0
