@@ -5,23 +5,51 @@ The only module that prints errors or chooses exit codes (see errors.py for the 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import os
+import re
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from reconciler import __version__
+from reconciler.apply import Applier, ApplyOptions
 from reconciler.errors import (
+    EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    ApiResponseError,
+    ApplyFailedError,
+    ConfigError,
+    Interrupted,
     ReconcilerError,
     SpecError,
 )
+from reconciler.live import parse_live_state
+from reconciler.model import LiveState, Outcome, Plan, Spec
+from reconciler.plan import (
+    DEFAULT_MAX_DELETES,
+    PlanFileError,
+    PlanOptions,
+    build_plan,
+    destroy_spec,
+    has_redacted_secrets,
+    plan_from_dict,
+    plan_to_dict,
+    raise_if_stale,
+    raise_if_unsafe,
+    restore_secrets,
+)
+from reconciler.render import escape, render_plan, render_report, show_name
 
 DEFAULT_SIM_STATE = ".reconciler/sim.json"
 
@@ -262,6 +290,403 @@ def sim_serve(
         log=echo_err if access_log else None,
     )
     click.echo("Simulator stopped.")
+
+
+# --- plan / apply / show / drift / destroy (issue 4) -----------------------------------------
+
+
+def spec_option(func: Any) -> Any:
+    return click.option(
+        "-f",
+        "--file",
+        "paths",
+        multiple=True,
+        type=click.Path(),
+        help="Spec file or directory (repeatable; default: the current directory).",
+    )(func)
+
+
+def plan_options(func: Any) -> Any:
+    """The options every command that builds a plan shares."""
+    for option in reversed(
+        [
+            click.option(
+                "--target", "targets", multiple=True, metavar="NAME", help="Only this resource."
+            ),
+            click.option(
+                "--exclude", "excludes", multiple=True, metavar="NAME", help="Leave it out."
+            ),
+            click.option(
+                "--allow-replace",
+                multiple=True,
+                metavar="NAME",
+                help="Allow replacing (delete, then create) this resource.",
+            ),
+            click.option(
+                "--max-deletes",
+                type=click.IntRange(min=0),
+                default=DEFAULT_MAX_DELETES,
+                show_default=True,
+                help="Block a plan that deletes or replaces more resources than this.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+FORMAT_OPTION = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+
+
+def load_desired(paths: Sequence[str]) -> Spec:
+    from reconciler.spec import load_spec
+
+    spec = load_spec(read_spec_files(paths or (".",)))
+    for warning in spec.warnings:
+        echo_err(f"warning: {warning}")
+    return spec
+
+
+def read_live(client: Client, project_id: str | None) -> LiveState:
+    """One list call per resource kind, whatever the number of clusters."""
+    clusters = client.list_clusters(project_id)
+    volumes = client.list_volumes(project_id)
+    try:
+        return parse_live_state(clusters, volumes)
+    except ValueError as exc:
+        raise ApiResponseError(f"the API's lists are unusable: {exc}") from None
+
+
+def make_plan(
+    settings: Settings,
+    client: Client,
+    spec: Spec,
+    targets: tuple[str, ...] = (),
+    excludes: tuple[str, ...] = (),
+    allow_replace: tuple[str, ...] = (),
+    max_deletes: int = DEFAULT_MAX_DELETES,
+) -> tuple[Plan, LiveState]:
+    project_id = settings.project_id or spec.project_id
+    if project_id != spec.project_id:
+        spec = dataclasses.replace(spec, project_id=project_id)
+    live = read_live(client, project_id)
+    options = PlanOptions(allow_replace, max_deletes, targets, excludes)
+    return build_plan(spec, live, options), live
+
+
+def write_plan_file(path: str, plan: Plan) -> None:
+    """Atomically, so a crash never leaves half a plan behind."""
+    text = json.dumps(plan_to_dict(plan), indent=2, sort_keys=True) + "\n"
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".plan-", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_plan_file(path: str) -> Plan:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(16 * 1024 * 1024 + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the plan file ({exc.strerror})") from None
+    try:
+        return plan_from_dict(json.loads(data), source=path)
+    except (ValueError, UnicodeDecodeError):
+        raise PlanFileError(f"{path}: not a reconciler plan (not JSON)") from None
+
+
+def finish_plan(plan: Plan, detailed_exitcode: bool) -> None:
+    raise_if_unsafe(plan)
+    if detailed_exitcode and plan.has_changes:
+        sys.exit(EXIT_CHANGES)
+
+
+@cli.command()
+@spec_option
+@click.option("--out", type=click.Path(dir_okay=False), help="Save the plan for `apply PLANFILE`.")
+@FORMAT_OPTION
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes, 0 when there are none.",
+)
+@plan_options
+@click.pass_obj
+def plan(
+    settings: Settings,
+    paths: tuple[str, ...],
+    out: str | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    allow_replace: tuple[str, ...],
+    max_deletes: int,
+) -> None:
+    """Show what apply would change: field by field, nothing is changed."""
+    spec = load_desired(paths)
+    with make_client(settings) as client:
+        the_plan, _ = make_plan(
+            settings, client, spec, targets, excludes, allow_replace, max_deletes
+        )
+    click.echo(render_plan(the_plan, fmt, settings.color), nl=False)
+    if out and not the_plan.is_blocked:
+        write_plan_file(out, the_plan)
+        echo_err(f"Saved the plan to {out}; apply it with: reconciler apply {out}")
+    finish_plan(the_plan, detailed_exitcode)
+
+
+@cli.command()
+@spec_option
+@FORMAT_OPTION
+@click.pass_obj
+def drift(settings: Settings, paths: tuple[str, ...], fmt: str) -> None:
+    """Read-only plan for schedules: exit 2 when live state drifted from the spec."""
+    spec = load_desired(paths)
+    with make_client(settings) as client:
+        the_plan, _ = make_plan(settings, client, spec)
+    click.echo(render_plan(the_plan, fmt, settings.color), nl=False)
+    if the_plan.has_changes or the_plan.is_blocked:
+        sys.exit(EXIT_CHANGES)
+
+
+@cli.command()
+@click.argument("planfile", type=click.Path(dir_okay=False))
+@FORMAT_OPTION
+@click.pass_obj
+def show(settings: Settings, planfile: str, fmt: str) -> None:
+    """Print a saved plan."""
+    click.echo(render_plan(read_plan_file(planfile), fmt, settings.color), nl=False)
+
+
+def parse_duration(text: str) -> float:
+    """'45m', '90s', '1h30m' or plain seconds → seconds."""
+    match = re.fullmatch(r"\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text)
+    if not text.strip() or match is None or not any(match.groups()):
+        raise click.BadParameter(f"{text!r} is not a duration (e.g. 45m, 90s, 1h30m)")
+    hours, minutes, seconds = match.groups()
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+
+
+CONFIRM_APPLY = "Do you want to perform these actions? Only 'yes' will be accepted to approve."
+CONFIRM_DESTROY = (
+    "Do you really want to destroy these resources? There is no undo. "
+    "Only 'yes' will be accepted to confirm."
+)
+
+
+def confirm(question: str) -> None:
+    """Only the exact answer 'yes' goes on; anything else cancels with exit 1."""
+    click.echo(f"\n{question}")
+    try:
+        answer = click.prompt("  Enter a value", default="", show_default=False)
+    except click.Abort:
+        answer = ""
+    if answer.strip() != "yes":
+        raise Cancelled("Apply cancelled; nothing was changed.")
+
+
+class Cancelled(ReconcilerError):
+    """The user did not type 'yes'."""
+
+
+def require_confirmation_possible(auto_approve: bool) -> None:
+    """No TTY and no --auto-approve: refuse before any API call — never assume yes."""
+    if not auto_approve and not sys.stdin.isatty():
+        raise ConfigError(
+            "stdin is not a terminal, so apply cannot ask for confirmation; "
+            "pass --auto-approve (CI) or apply a reviewed plan file"
+        )
+
+
+class ProgressPrinter:
+    """Live lines on a TTY, a plain line every 10 s otherwise (DESIGN §7)."""
+
+    def __init__(self, tty: bool, clock: Any = time.monotonic, every: float = 10.0) -> None:
+        self.tty = tty
+        self.clock = clock
+        self.every = every
+        self.last = -every
+
+    def line(self, text: str) -> None:
+        click.echo(escape(text))
+
+    def poll(self, waiting: list[tuple[str, str, float]]) -> None:
+        now = self.clock()
+        if not waiting or (not self.tty and now - self.last < self.every):
+            return
+        self.last = now
+        for name, phase, elapsed in waiting:
+            click.echo(f"  cluster {show_name(name)}: {escape(phase)} ({elapsed:.0f}s elapsed)")
+
+
+def apply_options(settings: Settings, parallelism: int, wait: bool, timeout: float) -> ApplyOptions:
+    options = ApplyOptions(parallelism=parallelism, wait=wait, timeout=timeout)
+    if settings.sim is not None:
+        # The simulator's time factor applies to the tool's waits too, so a demo or a test
+        # does not sit through poll intervals sized for real clusters.
+        from reconciler.simulator.state import DEMO_SPEED
+
+        speed = settings.sim_speed if settings.sim_speed is not None else DEMO_SPEED
+        fast = speed == 0
+        options = dataclasses.replace(
+            options,
+            poll_initial=0.0 if fast else max(0.25, 5.0 / speed),
+            poll_max=0.0 if fast else max(1.0, 30.0 / speed),
+            adopt_grace=0.0 if fast else max(0.5, 10.0 / speed),
+        )
+    return options
+
+
+def execute(
+    settings: Settings, client: Client, the_plan: Plan, live: LiveState, options: ApplyOptions
+) -> None:
+    """Run the plan, print the report, exit 5 on failures and 130 when interrupted."""
+    printer = ProgressPrinter(tty=sys.stdout.isatty())
+    applier = Applier(
+        client,
+        options=options,
+        project_id=the_plan.project_id,
+        progress=printer.line,
+        on_poll=printer.poll,
+    )
+
+    def on_first_interrupt() -> None:
+        echo_err(
+            "\nInterrupt received: no new actions will start; waiting for the ones in flight."
+            "\nPress Ctrl-C again to exit at once (`reconciler plan` will show the state)."
+        )
+
+    def on_second_interrupt() -> None:
+        echo_err("\nExiting now. Run `reconciler plan` to see the state.")
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+    report = applier.run(
+        the_plan, live, on_interrupt=on_first_interrupt, on_second_interrupt=on_second_interrupt
+    )
+    click.echo("")
+    click.echo(render_report(report, settings.color), nl=False)
+    if report.interrupted:
+        raise Interrupted("apply interrupted; run `reconciler plan` to see what is left")
+    if report.has_failures:
+        raise ApplyFailedError(
+            f"apply finished with {report.count(Outcome.FAILED)} failure(s) and "
+            f"{report.count(Outcome.SKIPPED)} skipped action(s)"
+        )
+
+
+@cli.command()
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False))
+@spec_option
+@click.option("--auto-approve", is_flag=True, help="Skip the 'yes' prompt (for CI).")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(min=1, max=100),
+    default=10,
+    show_default=True,
+    help="How many independent actions run at once.",
+)
+@click.option("--no-wait", is_flag=True, help="Do not wait for Ready / gone.")
+@click.option(
+    "--timeout",
+    default="45m",
+    show_default=True,
+    help="How long to wait for each resource (e.g. 45m, 90s).",
+)
+@plan_options
+@click.pass_obj
+def apply(
+    settings: Settings,
+    planfile: str | None,
+    paths: tuple[str, ...],
+    auto_approve: bool,
+    parallelism: int,
+    no_wait: bool,
+    timeout: str,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    allow_replace: tuple[str, ...],
+    max_deletes: int,
+) -> None:
+    """Make live state match the spec (or run a saved PLANFILE), after you type 'yes'."""
+    options = apply_options(settings, parallelism, not no_wait, parse_duration(timeout))
+    if planfile is not None:
+        saved = read_plan_file(planfile)
+        raise_if_unsafe(saved)
+        with make_client(settings) as client:
+            live = read_live(client, saved.project_id)
+            raise_if_stale(saved, live)
+            if has_redacted_secrets(saved):
+                saved = restore_secrets(saved, load_desired(paths))
+            click.echo(render_plan(saved, "text", settings.color), nl=False)
+            if not saved.has_changes:
+                return
+            execute(settings, client, saved, live, options)
+        return
+    require_confirmation_possible(auto_approve)
+    spec = load_desired(paths)
+    with make_client(settings) as client:
+        the_plan, live = make_plan(
+            settings, client, spec, targets, excludes, allow_replace, max_deletes
+        )
+        click.echo(render_plan(the_plan, "text", settings.color), nl=False)
+        raise_if_unsafe(the_plan)
+        if not the_plan.has_changes:
+            return
+        if not auto_approve:
+            confirm(CONFIRM_APPLY)
+        execute(settings, client, the_plan, live, options)
+
+
+@cli.command()
+@spec_option
+@click.option("--auto-approve", is_flag=True, help="Skip the 'yes' prompt.")
+@click.option("--parallelism", type=click.IntRange(min=1, max=100), default=10, show_default=True)
+@click.option("--no-wait", is_flag=True, help="Do not wait until the resources are gone.")
+@click.option("--timeout", default="45m", show_default=True, help="Wait per resource.")
+@plan_options
+@click.pass_obj
+def destroy(
+    settings: Settings,
+    paths: tuple[str, ...],
+    auto_approve: bool,
+    parallelism: int,
+    no_wait: bool,
+    timeout: str,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    allow_replace: tuple[str, ...],
+    max_deletes: int,
+) -> None:
+    """Delete everything the spec declares (and nothing else)."""
+    options = apply_options(settings, parallelism, not no_wait, parse_duration(timeout))
+    require_confirmation_possible(auto_approve)
+    spec = destroy_spec(load_desired(paths))
+    with make_client(settings) as client:
+        the_plan, live = make_plan(
+            settings, client, spec, targets, excludes, allow_replace, max_deletes
+        )
+        click.echo(render_plan(the_plan, "text", settings.color), nl=False)
+        raise_if_unsafe(the_plan)
+        if not the_plan.has_changes:
+            return
+        if not auto_approve:
+            confirm(CONFIRM_DESTROY)
+        execute(settings, client, the_plan, live, options)
 
 
 # --- entry point -----------------------------------------------------------------------------

@@ -405,3 +405,14 @@ def _restore(body: Any, full: Any, path: str, key: str) -> Any:
             )
         return full
     return body
+
+
+def has_redacted_secrets(plan: Plan) -> bool:
+    """True when a saved plan's bodies hold secret digests that apply must fill back in."""
+
+    def walk(value: Any, path: str) -> bool:
+        if isinstance(value, Mapping):
+            return any(walk(v, f"{path}.{k}" if path else k) for k, v in value.items())
+        return is_sensitive(path) and isinstance(value, str) and value.startswith("sha256:")
+
+    return any(walk(thaw(a.body), "") for a in plan.actions)
