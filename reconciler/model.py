@@ -228,6 +228,11 @@ class FieldChange:
     after: Any
     forces_replacement: bool = False
 
+    def __post_init__(self) -> None:
+        # Frozen like every plan value, so a plan read back from JSON compares equal to itself.
+        object.__setattr__(self, "before", freeze(self.before))
+        object.__setattr__(self, "after", freeze(self.after))
+
     @property
     def is_sensitive(self) -> bool:
         return is_sensitive(self.path)
