@@ -141,6 +141,35 @@ def _selected(action: Action, options: PlanOptions) -> bool:
     return action.name not in options.excludes
 
 
+def _guard_volume_deletes(actions: Iterable[Action], live: LiveState) -> list[Action]:
+    """Volume deletes blocked while a live cluster using the volume stays: the diff assumed its
+    cluster's delete, which a target, an exclude or prevent_destroy may have taken away."""
+    actions = list(actions)
+    going = {
+        a.resource_id
+        for a in actions
+        if a.resource is ResourceKind.CLUSTER and a.kind in (ActionKind.DELETE, ActionKind.REPLACE)
+    }
+    users: dict[str, list[str]] = {}
+    for cluster in live.clusters:
+        if cluster.status != DELETING and cluster.cluster_id not in going:
+            for volume_id in cluster.volume_ids:
+                users.setdefault(volume_id, []).append(cluster.name)
+    guarded = []
+    for action in actions:
+        staying = users.get(action.resource_id or "")
+        if action.resource is ResourceKind.VOLUME and action.kind is ActionKind.DELETE and staying:
+            action = replace(
+                action,
+                kind=ActionKind.BLOCKED,
+                intended=ActionKind.DELETE,
+                reason=f"still used by cluster(s) {', '.join(sorted(staying))}, "
+                "which this plan does not delete",
+            )
+        guarded.append(action)
+    return guarded
+
+
 def gpu_changes(live: LiveState, actions: Iterable[Action]) -> tuple[GpuChange, ...]:
     before: Counter[str] = Counter()
     for cluster in live.clusters:
@@ -171,9 +200,14 @@ def build_plan(spec: Spec, live: LiveState, options: PlanOptions = PlanOptions()
     result = compute_actions(spec, live, options.allow_replace)
     lifecycles = _lifecycles(spec)
     actions = order_actions(
-        _apply_prevent_destroy(a, lifecycles.get(a.key))
-        for a in result.actions
-        if _selected(a, options)
+        _guard_volume_deletes(
+            (
+                _apply_prevent_destroy(a, lifecycles.get(a.key))
+                for a in result.actions
+                if _selected(a, options)
+            ),
+            live,
+        )
     )
     destructive = [a for a in actions if a.kind in (ActionKind.DELETE, ActionKind.REPLACE)]
     refusals: list[str] = []
