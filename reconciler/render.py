@@ -25,6 +25,7 @@ from reconciler.model import (
 from reconciler.plan import plan_to_dict
 
 MARKDOWN_LIMIT = 65_000
+MARKDOWN_BLOCKED_SHOWN = 20
 
 COLORS = {"+": "32", "~": "33", "-": "31", "-/+": "35", "!": "31;1", "bold": "1"}
 
@@ -87,10 +88,10 @@ def _ident(action: Action) -> str:
 
 def _change_lines(changes: Iterable[FieldChange], kind: ActionKind, color: bool) -> list[str]:
     changes = list(changes)
-    width = max((len(c.path) for c in changes), default=0)
+    width = max((len(escape(c.path)) for c in changes), default=0)
     lines = []
     for change in changes:
-        name = change.path.ljust(width)
+        name = escape(change.path).ljust(width)
         if kind is ActionKind.CREATE:
             symbol, text = "+", f"{name} = {show_value(change.after, change.path)}"
         elif change.after is None:
@@ -209,9 +210,15 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     if gpu := gpu_line(plan):
         head.append(f"{gpu}")
     if plan.is_blocked:
+        # Capped: a changed default can block thousands of clusters, and the comment must fit.
         head.append("")
-        head += [f"> :no_entry: **Blocked:** {escape(a.reason)}" for a in plan.blocked]
-        head += [f"> :no_entry: **Blocked:** {escape(r)}" for r in plan.refusals]
+        reasons = [f"{a.resource} `{escape(a.name)}`: {escape(a.reason)}" for a in plan.blocked]
+        reasons += [escape(r) for r in plan.refusals]
+        head += [f"> :no_entry: **Blocked:** {r}" for r in reasons[:MARKDOWN_BLOCKED_SHOWN]]
+        if len(reasons) > MARKDOWN_BLOCKED_SHOWN:
+            head.append(
+                f"> … and {len(reasons) - MARKDOWN_BLOCKED_SHOWN} more blocked; see the details."
+            )
     rows = ["", "| | resource | action |", "|---|---|---|"]
     rows += [
         f"| `{SYMBOL[a.kind]}` | {a.resource} `{escape(a.name)}` | {a.kind} |" for a in plan.actions
