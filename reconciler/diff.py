@@ -268,7 +268,8 @@ def compute_cluster_actions(
             if CLUSTER_CREATE_ONLY_FIELDS & set(desired.fields) - {"project_id"}:
                 create_only_users.append(desired.name)
     unmanaged: list[str] = []
-    prefix = spec.prune.name_prefix if spec.prune.enabled else None
+    # An empty spec is never "delete everything" (DESIGN §3), not even with prune enabled.
+    prefix = spec.prune.name_prefix if spec.prune.enabled and spec.clusters else None
     for name, twins in sorted(by_name.items()):
         if name in declared:
             continue
@@ -280,6 +281,8 @@ def compute_cluster_actions(
         else:
             unmanaged.extend(name for _ in twins)
     notes: list[str] = []
+    if spec.prune.enabled and not spec.clusters:
+        notes.append("prune is enabled, but the spec declares no clusters: nothing is pruned")
     if create_only_users:
         notes.append(
             "create-only fields (sent on create, never reported back by the API) are set on "
