@@ -537,7 +537,8 @@ class Client:
 
     def _clean(self, text: str) -> str:
         """Make foreign text safe for a message: no token, no control characters, bounded."""
-        if self._secret:
+        # A key this short is no real secret, and redacting it would garble ordinary words.
+        if len(self._secret) >= 8:
             text = text.replace(self._secret, "***")
         return _escape(_truncate(text.strip()))
 
