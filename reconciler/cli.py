@@ -34,13 +34,14 @@ from reconciler.errors import (
     ReconcilerError,
     SpecError,
 )
-from reconciler.live import parse_live_state
-from reconciler.model import LiveState, Outcome, Plan, Spec
+from reconciler.live import parse_live_state, parse_regions
+from reconciler.model import ActionKind, LiveState, Outcome, Plan, Spec
 from reconciler.plan import (
     DEFAULT_MAX_DELETES,
     PlanFileError,
     PlanOptions,
     build_plan,
+    check_catalogue,
     destroy_spec,
     has_redacted_secrets,
     plan_from_dict,
@@ -49,7 +50,14 @@ from reconciler.plan import (
     raise_if_unsafe,
     restore_secrets,
 )
-from reconciler.render import escape, render_plan, render_report, show_name
+from reconciler.render import (
+    escape,
+    render_export,
+    render_plan,
+    render_regions,
+    render_report,
+    show_name,
+)
 
 DEFAULT_SIM_STATE = ".reconciler/sim.json"
 
@@ -378,12 +386,19 @@ def make_plan(
         spec = dataclasses.replace(spec, project_id=project_id)
     live = read_live(client, project_id)
     options = PlanOptions(allow_replace, max_deletes, targets, excludes)
-    return build_plan(spec, live, options), live
+    the_plan = build_plan(spec, live, options)
+    if any(a.kind in (ActionKind.CREATE, ActionKind.REPLACE) for a in the_plan.actions):
+        # One catalogue call per run, and only when something will be created.
+        the_plan = check_catalogue(the_plan, parse_regions(client.list_regions()))
+    return the_plan, live
 
 
 def write_plan_file(path: str, plan: Plan) -> None:
-    """Atomically, so a crash never leaves half a plan behind."""
-    text = json.dumps(plan_to_dict(plan), indent=2, sort_keys=True) + "\n"
+    write_file_atomically(path, json.dumps(plan_to_dict(plan), indent=2, sort_keys=True) + "\n")
+
+
+def write_file_atomically(path: str, text: str) -> None:
+    """Write to a temp file, then rename: a crash never leaves half a file behind."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".plan-", dir=directory)
     try:
@@ -687,6 +702,42 @@ def destroy(
         if not auto_approve:
             confirm(CONFIRM_DESTROY)
         execute(settings, client, the_plan, live, options)
+
+
+# --- regions / export (issue 5) --------------------------------------------------------------
+
+
+@cli.command()
+@click.pass_obj
+def regions(settings: Settings) -> None:
+    """Print the regions catalogue: GPU types and CUDA/driver pairs per region."""
+    with make_client(settings) as client:
+        catalogue = parse_regions(client.list_regions())
+    click.echo(render_regions(catalogue), nl=False)
+
+
+@cli.command()
+@click.option("--name", "names", multiple=True, metavar="NAME", help="Only this resource.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout."
+)
+@click.pass_obj
+def export(settings: Settings, names: tuple[str, ...], output: str | None) -> None:
+    """Write a spec for the live clusters and volumes (adopt what exists).
+
+    `plan` on the result reports no changes. Secrets are never exported.
+    """
+    with make_client(settings) as client:
+        live = read_live(client, settings.project_id)
+    missing = sorted(set(names) - {c.name for c in live.clusters} - {v.name for v in live.volumes})
+    if missing:
+        raise ConfigError(f"export: no live cluster or volume named {', '.join(missing)}")
+    text = render_export(live, names, settings.project_id)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_file_atomically(output, text)
+    echo_err(f"Wrote {output}.")
 
 
 # --- entry point -----------------------------------------------------------------------------

@@ -12,9 +12,11 @@ from typing import Any
 
 from reconciler.model import (
     CLUSTER_COMPARED_FIELDS,
+    DriverVersion,
     LiveCluster,
     LiveState,
     LiveVolume,
+    Region,
     freeze,
     frozen_map,
 )
@@ -133,3 +135,22 @@ def parse_live_state(
     )
     parsed_volumes = sorted((parse_volume(v) for v in volumes), key=lambda v: (v.name, v.volume_id))
     return LiveState(clusters=tuple(parsed_clusters), volumes=tuple(parsed_volumes))
+
+
+def parse_regions(regions: Sequence[Mapping[str, Any]]) -> tuple[Region, ...]:
+    """The regions catalogue; driver entries without an id (older API) keep an empty id."""
+    parsed = []
+    for region in regions:
+        drivers = tuple(
+            DriverVersion(
+                id=str(d.get("id") or ""),
+                cuda_version=str(d.get("cuda_version") or ""),
+                nvidia_driver_version=str(d.get("nvidia_driver_version") or ""),
+                os=str(d.get("os") or ""),
+            )
+            for d in region.get("driver_versions") or ()
+            if isinstance(d, Mapping)
+        )
+        types = tuple(str(t).upper() for t in region.get("supported_instance_types") or ())
+        parsed.append(Region(name=str(region.get("name")), gpu_types=types, drivers=drivers))
+    return tuple(sorted(parsed, key=lambda r: r.name))

@@ -216,6 +216,23 @@ class LiveState:
     volumes: tuple[LiveVolume, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class DriverVersion:
+    id: str
+    cuda_version: str
+    nvidia_driver_version: str
+    os: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """One entry of `GET /compute/regions`: what can be created there."""
+
+    name: str
+    gpu_types: tuple[str, ...] = ()
+    drivers: tuple[DriverVersion, ...] = ()
+
+
 # --- the plan --------------------------------------------------------------------------------
 
 

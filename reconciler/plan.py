@@ -27,6 +27,7 @@ from reconciler.model import (
     Lifecycle,
     LiveState,
     Plan,
+    Region,
     ResourceKind,
     Spec,
     freeze,
@@ -450,3 +451,68 @@ def has_redacted_secrets(plan: Plan) -> bool:
         return is_sensitive(path) and isinstance(value, str) and value.startswith("sha256:")
 
     return any(walk(thaw(a.body), "") for a in plan.actions)
+
+
+# --- online checks before any prompt (DESIGN §6) ----------------------------------------------
+
+
+def catalogue_problem(body: Mapping[str, Any], regions: Mapping[str, Region]) -> str | None:
+    """Why the catalogue cannot serve this create body, with the available choices; or None."""
+    name = body.get("region")
+    region = regions.get(str(name))
+    if region is None:
+        return f"region {name!r} does not exist; available: {', '.join(sorted(regions))}"
+    if "gpu_type" in body:
+        gpu_type = str(body["gpu_type"]).upper()
+        if gpu_type not in region.gpu_types:
+            return (
+                f"GPU type {gpu_type} is not offered in {region.name}; available there: "
+                f"{', '.join(region.gpu_types) or 'none'}"
+            )
+    pairs = ", ".join(
+        sorted({f"{d.cuda_version}/{d.nvidia_driver_version}" for d in region.drivers})
+    )
+    version_id = body.get("nvidia_version_id")
+    if version_id is not None and not any(d.id == version_id for d in region.drivers):
+        ids = ", ".join(d.id for d in region.drivers if d.id)
+        return f"nvidia_version_id {version_id!r} is not offered in {region.name}; available: {ids}"
+    cuda, driver = body.get("cuda_version"), body.get("nvidia_driver_version")
+    if (
+        cuda is not None
+        and driver is not None
+        and not any(
+            _same_cuda(d.cuda_version, str(cuda)) and d.nvidia_driver_version == str(driver)
+            for d in region.drivers
+        )
+    ):
+        return (
+            f"CUDA {cuda} with driver {driver} is not offered in {region.name}; "
+            f"available cuda/driver pairs: {pairs}"
+        )
+    return None
+
+
+def _same_cuda(offered: str, wanted: str) -> bool:
+    # "Bare semantic values such as 12.5 select ubuntu-22.04; OS-suffixed values remain
+    # accepted" (REFERENCE §3b): compare the semantic part.
+    return offered.split("-")[0] == wanted.split("-")[0]
+
+
+def check_catalogue(plan: Plan, regions: Iterable[Region]) -> Plan:
+    """Creates and replaces the regions catalogue cannot serve become blocked actions."""
+    by_name = {r.name: r for r in regions}
+    checked = []
+    for action in plan.actions:
+        problem = None
+        if action.kind in (ActionKind.CREATE, ActionKind.REPLACE):
+            body = thaw(action.body)
+            if action.resource is ResourceKind.VOLUME:
+                body = {"region": body.get("region")}
+            problem = catalogue_problem(body, by_name)
+        if problem is None:
+            checked.append(action)
+        else:
+            checked.append(
+                replace(action, kind=ActionKind.BLOCKED, intended=action.kind, reason=problem)
+            )
+    return replace(plan, actions=order_actions(checked))
