@@ -292,8 +292,7 @@ class Client:
         self, body: Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> dict[str, Any]:
         """POST /v1/compute/clusters; raises CreateOutcomeUnknown when it may have committed."""
-        answer = self._call("POST", CLUSTERS, body=body, idempotency_key=idempotency_key)
-        return _check_cluster(_object(answer, "POST", CLUSTERS), "POST", CLUSTERS)
+        return self._create(CLUSTERS, body, idempotency_key, _check_cluster)
 
     def update_cluster(self, cluster_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """PUT /v1/compute/clusters/{id} with a partial body."""
@@ -329,8 +328,7 @@ class Client:
         self, body: Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> dict[str, Any]:
         """POST /v1/compute/clusters/storage/volumes; CreateOutcomeUnknown as for clusters."""
-        answer = self._call("POST", VOLUMES, body=body, idempotency_key=idempotency_key)
-        return _check_volume(_object(answer, "POST", VOLUMES), "POST", VOLUMES)
+        return self._create(VOLUMES, body, idempotency_key, _check_volume)
 
     def update_volume(self, volume_id: str, size_tib: int) -> dict[str, Any]:
         """PUT /v1/compute/clusters/storage/volumes with `{volume_id, size_tib}` (no id in path)."""
@@ -357,6 +355,25 @@ class Client:
         return answer
 
     # --- the request loop ------------------------------------------------------------------------
+
+    def _create(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        idempotency_key: str | None,
+        check: Callable[[dict[str, Any], str, str], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """POST once; an unusable 2xx answer means the create probably happened: outcome unknown."""
+        try:
+            answer = self._call("POST", path, body=body, idempotency_key=idempotency_key)
+            return check(_object(answer, "POST", path), "POST", path)
+        except ApiResponseError as exc:
+            raise CreateOutcomeUnknown(
+                f"{exc}; the create may have been carried out: list before sending it again",
+                method="POST",
+                path=path,
+                status=exc.status,
+            ) from None
 
     def _call(
         self,
@@ -628,7 +645,10 @@ def _api_message(answer: _Answer) -> str:
 def _parse_json(answer: _Answer, where: str, method: str, path: str, *, empty_ok: bool) -> Any:
     def refuse(what: str) -> NoReturn:
         raise ApiResponseError(
-            f"{where}: {what} (status {answer.status})", method=method, path=path
+            f"{where}: {what} (status {answer.status})",
+            method=method,
+            path=path,
+            status=answer.status,
         )
 
     if not answer.body.strip():

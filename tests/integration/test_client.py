@@ -698,6 +698,23 @@ def test_wrong_shapes_are_refused(call: str, payload: Any, fragment: str) -> Non
         method("x-1") if call.startswith(("get", "delete")) else method()
 
 
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"<html>Gateway</html>", "HTML, not JSON"),
+        (b'{"cluster_name": "train-a"}', "lacks the string field"),
+        (b"{", "invalid JSON"),
+    ],
+    ids=["html", "missing-fields", "invalid-json"],
+)
+def test_unusable_answer_to_create_is_outcome_unknown(content: bytes, fragment: str) -> None:
+    """A 2xx create answer that cannot be used means it probably happened: outcome unknown."""
+    client, _ = mock_client(lambda request: httpx.Response(200, content=content))
+    with pytest.raises(CreateOutcomeUnknown, match=f"{fragment}.*list before sending it again"):
+        client.create_cluster({"cluster_name": "train-a"})
+    assert client.calls["POST /v1/compute/clusters"] == 1
+
+
 def test_volume_delete_answered_false_is_an_error() -> None:
     """`{"success": false}` is a failed delete, not a silent success."""
     client, _ = mock_client(lambda request: httpx.Response(200, json={"success": False}))
@@ -946,3 +963,25 @@ def test_make_client_real_checks_the_base_url(monkeypatch: pytest.MonkeyPatch) -
     with make_client(settings()) as client:
         assert client.base_url == "https://api.together.ai"
         assert sum(client.calls.values()) == 0
+
+
+def test_only_the_client_and_the_simulator_shells_import_httpx() -> None:
+    """httpx stays behind the client (and the simulator's transport/server) — DESIGN §2."""
+    import ast
+
+    package = Path(__file__).resolve().parents[2] / "reconciler"
+    allowed = {"client.py", "simulator/transport.py", "simulator/http.py"}
+    importers = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(name.split(".")[0] == "httpx" for name in names):
+                importers.add(path.relative_to(package).as_posix())
+    assert "client.py" in importers
+    assert importers <= allowed
