@@ -519,7 +519,7 @@ class Client:
                 method=method,
                 path=path,
                 status=status,
-                api_message=api_message,
+                api_message=api_message or None,
             )
         if status not in RETRYABLE_STATUSES:
             raise _status_error(summary, method, path, status, api_message)
