@@ -1,0 +1,279 @@
+"""The simulator's shells: loopback HTTP server, httpx transport, state file, `sim serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.cli import main
+from reconciler.errors import ReconcilerError
+from reconciler.simulator.http import make_server
+from reconciler.simulator.state import Faults, SimState
+from reconciler.simulator.transport import SimTransport, load_state, open_sim, save_state
+from tests.conftest import SIM_TOKEN, FakeClock
+
+CLUSTERS = "/v1/compute/clusters"
+AUTH = {"Authorization": f"Bearer {SIM_TOKEN}"}
+BODY: dict[str, Any] = {
+    "cluster_name": "train-a",
+    "region": "us-central-8",
+    "gpu_type": "H100_SXM",
+    "num_gpus": 8,
+    "billing_type": "ON_DEMAND",
+    "nvidia_version_id": "nv-usc8-12.6-560-u2204",
+}
+
+
+def socket_client(base_url: str, *, read_timeout: float = 5.0) -> httpx.Client:
+    return httpx.Client(
+        base_url=base_url, headers=AUTH, timeout=httpx.Timeout(read_timeout, connect=2.0)
+    )
+
+
+# --- over a socket ---------------------------------------------------------------------------
+
+
+def test_server_answers_over_loopback(sim_server: str, sim_state: SimState) -> None:
+    """The served simulator speaks HTTP/1.1 JSON on 127.0.0.1 with the state's rules."""
+    assert sim_server.startswith("http://127.0.0.1:")
+    with socket_client(sim_server) as client:
+        created = client.post(CLUSTERS, json=BODY)
+        assert created.status_code == 200
+        assert created.headers["content-type"] == "application/json"
+        listed = client.get(CLUSTERS, params={"projectId": "proj-sim"}).json()["clusters"]
+        assert [c["cluster_id"] for c in listed] == [created.json()["cluster_id"]]
+        assert client.get(f"{CLUSTERS}/storage/volumes").json() == {"volumes": []}
+        assert client.get(CLUSTERS, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert sim_state.count("POST", CLUSTERS) == 1
+
+
+def test_server_drop_commits_then_closes_without_answer(
+    sim_server: str, sim_state: SimState
+) -> None:
+    """A "drop" fault creates the cluster, then closes the connection with no response."""
+    sim_state.faults = Faults({"drop": 1.0})
+    with socket_client(sim_server) as client, pytest.raises(httpx.RemoteProtocolError):
+        client.post(CLUSTERS, json=BODY)
+    assert len(sim_state.clusters_named("train-a")) == 1
+
+
+def test_server_stall_outlasts_the_read_timeout(sim_server: str, sim_state: SimState) -> None:
+    """A "stall" fault commits, then answers only after the client's read timeout."""
+    sim_state.faults = Faults({"stall": 1.0})
+    with socket_client(sim_server, read_timeout=0.1) as client, pytest.raises(httpx.ReadTimeout):
+        client.post(CLUSTERS, json=BODY)
+    assert len(sim_state.clusters_named("train-a")) == 1
+
+
+def test_server_429_carries_retry_after(sim_server: str, sim_state: SimState) -> None:
+    """A 429 fault answers with Retry-After over the wire."""
+    sim_state.faults = Faults({"429": 1.0}, retry_after=3)
+    with socket_client(sim_server) as client:
+        response = client.post(CLUSTERS, json=BODY)
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "3"
+    assert response.json()["error"]["type"] == "rate_limit_error"
+
+
+def test_server_latency_delays_answers(sim_server: str, sim_state: SimState) -> None:
+    """The latency fault delays every answer by about that many milliseconds."""
+    sim_state.faults = Faults(latency_ms=60)
+    with socket_client(sim_server) as client:
+        started = time.monotonic()
+        client.get("/v1/compute/regions")
+    assert time.monotonic() - started >= 0.05
+
+
+def test_server_serialises_concurrent_creates(sim_server: str, sim_state: SimState) -> None:
+    """Parallel creates from many threads each make exactly one cluster."""
+    ids: list[str] = []
+
+    def worker(index: int) -> None:
+        with socket_client(sim_server) as client:
+            response = client.post(CLUSTERS, json={**BODY, "cluster_name": f"c-{index}"})
+            ids.append(response.json()["cluster_id"])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(ids)) == 12
+    assert len(sim_state.clusters) == 12
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::"])
+def test_server_refuses_non_loopback_hosts(sim_state: SimState, host: str) -> None:
+    """make_server binds loopback only; anything else is refused before listening."""
+    with pytest.raises(ValueError, match="loopback only"):
+        make_server(sim_state, host, 0)
+
+
+def test_server_persists_state_across_restart(tmp_path: Path, fake_clock: FakeClock) -> None:
+    """With a state file, a restarted server still has the clusters created before."""
+    state_file = str(tmp_path / "sim" / "state.json")
+    ids = []
+    for _ in range(2):
+        state = load_state(state_file, clock=fake_clock, speed=0)
+        server = make_server(state, "127.0.0.1", 0, state_file=state_file)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        try:
+            with socket_client(server.url) as client:
+                client.post(CLUSTERS, json=BODY)
+                ids.append([c["cluster_id"] for c in client.get(CLUSTERS).json()["clusters"]])
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
+    assert len(ids[0]) == 1
+    assert len(ids[1]) == 2
+    assert ids[1][0] == ids[0][0]
+
+
+# --- in-process transport --------------------------------------------------------------------
+
+
+def test_transport_drop_raises_after_commit(sim_client: httpx.Client, sim_state: SimState) -> None:
+    """In-process "drop": httpx sees a disconnect; the cluster exists."""
+    sim_state.faults = Faults({"drop": 1.0})
+    with pytest.raises(httpx.RemoteProtocolError):
+        sim_client.post(CLUSTERS, json=BODY)
+    assert len(sim_state.clusters_named("train-a")) == 1
+
+
+def test_transport_stall_waits_the_read_timeout_then_times_out(
+    sim_state: SimState, fake_clock: FakeClock
+) -> None:
+    """In-process "stall": the injected sleep passes the read timeout, then ReadTimeout."""
+    sim_state.faults = Faults({"stall": 1.0})
+    transport = SimTransport(sim_state, sleep=fake_clock.sleep)
+    with (
+        httpx.Client(transport=transport, base_url="http://sim", headers=AUTH, timeout=7) as client,
+        pytest.raises(httpx.ReadTimeout),
+    ):
+        client.post(CLUSTERS, json=BODY)
+    assert fake_clock.sleeps == [7.0]
+    assert len(sim_state.clusters) == 1
+
+
+def test_transport_latency_uses_the_injected_sleep(
+    sim_client: httpx.Client, sim_state: SimState, fake_clock: FakeClock
+) -> None:
+    """Latency is slept through the injected sleep (fake in tests), on every request."""
+    sim_state.faults = Faults(latency_ms=250)
+    sim_client.get(CLUSTERS)
+    sim_client.get("/v1/compute/regions")
+    assert fake_clock.sleeps == [0.25, 0.25]
+
+
+def test_transport_saves_after_each_mutating_request(tmp_path: Path, fake_clock: FakeClock) -> None:
+    """state_file is rewritten atomically after every POST/PUT/DELETE, not after reads."""
+    state_file = tmp_path / "state.json"
+    state = SimState(clock=fake_clock, speed=0)
+    transport = SimTransport(state, state_file=str(state_file))
+    with httpx.Client(transport=transport, base_url="http://sim", headers=AUTH) as client:
+        client.get(CLUSTERS)
+        assert not state_file.exists()
+        cluster = client.post(CLUSTERS, json=BODY).json()
+    saved = json.loads(state_file.read_text())
+    assert list(saved["clusters"]) == [cluster["cluster_id"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]  # no temp files left
+
+
+def test_open_sim_creates_directories_and_reloads(tmp_path: Path) -> None:
+    """open_sim makes the parent directories and picks up an existing state file."""
+    state_file = str(tmp_path / "a" / "b" / "sim.json")
+    first = open_sim(state_file, speed=0)
+    with httpx.Client(transport=first, base_url="http://sim", headers=AUTH) as client:
+        created = client.post(CLUSTERS, json=BODY).json()
+    second = open_sim(state_file, speed=0)
+    assert [c["cluster_id"] for c in second.state.clusters_named("train-a")] == [
+        created["cluster_id"]
+    ]
+
+
+def test_corrupt_state_file_is_a_clear_error(tmp_path: Path) -> None:
+    """An unreadable state file is a ReconcilerError naming the file, not a traceback."""
+    state_file = tmp_path / "sim.json"
+    state_file.write_text("{broken")
+    with pytest.raises(ReconcilerError, match="cannot read the simulator state"):
+        open_sim(str(state_file), speed=0)
+
+
+def test_save_state_replaces_atomically(tmp_path: Path, fake_clock: FakeClock) -> None:
+    """save_state overwrites an existing file in one rename."""
+    state_file = tmp_path / "sim.json"
+    state_file.write_text("old")
+    save_state(SimState(clock=fake_clock), str(state_file))
+    assert json.loads(state_file.read_text())["format"] == "reconciler-sim"
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def test_cli_sim_serve_refuses_a_public_host(capsys: pytest.CaptureFixture[str]) -> None:
+    """`sim serve --host 0.0.0.0` is a usage error (exit 64); nothing listens."""
+    with pytest.raises(SystemExit) as exited:
+        main(["sim", "serve", "--host", "0.0.0.0", "--port", "0"])
+    assert exited.value.code == 64
+    assert "loopback only" in capsys.readouterr().err
+
+
+def test_cli_sim_serve_refuses_bad_fault_specs(capsys: pytest.CaptureFixture[str]) -> None:
+    """A malformed --fault is a usage error naming the option."""
+    with pytest.raises(SystemExit) as exited:
+        main(["sim", "serve", "--port", "0", "--fault", "500:2"])
+    assert exited.value.code == 64
+    assert "--fault" in capsys.readouterr().err
+
+
+def test_cli_sim_serve_runs_until_interrupted(tmp_path: Path) -> None:
+    """`reconciler sim serve` prints its URL, serves, saves state and stops on Ctrl-C."""
+    state_file = tmp_path / "sim.json"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from reconciler.cli import main; main()",
+            "sim",
+            "serve",
+            "--port",
+            "0",
+            "--speed",
+            "0",
+            "--state",
+            str(state_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        first_line = process.stdout.readline()
+        assert "listening on http://127.0.0.1:" in first_line
+        url = first_line.split("listening on ")[1].split()[0]
+        with socket_client(url) as client:
+            assert client.post(CLUSTERS, json=BODY).status_code == 200
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert "Simulator stopped." in out
+    assert len(json.loads(state_file.read_text())["clusters"]) == 1
