@@ -38,6 +38,7 @@ from reconciler.model import (
     thaw,
 )
 from reconciler.plan import action_rank
+from reconciler.render import show_name
 
 #: Statuses from which a cluster will not reach Ready by itself.
 FAILED_STATUSES = frozenset({"Degraded"})
@@ -73,6 +74,10 @@ class ApplyOptions:
     poll_max: float = 30.0
     appear_grace: float = 30.0  # a new cluster may take this long to show up in lists
     adopt_grace: float = 10.0  # after an unknown create outcome, before the one resend
+
+
+def _what(action: Action) -> str:
+    return f"{action.resource} {show_name(action.name)}"
 
 
 class ActionFailed(Exception):
@@ -368,17 +373,21 @@ class Applier:
                 self._clock() - started,
             )
         except ActionFailed as exc:
-            self._progress(f"{action.resource} {action.name!r}: failed: {exc}")
+            self._progress(f"{_what(action)}: failed: {exc}")
             return ActionResult(
                 action, Outcome.FAILED, str(exc), action.resource_id, None, self._clock() - started
             )
         except ReconcilerError as exc:
-            self._progress(f"{action.resource} {action.name!r}: failed: {exc}")
+            self._progress(f"{_what(action)}: failed: {exc}")
             return ActionResult(
                 action, Outcome.FAILED, str(exc), action.resource_id, None, self._clock() - started
             )
         elapsed = self._clock() - started
-        self._progress(f"{action.resource} {action.name!r}: {action.kind} done ({elapsed:.0f}s)")
+        done = {"create": "created", "update": "updated", "replace": "replaced"}.get(
+            str(action.kind), "destroyed"
+        )
+        settled = f", {status}" if status else ""
+        self._progress(f"{_what(action)}: {done} after {elapsed:.0f}s{settled}")
         return ActionResult(action, Outcome.DONE, "", resource_id, status, elapsed)
 
     def _execute(self, action: Action) -> tuple[str | None, str | None]:
@@ -411,7 +420,9 @@ class Applier:
 
     def _wait(self, cluster_id: str, name: str, want: str) -> None:
         assert self._poller is not None
-        self._progress(f"cluster {name!r}: waiting until {'Ready' if want == 'ready' else 'gone'}")
+        self._progress(
+            f"cluster {show_name(name)}: waiting until {'Ready' if want == 'ready' else 'gone'}"
+        )
         self._poller.wait(cluster_id, name, want)
 
     def _create_body(self, action: Action) -> dict[str, Any]:
@@ -429,7 +440,7 @@ class Applier:
         if action.kind is ActionKind.CREATE and action.name in self._deleting:
             self._wait(self._deleting[action.name], action.name, "gone")
         key = self._new_key()
-        self._progress(f"cluster {action.name!r}: creating")
+        self._progress(f"cluster {show_name(action.name)}: creating")
         try:
             created = self._client.create_cluster(body, idempotency_key=key)
         except CreateOutcomeUnknown as exc:
@@ -458,13 +469,15 @@ class Applier:
         self, action: Action, body: dict[str, Any], key: str, exc: CreateOutcomeUnknown
     ) -> dict[str, Any]:
         """The create may or may not have happened: adopt what appeared, else resend once."""
-        self._progress(f"cluster {action.name!r}: create outcome unknown ({exc}); checking")
+        self._progress(
+            f"cluster {show_name(action.name)}: create outcome unknown ({exc}); checking"
+        )
         found = self._find_cluster(action.name)
         if found is None:
             self._sleep(self._options.adopt_grace)
             found = self._find_cluster(action.name)
         if found is not None:
-            self._progress(f"cluster {action.name!r}: adopted {found['cluster_id']}")
+            self._progress(f"cluster {show_name(action.name)}: adopted {found['cluster_id']}")
             return found
         try:
             return self._client.create_cluster(body, idempotency_key=key)
@@ -481,7 +494,7 @@ class Applier:
         cluster_id = str(action.resource_id)
         if action.status and action.status.startswith(PROVISIONING_PREFIXES):
             self._wait(cluster_id, action.name, "ready")
-        self._progress(f"cluster {action.name!r}: updating")
+        self._progress(f"cluster {show_name(action.name)}: updating")
         try:
             updated = self._client.update_cluster(cluster_id, thaw(action.body))
         except NotFoundError:
@@ -498,7 +511,7 @@ class Applier:
         self, action: Action, always_wait: bool = False
     ) -> tuple[str | None, str | None]:
         cluster_id = str(action.resource_id)
-        self._progress(f"cluster {action.name!r}: deleting")
+        self._progress(f"cluster {show_name(action.name)}: deleting")
         try:
             self._client.delete_cluster(cluster_id)
         except NotFoundError:
@@ -510,7 +523,7 @@ class Applier:
     def _create_volume(self, action: Action) -> tuple[str | None, str | None]:
         body = thaw(action.body)
         key = self._new_key()
-        self._progress(f"volume {action.name!r}: creating")
+        self._progress(f"volume {show_name(action.name)}: creating")
         try:
             created = self._client.create_volume(body, idempotency_key=key)
         except CreateOutcomeUnknown:

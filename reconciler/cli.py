@@ -171,9 +171,63 @@ def cli(
 # --- validate / schema (issue 2) -------------------------------------------------------------
 
 
+SPEC_SUFFIXES = (".yaml", ".yml")
+MAX_SPEC_BYTES = 1024 * 1024  # the same limit spec.py enforces, checked before reading
+
+
 def read_spec_files(paths: Sequence[str]) -> list[tuple[str, bytes]]:
-    """Expand files and directories into (display path, bytes), sorted; the I/O half of specs."""
-    raise NotImplementedError
+    """Expand files and directories into (display path, bytes), sorted; the I/O half of specs.
+
+    A directory contributes its *.yaml/*.yml files (not hidden ones, not subdirectories) in
+    name order; files keep the order given. Every unreadable path is reported at once.
+    """
+    candidates: list[str] = []
+    problems: list[str] = []
+    for raw in paths:
+        if os.path.isdir(raw):
+            names = sorted(
+                name
+                for name in os.listdir(raw)
+                if name.endswith(SPEC_SUFFIXES)
+                and not name.startswith(".")
+                and os.path.isfile(os.path.join(raw, name))
+            )
+            if not names:
+                problems.append(
+                    f"{raw}: no *.yaml or *.yml files in this directory; "
+                    "pass a spec file or a directory that holds spec files"
+                )
+            candidates += [os.path.normpath(os.path.join(raw, name)) for name in names]
+        elif os.path.exists(raw):
+            candidates.append(raw)
+        else:
+            problems.append(f"{raw}: no such file or directory; check the -f path")
+    files: list[tuple[str, bytes]] = []
+    seen: set[str] = set()
+    for path in candidates:
+        real = os.path.realpath(path)
+        if real in seen:  # the same file named twice is read once
+            continue
+        seen.add(real)
+        try:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                # Never read an oversized file; read() is capped too, for pipes and devices.
+                data = b"" if size > MAX_SPEC_BYTES else handle.read(MAX_SPEC_BYTES + 1)
+                size = max(size, len(data))
+        except OSError as exc:
+            problems.append(f"{path}: cannot read it ({exc.strerror or exc}); check permissions")
+            continue
+        if size > MAX_SPEC_BYTES:
+            problems.append(
+                f"{path}:1:1: the file is larger than 1 MiB ({size} bytes); "
+                "split it into several files in a directory"
+            )
+            continue
+        files.append((path, data))
+    if problems:
+        raise SpecError(problems)
+    return files
 
 
 @cli.command()
@@ -528,23 +582,29 @@ def require_confirmation_possible(auto_approve: bool) -> None:
 
 
 class ProgressPrinter:
-    """Live lines on a TTY, a plain line every 10 s otherwise (DESIGN §7)."""
+    """Progress while apply waits (DESIGN §7): on a TTY a line whenever a resource changes
+    phase; otherwise (CI logs) one line per waiting resource every 10 s."""
 
     def __init__(self, tty: bool, clock: Any = time.monotonic, every: float = 10.0) -> None:
         self.tty = tty
         self.clock = clock
         self.every = every
         self.last = -every
+        self.phases: dict[str, str] = {}
 
     def line(self, text: str) -> None:
         click.echo(escape(text))
 
     def poll(self, waiting: list[tuple[str, str, float]]) -> None:
         now = self.clock()
-        if not waiting or (not self.tty and now - self.last < self.every):
-            return
-        self.last = now
-        for name, phase, elapsed in waiting:
+        if self.tty:
+            changed = [w for w in waiting if self.phases.get(w[0]) != w[1]]
+        elif now - self.last >= self.every:
+            changed, self.last = waiting, now
+        else:
+            changed = []
+        for name, phase, elapsed in changed:
+            self.phases[name] = phase
             click.echo(f"  cluster {show_name(name)}: {escape(phase)} ({elapsed:.0f}s elapsed)")
 
 
@@ -774,4 +834,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail("Interrupted.", EXIT_INTERRUPTED)
     except click.ClickException as exc:
         _fail(f"Error: {exc.format_message()}", EXIT_ERROR)
+    except Exception as exc:  # a bug of ours: still one line, never a traceback
+        if debug:
+            raise
+        _fail(
+            f"Error: internal error ({type(exc).__name__}: {escape(str(exc))}); "
+            "run again with --debug for the traceback and report it",
+            EXIT_ERROR,
+        )
     sys.exit(EXIT_OK)

@@ -121,13 +121,21 @@ def cluster_create_body(desired: DesiredCluster, project_id: str | None) -> dict
     return body
 
 
+#: Shown in the resource's title or implied by the scope, so not repeated as fields.
+TITLE_FIELDS = frozenset({"cluster_name", "volume_name", "project_id"})
+
+
+def create_changes(body: Mapping[str, Any], volume: str | None = None) -> tuple[FieldChange, ...]:
+    """What a create sets, as `+ field = value` lines (a volume reference shown by name)."""
+    shown = {k: v for k, v in body.items() if k not in TITLE_FIELDS}
+    if volume:
+        shown["volume"] = volume
+    return tuple(FieldChange(path=k, before=None, after=v) for k, v in sorted(shown.items()))
+
+
 def _create_cluster(desired: DesiredCluster, project_id: str | None, note: str = "") -> Action:
     body = cluster_create_body(desired, project_id)
-    changes = tuple(
-        FieldChange(path=k, before=None, after=v)
-        for k, v in sorted(body.items())
-        if k != "project_id"
-    )
+    changes = create_changes(body, volume=desired.volume)
     return Action(
         kind=ActionKind.CREATE,
         resource=ResourceKind.CLUSTER,
@@ -401,11 +409,7 @@ def compute_volume_actions(
                     kind=ActionKind.CREATE,
                     resource=ResourceKind.VOLUME,
                     name=desired.name,
-                    changes=tuple(
-                        FieldChange(k, None, v)
-                        for k, v in sorted(body.items())
-                        if k != "project_id"
-                    ),
+                    changes=create_changes(body),
                     reason="declared in the spec, not found live",
                     body=frozen_map(body),
                 )
