@@ -1,0 +1,303 @@
+"""Shared helpers for the plan/apply integration tests: real client, real simulator, no mocks.
+
+Two ways in: the Applier-level helpers (`sim_api`, `plan_against`, `apply_spec`) drive the
+real Client over the simulator's transport on a FakeClock; the CLI helpers (`run_cli`,
+`SimSpy`, `seed_sim_file`) run `reconciler.cli.main` in-process against a `--sim` state file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from reconciler.apply import Applier, ApplyOptions
+from reconciler.cli import main
+from reconciler.client import Client
+from reconciler.live import parse_live_state
+from reconciler.model import (
+    ApplyReport,
+    DesiredCluster,
+    DesiredVolume,
+    Ensure,
+    Lifecycle,
+    LiveState,
+    Plan,
+    Prune,
+    Spec,
+    frozen_map,
+)
+from reconciler.plan import PlanOptions, build_plan
+from reconciler.simulator import transport as sim_transport_module
+from reconciler.simulator.state import ROUTE_CLUSTERS, ROUTE_VOLUMES, SimState
+from reconciler.simulator.transport import SimTransport, save_state
+from tests.conftest import SIM_TOKEN, FakeClock
+
+SIM_URL = "http://sim.local"
+
+#: What a `defaults:` block would hold: a valid cluster in the simulator's catalogue.
+BASE_FIELDS: Mapping[str, Any] = {
+    "region": "us-central-8",
+    "gpu_type": "H100_SXM",
+    "cuda_version": "12.6",
+    "nvidia_driver_version": "560",
+    "billing_type": "ON_DEMAND",
+    "num_gpus": 8,
+}
+
+#: Apply options for the FakeClock: short stall limit and timeout, realistic poll growth.
+FAST = ApplyOptions(
+    parallelism=10,
+    timeout=3600.0,
+    stall_limit=600.0,
+    poll_initial=5.0,
+    poll_max=30.0,
+    appear_grace=30.0,
+    adopt_grace=10.0,
+)
+
+
+NO_LIFECYCLE = Lifecycle()
+DEFAULT_PLAN = PlanOptions()
+
+
+# --- Applier level ---------------------------------------------------------------------------
+
+
+def desired(
+    name: str,
+    *,
+    ensure: Ensure = Ensure.PRESENT,
+    lifecycle: Lifecycle = NO_LIFECYCLE,
+    volume: str | None = None,
+    **fields: Any,
+) -> DesiredCluster:
+    """A spec cluster: BASE_FIELDS overridden by `fields` (None drops a key); absent: name only."""
+    merged = {} if ensure is Ensure.ABSENT else {**BASE_FIELDS, **fields}
+    return DesiredCluster(
+        name=name,
+        fields=frozen_map({k: v for k, v in merged.items() if v is not None}),
+        ensure=ensure,
+        lifecycle=lifecycle,
+        volume=volume,
+    )
+
+
+def make_spec(
+    *clusters: DesiredCluster,
+    volumes: Sequence[DesiredVolume] = (),
+    prune_prefix: str | None = None,
+    project_id: str | None = None,
+) -> Spec:
+    prune = Prune(enabled=True, name_prefix=prune_prefix) if prune_prefix else Prune()
+    return Spec(
+        clusters=tuple(clusters), volumes=tuple(volumes), project_id=project_id, prune=prune
+    )
+
+
+def sim_api(transport: httpx.BaseTransport, clock: FakeClock) -> Client:
+    """The real Client on the in-process simulator; retries sleep on the fake clock."""
+    return Client(SIM_URL, SIM_TOKEN, transport=transport, sleep=clock.sleep, jitter=lambda: 1.0)
+
+
+def read_live(client: Client, project_id: str | None = None) -> LiveState:
+    return parse_live_state(client.list_clusters(project_id), client.list_volumes(project_id))
+
+
+def plan_against(
+    client: Client, spec: Spec, options: PlanOptions = DEFAULT_PLAN
+) -> tuple[Plan, LiveState]:
+    live = read_live(client, spec.project_id)
+    return build_plan(spec, live, options), live
+
+
+def make_applier(
+    client: Client,
+    clock: FakeClock,
+    options: ApplyOptions = FAST,
+    *,
+    progress: Callable[[str], None] | None = None,
+    project_id: str | None = None,
+) -> Applier:
+    return Applier(
+        client,
+        options=options,
+        project_id=project_id,
+        clock=clock,
+        sleep=clock.sleep,
+        progress=progress,
+    )
+
+
+def apply_spec(
+    client: Client,
+    spec: Spec,
+    clock: FakeClock,
+    options: ApplyOptions = FAST,
+    *,
+    plan_options: PlanOptions = DEFAULT_PLAN,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Plan, ApplyReport]:
+    """Plan against the simulator, then run the plan with the real Applier."""
+    plan, live = plan_against(client, spec, plan_options)
+    applier = make_applier(client, clock, options, progress=progress, project_id=spec.project_id)
+    return plan, applier.run(plan, live)
+
+
+def duplicate_names(state: SimState) -> dict[str, int]:
+    """Names held by more than one live cluster in the simulator (must always be empty)."""
+    counts = Counter(c["fields"]["cluster_name"] for c in state.clusters.values())
+    return {name: n for name, n in counts.items() if n > 1}
+
+
+def on_waiting(state: SimState, act: Callable[[str], None]) -> Callable[[str], None]:
+    """A progress hook that calls act(cluster_id) the moment apply starts waiting for Ready:
+    the create has been answered, the first poll has not happened yet."""
+
+    def hook(line: str) -> None:
+        if line.endswith("waiting until Ready"):
+            name = line.split("'")[1]
+            for cluster in state.clusters_named(name):
+                act(str(cluster["cluster_id"]))
+
+    return hook
+
+
+class RecordingTransport(SimTransport):
+    """The simulator's transport, also keeping each request's Idempotency-Key header."""
+
+    def __init__(self, state: SimState, *, sleep: Callable[[float], None]) -> None:
+        super().__init__(state, sleep=sleep)
+        self.keys: list[tuple[str, str, str | None]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        key = request.headers.get("idempotency-key")
+        with self.lock:
+            self.keys.append((request.method, request.url.path, key))
+        return super().handle_request(request)
+
+
+def list_calls(state: SimState) -> tuple[int, int]:
+    """(GET clusters, GET volumes) list calls the simulator answered."""
+    return state.count("GET", ROUTE_CLUSTERS), state.count("GET", ROUTE_VOLUMES)
+
+
+def mutations(state: SimState) -> list[tuple[str, str]]:
+    """Every mutating request the simulator saw, as (method, path)."""
+    return [(r.method, r.path) for r in state.request_log if r.method != "GET"]
+
+
+# --- CLI level -------------------------------------------------------------------------------
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def all(self) -> str:
+        return self.out + self.err
+
+
+_cli_lock = threading.Lock()
+
+
+def run_cli(
+    argv: Sequence[str],
+    *,
+    input: str | None = None,
+    env: Mapping[str, str | None] | None = None,
+) -> CliResult:
+    """`reconciler ARGV` in-process: NO_COLOR, no TTY on stdin/stdout, exit code captured."""
+    runner = CliRunner()
+    environment: dict[str, str | None] = {
+        "NO_COLOR": "1",
+        "TOGETHER_API_KEY": None,
+        "TOGETHER_BASE_URL": None,
+        "COLUMNS": "100",
+    }
+    environment.update(env or {})
+    with _cli_lock, runner.isolation(input=input, env=environment) as (out, err, _):
+        try:
+            main(list(argv))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        else:  # pragma: no cover - main always exits
+            code = 0
+        return CliResult(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def sim_args(state_file: os.PathLike[str] | str) -> list[str]:
+    """The global options that put a command on the instant in-process simulator."""
+    return [f"--sim={state_file}", "--sim-speed", "0"]
+
+
+def new_sim_state(clock: Callable[[], float] = time.time) -> SimState:
+    """An empty simulator with the CLI's clock (wall time) and token, instant."""
+    return SimState(clock=clock, token=SIM_TOKEN, speed=0)
+
+
+def seed_sim_file(
+    path: os.PathLike[str] | str, clusters: Iterable[Mapping[str, Any]] = ()
+) -> SimState:
+    """Write a state file holding these clusters (add_cluster keyword sets); returns the state."""
+    state = new_sim_state()
+    for fields in clusters:
+        state.add_cluster(**fields)
+    save_state(state, os.fspath(path))
+    return state
+
+
+def load_sim_file(path: os.PathLike[str] | str) -> SimState:
+    return sim_transport_module.load_state(os.fspath(path), speed=0)
+
+
+@dataclass
+class SimSpy:
+    """Records every in-process simulator transport the CLI opens (one per command run), so
+    tests can read the requests it answered. The transports are the real ones."""
+
+    transports: list[SimTransport] = field(default_factory=list)
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> SimSpy:
+        real_open = sim_transport_module.open_sim
+
+        def recording_open(state_file: str | None, **kwargs: Any) -> SimTransport:
+            transport = real_open(state_file, **kwargs)
+            self.transports.append(transport)
+            return transport
+
+        monkeypatch.setattr(sim_transport_module, "open_sim", recording_open)
+        return self
+
+    @property
+    def last(self) -> SimState:
+        assert self.transports, "the command opened no simulator"
+        return self.transports[-1].state
+
+    def requests(self) -> list[tuple[str, str]]:
+        """(method, path) of every request of every run, in order."""
+        return [(r.method, r.path) for t in self.transports for r in t.state.request_log]
+
+
+def write_spec(directory: os.PathLike[str] | str, text: str, name: str = "clusters.yaml") -> str:
+    path = os.path.join(os.fspath(directory), name)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+def read_json(path: os.PathLike[str] | str) -> Any:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
