@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -664,8 +664,10 @@ class SimState:
                 cluster["fields"]["desired_preemptible_gpus"] = value
             elif key == "status":
                 self.stick(cluster_id, str(value))
-            else:
+            elif key in cluster["fields"]:
                 cluster["fields"][key] = value
+            else:
+                raise ValueError(f"oob_update: unknown cluster field {key!r}")
         return self.cluster_view(cluster)
 
     def stick(self, cluster_id: str, status: str) -> None:
@@ -854,8 +856,9 @@ class SimState:
             self.delete_cluster(cluster)
             return 200, {"cluster_id": resource_id}
         if route == ROUTE_VOLUMES and method == "GET":
+            attached = {vid for c in self.clusters.values() for vid in c["volume_ids"]}
             views = [
-                self.volume_view(v)
+                self.volume_view(v, v["volume_id"] in attached)
                 for v in self.volumes.values()
                 if project is None or v["project_id"] == project
             ]
@@ -918,8 +921,7 @@ class SimState:
             raise KeyError(f"no live cluster {cluster_id}")
         return cluster
 
-    def new_id(self, prefix: str, taken: Iterable[str]) -> str:
-        taken = set(taken)
+    def new_id(self, prefix: str, taken: Container[str]) -> str:
         while True:
             candidate = f"{prefix}-{self.ids.hex(12)}"
             if candidate not in taken:
@@ -1322,11 +1324,7 @@ class SimState:
             ],
             "num_cpu_workers": 1 if fields["cluster_type"] == "SLURM" else 0,
             "volumes": [
-                {
-                    k: v
-                    for k, v in self.volume_view(self.volumes[vid]).items()
-                    if k in ("volume_id", "volume_name", "size_tib", "status")
-                }
+                self.volume_summary(self.volumes[vid], now)
                 for vid in cluster["volume_ids"]
                 if vid in self.volumes
             ],
@@ -1497,11 +1495,16 @@ class SimState:
             )
         del self.volumes[volume["volume_id"]]
 
-    def volume_view(self, volume: Mapping[str, Any]) -> dict[str, Any]:
+    def volume_view(
+        self, volume: Mapping[str, Any], attached: bool | None = None
+    ) -> dict[str, Any]:
+        """The volume as the API returns it, plus the undocumented `region`."""
         now = self.clock()
+        if attached is None:
+            attached = bool(self.attached_clusters(volume["volume_id"]))
         if now < volume["available_at"]:
             status = "provisioning"
-        elif self.attached_clusters(volume["volume_id"]):
+        elif attached:
             status = "bound"
         else:
             status = "available"
@@ -1511,6 +1514,15 @@ class SimState:
             "size_tib": volume["size_tib"],
             "status": status,
             "region": volume["region"],
+        }
+
+    def volume_summary(self, volume: Mapping[str, Any], now: float) -> dict[str, Any]:
+        """A cluster's `volumes[]` item: attached by definition, bound once provisioned."""
+        return {
+            "volume_id": volume["volume_id"],
+            "volume_name": volume["volume_name"],
+            "size_tib": volume["size_tib"],
+            "status": "provisioning" if now < volume["available_at"] else "bound",
         }
 
     # --- persistence ---------------------------------------------------------------------

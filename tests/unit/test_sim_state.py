@@ -892,6 +892,8 @@ def test_out_of_band_update_changes_the_live_cluster(sim_state: SimState) -> Non
         "SLURM",
     )
     assert len(live["gpu_worker_nodes"]) == 2
+    with pytest.raises(ValueError, match="unknown cluster field"):
+        sim_state.oob_update(cluster["cluster_id"], colour="red")
 
 
 def test_add_cluster_bypasses_auth_faults_and_log(sim_state: SimState) -> None:
