@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -164,8 +165,9 @@ def on_waiting(state: SimState, act: Callable[[str], None]) -> Callable[[str], N
     the create has been answered, the first poll has not happened yet."""
 
     def hook(line: str) -> None:
-        if line.endswith("waiting until Ready"):
-            name = line.split("'")[1]
+        match = re.fullmatch(r'cluster (".*"): waiting until Ready', line)
+        if match:
+            name = json.loads(match.group(1))
             for cluster in state.clusters_named(name):
                 act(str(cluster["cluster_id"]))
 
@@ -173,17 +175,30 @@ def on_waiting(state: SimState, act: Callable[[str], None]) -> Callable[[str], N
 
 
 class RecordingTransport(SimTransport):
-    """The simulator's transport, also keeping each request's Idempotency-Key header."""
+    """The simulator's transport, also keeping each request's Idempotency-Key header and
+    calling `after(method, path)` once each request has been answered (to act out of band)."""
 
-    def __init__(self, state: SimState, *, sleep: Callable[[float], None]) -> None:
+    def __init__(
+        self,
+        state: SimState,
+        *,
+        sleep: Callable[[float], None],
+        after: Callable[[str, str], None] | None = None,
+    ) -> None:
         super().__init__(state, sleep=sleep)
         self.keys: list[tuple[str, str, str | None]] = []
+        self.after = after
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         key = request.headers.get("idempotency-key")
         with self.lock:
             self.keys.append((request.method, request.url.path, key))
-        return super().handle_request(request)
+        try:
+            return super().handle_request(request)
+        finally:
+            if self.after is not None:
+                with self.lock:
+                    self.after(request.method, request.url.path)
 
 
 def list_calls(state: SimState) -> tuple[int, int]:
