@@ -671,19 +671,14 @@ class SimState:
         return self.cluster_view(cluster)
 
     def stick(self, cluster_id: str, status: str) -> None:
-        """Keep the cluster in `status` forever (a phase that never finishes)."""
+        """Put the cluster in `status` now (unless it is there) and keep it there forever."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         cluster = self.live_cluster(cluster_id)
         now = self.clock()
-        schedule = cluster["schedule"]
-        index = next((i for i, (s, t) in enumerate(schedule) if s == status and t > now), None)
-        if index is not None:
-            del schedule[index + 1 :]
-        else:
-            schedule[:] = [entry for entry in schedule if entry[1] <= now]
-            if self.status_at(cluster, now) != status:
-                schedule.append([status, now])
+        cluster["schedule"] = [entry for entry in cluster["schedule"] if entry[1] <= now]
+        if self.status_at(cluster, now) != status:
+            cluster["schedule"].append([status, now])
         cluster["stuck"] = status
         for node in cluster["nodes"]:
             if node["running_at"] is not None and node["running_at"] > now:

@@ -860,11 +860,19 @@ def test_queued_fault_hits_the_next_matching_request(sim_state: SimState) -> Non
 
 
 def test_stuck_cluster_never_leaves_its_phase(slow_state: SimState, fake_clock: FakeClock) -> None:
-    """stick() keeps a provisioning cluster in one phase however long we wait."""
+    """stick() moves a provisioning cluster to that phase now and keeps it there forever."""
     cluster = create(slow_state)
+    fake_clock.advance(10)
     slow_state.stick(cluster["cluster_id"], "InstallingDrivers")
-    fake_clock.advance(100_000)
     assert get(slow_state, cluster["cluster_id"]).json()["status"] == "InstallingDrivers"
+    fake_clock.advance(100_000)
+    stuck = get(slow_state, cluster["cluster_id"]).json()
+    assert stuck["status"] == "InstallingDrivers"
+    assert [t["phase"] for t in stuck["phase_transitions"]] == [
+        "CLUSTER_PHASE_WAITING_FOR_CONTROL_PLANE_NODES",
+        "CLUSTER_PHASE_INSTALLING_DRIVERS",
+    ]
+    assert stuck["gpu_worker_nodes"][0]["status"] == "Provisioning"
 
 
 def test_degrade_and_recover(sim_state: SimState) -> None:
