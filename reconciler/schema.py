@@ -16,6 +16,9 @@ from typing import Any, TypeGuard
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+from jsonschema.validators import extend
+
+from reconciler.model import CLUSTER_CREATE_ONLY_FIELDS
 
 Path = tuple[str | int, ...]
 
@@ -67,8 +70,20 @@ def schema() -> Mapping[str, Any]:
     return result
 
 
+def _is_strict_integer(_checker: object, instance: object) -> bool:
+    # JSON Schema counts 8.0 as an integer; the API and YAML readers do not.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+#: Draft 2020-12 with integers that are ints only (8.0 is reported, not sent as a float).
+SpecValidator: Any = extend(  # type: ignore[no-untyped-call]  # jsonschema leaves it untyped
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+)
+
+
 @cache
-def _validators() -> dict[str, Draft202012Validator]:
+def _validators() -> dict[str, Any]:
     """Validators built once: the document skeleton, one list item, the merged-cluster rules.
 
     Clusters and volumes are validated item by item (see `_ItemChecker`) so identical items
@@ -81,12 +96,12 @@ def _validators() -> dict[str, Draft202012Validator]:
     root["properties"] = props
     defs = root["$defs"]
     return {
-        "document": Draft202012Validator(root),
-        "cluster": Draft202012Validator(defs["cluster"]),
-        "cluster_name": Draft202012Validator(defs["cluster"]["properties"]["cluster_name"]),
-        "volume": Draft202012Validator(defs["volume"]),
-        "volume_name": Draft202012Validator(defs["volume"]["properties"]["volume_name"]),
-        "rules": Draft202012Validator(defs["clusterRules"]),
+        "document": SpecValidator(root),
+        "cluster": SpecValidator(defs["cluster"]),
+        "cluster_name": SpecValidator(defs["cluster"]["properties"]["cluster_name"]),
+        "volume": SpecValidator(defs["volume"]),
+        "volume_name": SpecValidator(defs["volume"]["properties"]["volume_name"]),
+        "rules": SpecValidator(defs["clusterRules"]),
     }
 
 
@@ -171,7 +186,7 @@ def _issues_from_error(error: ValidationError, doc: int, prefix: Path) -> Iterat
         known = list(sub.get("properties", {}))
         for key in value:
             if key not in known:
-                hint = _did_you_mean(key, known) or _misplaced_hint(key, path)
+                hint = _misplaced_hint(key, path) or _did_you_mean(key, known)
                 message = f"unknown field '{key}'{hint or '; remove it'}"
                 yield Issue(doc, (*path, key), message, at_key=True)
     elif keyword == "required" and isinstance(value, dict):
@@ -189,6 +204,8 @@ def _issues_from_error(error: ValidationError, doc: int, prefix: Path) -> Iterat
     elif keyword == "enum":
         allowed = [str(a) for a in rule]
         hint = _did_you_mean(value, allowed) if isinstance(value, str) else ""
+        if value in CLUSTER_CREATE_ONLY_FIELDS and "ignore_changes" in path:
+            hint = f"; {value} is sent only on create and never compared: nothing to ignore"
         message = f"{_show(value)} is not one of the allowed values: {', '.join(allowed)}{hint}"
         yield Issue(doc, path, message)
     elif keyword == "const":
@@ -220,9 +237,7 @@ def _misplaced_hint(key: object, path: Path) -> str:
     return ""
 
 
-def _validate(
-    validator: Draft202012Validator, instance: Any, doc: int, prefix: Path
-) -> list[Issue]:
+def _validate(validator: Any, instance: Any, doc: int, prefix: Path) -> list[Issue]:
     issues: list[Issue] = []
     for error in validator.iter_errors(instance):
         issues.extend(_issues_from_error(error, doc, prefix))
@@ -451,9 +466,9 @@ def _check_volume_references(documents: Sequence[Any]) -> list[Issue]:
                 continue
             where: Path = ("clusters", index, "volume")
             if ref not in declared:
-                hint = _did_you_mean(ref, sorted(declared))
+                hint = _did_you_mean(ref, sorted(declared)) or "; declare it or fix the name"
                 message = f'no volume named "{ref}" is declared under volumes{hint}'
-                issues.append(Issue(doc, where, f"{message}; declare it or fix the name"))
+                issues.append(Issue(doc, where, message))
             elif declared[ref].get("ensure") == "absent":
                 issues.append(
                     Issue(

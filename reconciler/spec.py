@@ -85,8 +85,14 @@ class _Frame:
     merges: list[tuple[Any, Node]] = field(default_factory=list)
 
 
-_SKIP = object()  # pending value of a duplicate key: read, then dropped
-_MERGE_KEY = object()  # pending value of `<<`
+@dataclass(frozen=True, slots=True)
+class _Skip:
+    """Pending value of a duplicate key: read, then dropped."""
+
+    name: str
+
+
+_MERGE_KEY = _Skip("<<")  # pending value of `<<`: merged at the end of its mapping
 
 
 @dataclass(slots=True)
@@ -106,7 +112,10 @@ def _shorten_tag(tag: str) -> str:
 
 
 def _path_of(stack: list[_Frame]) -> Path:
-    return tuple(f.key if f.is_map else len(f.value) for f in stack)
+    return tuple(
+        (f.key.name if isinstance(f.key, _Skip) else f.key) if f.is_map else len(f.value)
+        for f in stack
+    )
 
 
 def format_path(path: Path) -> str:
@@ -186,16 +195,16 @@ class _Reader:
                             "YAML would silently keep only one — remove one of them",
                         )
                     )
-                    top.key = _SKIP
+                    top.key = _Skip(node[2])
                 else:
                     top.key = node[2]
                     top.keys[node[2]] = (line, col)
                 return
             top.key = None
-            if key is _SKIP:
-                return
             if key is _MERGE_KEY:
                 top.merges.append((value, node))
+                return
+            if isinstance(key, _Skip):
                 return
             top.value[key] = value
             top.nodes[key] = node
@@ -445,7 +454,7 @@ def _type_hint(value: Any, expected: tuple[str, ...], node: Node) -> str:
     if value is None and len(expected) == 1 and expected[0] in ("object", "array"):
         return "; it is empty: add entries or remove the key"
     if value is None:
-        return "; the value is empty: write one"
+        return "; write a value or remove the key"
     if "string" in expected and is_plain:
         what = "a boolean" if isinstance(value, bool) else "a number"
         return f'; YAML reads {text} as {what}: quote it: "{text}"'
