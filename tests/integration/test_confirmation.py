@@ -1,0 +1,152 @@
+"""Confirmation (DESIGN §7): only `yes` applies; no TTY without --auto-approve refuses first."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.helpers import (
+    SimSpy,
+    load_sim_file,
+    run_cli,
+    seed_sim_file,
+    sim_args,
+    write_spec,
+)
+
+SPEC = """\
+version: 1
+defaults:
+  region: us-central-8
+  gpu_type: H100_SXM
+  cuda_version: "12.6"
+  nvidia_driver_version: "560"
+  billing_type: ON_DEMAND
+clusters:
+  - cluster_name: grow-me
+    num_gpus: 16
+  - cluster_name: new-one
+    num_gpus: 8
+"""
+
+PROMPT = b"Enter a value"
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Path, str]:
+    """A state file with one cluster to grow, and a spec that also creates one."""
+    sim_file = tmp_path / "sim.json"
+    seed_sim_file(sim_file, [{"cluster_name": "grow-me", "num_gpus": 8}])
+    return sim_file, write_spec(tmp_path, SPEC)
+
+
+@pytest.mark.parametrize("command", ["apply", "destroy"])
+def test_no_tty_without_auto_approve_refuses_before_any_call(
+    command: str, setup: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stdin not a terminal and no --auto-approve: exit 1 before any API call, even given 'yes'."""
+    sim_file, spec_file = setup
+    spy = SimSpy().install(monkeypatch)
+    before = sim_file.read_bytes()
+    result = run_cli([*sim_args(sim_file), command, "-f", spec_file], input="yes\n")
+    assert result.code == 1
+    assert "--auto-approve" in result.err
+    assert spy.transports == []  # not even a list call
+    assert sim_file.read_bytes() == before
+
+
+def _reconciler_command() -> list[str]:
+    """The installed console script when there is one, else the same entry point via -c."""
+    script = Path(sys.executable).with_name("reconciler")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from reconciler.cli import main; main()"]
+
+
+def run_in_pty(argv: list[str], answer: bytes | None, timeout: float = 20.0) -> tuple[int, str]:
+    """Run the CLI with stdin/stdout/stderr on a pseudo-terminal; type `answer` at the prompt
+    (None: Ctrl-D). Returns (exit code, everything the terminal showed)."""
+    leader, follower = pty.openpty()
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    env.pop("TOGETHER_API_KEY", None)
+    process = subprocess.Popen(
+        [*_reconciler_command(), *argv],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        close_fds=True,
+    )
+    os.close(follower)
+    seen = b""
+    answered = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # the follower side closed: the process has exited
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            if not answered and PROMPT in seen:
+                os.write(leader, b"\x04" if answer is None else answer + b"\r")
+                answered = True
+            if process.poll() is not None and not ready:
+                break
+        code = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(leader)
+    assert answered, f"no prompt seen:\n{seen.decode(errors='replace')}"
+    return code, seen.decode(errors="replace")
+
+
+ANSWERS = [
+    ("no", b"no", 1),
+    ("y", b"y", 1),
+    ("empty", b"", 1),
+    ("YES-upper", b"YES", 1),
+    ("ctrl-d", None, 1),
+    ("yes", b"yes", 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("answer", "code"), [(a, c) for _, a, c in ANSWERS], ids=[i for i, _, _ in ANSWERS]
+)
+def test_prompt_on_a_terminal(answer: bytes | None, code: int, setup: tuple[Path, str]) -> None:
+    """On a real terminal only the exact answer 'yes' applies; anything else changes nothing."""
+    sim_file, spec_file = setup
+    before = sim_file.read_bytes()
+    exit_code, screen = run_in_pty([*sim_args(sim_file), "apply", "-f", spec_file], answer)
+    assert "Only 'yes' will be accepted to approve." in screen
+    assert exit_code == code, screen
+    state = load_sim_file(sim_file)
+    sizes = {c["fields"]["cluster_name"]: c["fields"]["num_gpus"] for c in state.clusters.values()}
+    if code == 0:
+        assert sizes == {"grow-me": 16, "new-one": 8}
+        assert "Apply complete: 2 done, 0 failed, 0 skipped." in screen
+    else:
+        assert sim_file.read_bytes() == before
+        assert "nothing was changed" in screen
+
+
+def test_auto_approve_needs_no_terminal(setup: tuple[Path, str]) -> None:
+    """--auto-approve applies without a prompt and without a terminal (CI)."""
+    sim_file, spec_file = setup
+    result = run_cli([*sim_args(sim_file), "apply", "-f", spec_file, "--auto-approve"])
+    assert result.code == 0, result.all
+    assert "Enter a value" not in result.all
