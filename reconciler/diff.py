@@ -58,15 +58,10 @@ def project(desired: Any, live: Any) -> Any:
         and not isinstance(live, str)
     ):
         if desired and all(isinstance(d, Mapping) and "name" in d for d in desired):
+            # Named items (add-ons) the spec does not list are not compared: the update API
+            # merges add-ons by name and cannot remove one, so such a diff would never go away.
             live_named = {i.get("name"): i for i in live if isinstance(i, Mapping)}
-            wanted_names = {d["name"] for d in desired}
-            matched = [
-                project(d, live_named[d["name"]]) for d in desired if d["name"] in live_named
-            ]
-            extra = [
-                i for i in live if not (isinstance(i, Mapping) and i.get("name") in wanted_names)
-            ]
-            return matched + extra
+            return [project(d, live_named[d["name"]]) for d in desired if d["name"] in live_named]
         return list(live)
     return live
 
