@@ -27,6 +27,7 @@ from reconciler.model import (
     Lifecycle,
     LiveState,
     Plan,
+    Prune,
     Region,
     ResourceKind,
     Spec,
@@ -235,11 +236,16 @@ def build_plan(spec: Spec, live: LiveState, options: PlanOptions = PlanOptions()
 
 
 def destroy_spec(spec: Spec) -> Spec:
-    """The spec with every declared resource marked `ensure: absent` (for `destroy`)."""
+    """The spec with every declared resource marked `ensure: absent` (for `destroy`).
+
+    Prune is switched off: destroy deletes what the spec declares and nothing else, never an
+    undeclared cluster that happens to match `prune.name_prefix`.
+    """
     return replace(
         spec,
         clusters=tuple(replace(c, ensure=Ensure.ABSENT) for c in spec.clusters),
         volumes=tuple(replace(v, ensure=Ensure.ABSENT) for v in spec.volumes),
+        prune=Prune(),
     )
 
 
