@@ -228,9 +228,10 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     rows += [
         f"| `{SYMBOL[a.kind]}` | {a.resource} `{escape(a.name)}` | {a.kind} |" for a in plan.actions
     ]
-    details = render_text(plan, color=False)
-    tail_open = ["", "<details><summary>Plan details</summary>", "", "```diff"]
-    tail_close = ["```", "", "</details>", ""]
+    details = diff_highlight(render_text(plan, color=False))
+    fence = "`" * max(3, _longest_backtick_run(details) + 1)
+    tail_open = ["", "<details><summary>Plan details</summary>", "", f"{fence}diff"]
+    tail_close = [fence, "", "</details>", ""]
     text = "\n".join(head + rows + tail_open) + "\n" + details + "\n".join(tail_close)
     if len(text) <= limit:
         return text
@@ -239,6 +240,29 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     return (
         "\n".join(head + tail_open) + "\n" + details[: max(budget, 0)] + cut + "\n".join(tail_close)
     )
+
+
+def diff_highlight(text: str) -> str:
+    """Plan text for a ```diff block: the change symbol moved to column 0 so GitHub colours
+    the line (`~` becomes `!`, which diff highlighting also marks)."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        symbol = stripped[:3] if stripped.startswith("-/+") else stripped[:1]
+        if symbol in ("+", "-", "~", "!", "-/+") and stripped[len(symbol) : len(symbol) + 1] == " ":
+            indent = len(line) - len(stripped)
+            mark = {"~": "!", "-/+": "!"}.get(symbol, symbol)
+            line = mark + " " * (indent + len(symbol) - 1) + stripped[len(symbol) :]
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def _longest_backtick_run(text: str) -> int:
+    longest = run = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    return longest
 
 
 def render_plan(plan: Plan, fmt: str, color: bool = False) -> str:

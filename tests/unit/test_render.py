@@ -166,6 +166,47 @@ create); set lifecycle.replace_on_change: true or pass --allow-replace prod
 ```diff
 """
 
+GOLDEN_MARKDOWN_DETAILS = """\
+reconciler will perform the following actions (project proj-123):
+
+  # cluster "eval-b" must be replaced
+!   cluster "eval-b" (id c-19d2, Ready) {
+!       gpu_type = "H100_SXM" -> "H200_SXM"   # forces replacement
+    }
+
+  # cluster "slurm-c" will be created
++   cluster "slurm-c" {
++       cluster_type       = "SLURM"
++       gpu_type           = "H100_SXM"
++       num_gpus           = 16
++       region             = "us-central-8"
++       slurm_shm_size_gib = 64
+    }
+
+  # cluster "train-a" will be updated in-place
+!   cluster "train-a" (id c-7f3a, Ready) {
+-       add_ons[1]             = {"add_on_type": "ingress", "name": "ing"} -> null
++       cluster_config.ingress = {"enabled": true}
+!       num_gpus               = 8 -> 16
+    }
+
+  # cluster "old-experiment" will be destroyed (ensure: absent)
+-   cluster "old-experiment" (id c-0b11, Ready)
+
+  # cluster "prod" is blocked (replace refused): changing region forces replacement \
+(delete, then create); set lifecycle.replace_on_change: true or pass --allow-replace prod
+!   cluster "prod" (id c-1, Degraded) {
+!       region = "us-central-8" -> "eu-west-1"   # forces replacement
+    }
+      # note: live status is Degraded
+
+Note: create-only fields are set on train-a
+Unmanaged: 2 live clusters outside this spec's scope are left alone.
+Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
+GPUs: H100_SXM 24 -> 32 (+8), H200_SXM 0 -> 8 (+8).
+Blocked: 1 action refused by a safety rule; nothing will be applied until the plan is clean.
+"""
+
 
 def test_text_golden_every_kind() -> None:
     """Terraform-like text for create, update, replace, delete and blocked, with the footer."""
@@ -173,9 +214,10 @@ def test_text_golden_every_kind() -> None:
 
 
 def test_markdown_golden_every_kind() -> None:
-    """Markdown: summary table first, blocked reasons, resource table, then collapsible text."""
+    """Markdown: summary table first, blocked reasons, resource table, then collapsible text
+    with the change symbols in column 0 for GitHub's diff colouring."""
     assert render_markdown(EVERY_KIND) == (
-        GOLDEN_MARKDOWN_HEAD + GOLDEN_TEXT + "```\n\n</details>\n"
+        GOLDEN_MARKDOWN_HEAD + GOLDEN_MARKDOWN_DETAILS + "```\n\n</details>\n"
     )
 
 
@@ -505,3 +547,14 @@ def test_report_color_only_when_asked() -> None:
     report = ApplyReport(results=(ActionResult(CREATE, Outcome.DONE),))
     assert "\x1b" not in render_report(report)
     assert render_report(report, color=True).startswith("\x1b[32mdone\x1b[0m")
+
+
+def test_markdown_fence_outgrows_backticks_in_names() -> None:
+    """A name holding ``` cannot close the details block early: the fence is longer."""
+    from reconciler.plan import build_plan
+    from tests.unit.factories import desired_cluster, live_state, make_spec
+
+    plan = build_plan(make_spec(desired_cluster("x```y")), live_state())
+    text = render_markdown(plan)
+    assert "````diff\n" in text
+    assert text.rstrip().endswith("````\n\n</details>".rstrip())
