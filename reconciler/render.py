@@ -340,7 +340,7 @@ def export_cluster(cluster: LiveCluster, volume_names: dict[str, str]) -> dict[s
             continue
         if key == "add_ons":
             value = [{k: v for k, v in a.items() if k != "state"} for a in value]
-        fields[key] = redact(value, key, mark=_Omit)
+        fields[key] = redact(value, key, mark=lambda _secret: _Omit)
     fields = _drop_omitted(fields)
     attached = [volume_names[v] for v in cluster.volume_ids if v in volume_names]
     if attached:
