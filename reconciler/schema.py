@@ -204,7 +204,11 @@ def _issues_from_error(error: ValidationError, doc: int, prefix: Path) -> Iterat
     elif keyword == "enum":
         allowed = [str(a) for a in rule]
         hint = _did_you_mean(value, allowed) if isinstance(value, str) else ""
-        if value in CLUSTER_CREATE_ONLY_FIELDS and "ignore_changes" in path:
+        if (
+            isinstance(value, str)
+            and value in CLUSTER_CREATE_ONLY_FIELDS
+            and "ignore_changes" in path
+        ):
             hint = f"; {value} is sent only on create and never compared: nothing to ignore"
         message = f"{_show(value)} is not one of the allowed values: {', '.join(allowed)}{hint}"
         yield Issue(doc, path, message)
@@ -238,10 +242,10 @@ def _misplaced_hint(key: object, path: Path) -> str:
 
 
 def _validate(validator: Any, instance: Any, doc: int, prefix: Path) -> list[Issue]:
-    issues: list[Issue] = []
+    issues: dict[Issue, None] = {}  # ordered set: one `required` error per missing field
     for error in validator.iter_errors(instance):
-        issues.extend(_issues_from_error(error, doc, prefix))
-    return issues
+        issues.update(dict.fromkeys(_issues_from_error(error, doc, prefix)))
+    return list(issues)
 
 
 def _freeze_key(value: Any) -> Any:
