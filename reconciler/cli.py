@@ -115,7 +115,25 @@ def echo_err(message: str) -> None:
     click.echo(message, err=True)
 
 
+class Group(click.Group):
+    """Reads a bare `--sim` before a command name as the flag, not as `--sim=COMMAND`.
+
+    Click gives an option with an optional value the next word when that word is not an
+    option, so `reconciler --sim plan` would run nothing with the state file `plan`.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args = list(args)
+        for i, arg in enumerate(args):
+            if arg in self.commands:
+                break
+            if arg == "--sim" and i + 1 < len(args) and args[i + 1] in self.commands:
+                args[i] = f"--sim={DEFAULT_SIM_STATE}"
+        return super().parse_args(ctx, args)
+
+
 @click.group(
+    cls=Group,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EXIT_CODES_HELP,
 )
