@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.cli import DEFAULT_SIM_STATE
 from reconciler.simulator.state import SimState, format_time
 from reconciler.simulator.transport import save_state
 from tests.integration.helpers import CliResult, load_sim_file, new_sim_state, run_cli, sim_args
@@ -195,34 +196,45 @@ def test_export_scoped_to_a_project(tmp_path: Path) -> None:
     assert plan.code == 0, plan.all
 
 
-def test_adopt_change_apply_and_catch_drift_as_a_new_user(tmp_path: Path) -> None:
-    """The README walkthrough: export, edit num_gpus, plan, apply, then an out-of-band
-    change is caught by drift."""
-    account = Account(tmp_path)
-    path, _ = account.export()
-    original = account.state().clusters_named("k8s-train")[0]["cluster_id"]
-    edited = path.read_text().replace(
+def test_adopt_change_apply_and_catch_drift_as_a_new_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README walkthrough, with its bare `--sim` (state in ./.reconciler/sim.json): export,
+    edit num_gpus, plan, apply, then drift catches an out-of-band change."""
+    monkeypatch.chdir(tmp_path)
+    state_file = tmp_path / DEFAULT_SIM_STATE
+    state = new_sim_state()
+    populate(state)
+    save_state(state, str(state_file))
+
+    def reconciler(*argv: str) -> CliResult:
+        return run_cli(["--sim-speed", "0", "--sim", *argv])
+
+    assert reconciler("export", "-o", "clusters.yaml").code == 0
+    spec = tmp_path / "clusters.yaml"
+    original = load_sim_file(state_file).clusters_named("k8s-train")[0]["cluster_id"]
+    edited = spec.read_text().replace(
         "  num_gpus: 16\n  nvidia_driver_version: '560'",
         "  num_gpus: 24\n  nvidia_driver_version: '560'",
         1,
     )
-    assert edited != path.read_text()
-    path.write_text(edited)
+    assert edited != spec.read_text()
+    spec.write_text(edited)
 
-    plan = account.run("plan", "-f", str(path), "--detailed-exitcode")
-    assert plan.code == 2, plan.all
+    plan = reconciler("plan", "-f", "clusters.yaml")
+    assert plan.code == 0, plan.all
     assert '~ cluster "k8s-train"' in plan.out and "~ num_gpus = 16 -> 24" in plan.out
     assert "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete." in plan.out
-    applied = account.run("apply", "-f", str(path), "--auto-approve")
+    applied = reconciler("apply", "-f", "clusters.yaml", "--auto-approve")
     assert applied.code == 0, applied.all
-    [train] = account.state().clusters_named("k8s-train")
+    [train] = load_sim_file(state_file).clusters_named("k8s-train")
     assert (train["cluster_id"], train["num_gpus"]) == (original, 24)
-    assert account.run("drift", "-f", str(path)).code == 0
+    assert reconciler("drift", "-f", "clusters.yaml").code == 0
 
-    state = account.state()
+    state = load_sim_file(state_file)
     [slurm] = state.clusters_named("slurm-b")
     state.oob_update(slurm["cluster_id"], num_gpus=16)
-    save_state(state, str(account.state_file))
-    drift = account.run("drift", "-f", str(path))
+    save_state(state, str(state_file))
+    drift = reconciler("drift", "-f", "clusters.yaml")
     assert drift.code == 2, drift.all
     assert '~ cluster "slurm-b"' in drift.out and "~ num_gpus = 16 -> 8" in drift.out
