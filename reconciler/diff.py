@@ -208,9 +208,28 @@ def diff_cluster(
         status=live.status,
         changes=changes,
         reason="fields differ from the spec",
-        body=frozen_map({k: wanted[k] for k in changed_top}),
+        body=frozen_map(update_body(wanted, changed_top)),
         notes=_status_notes(live),
     )
+
+
+def update_body(wanted: Mapping[str, Any], changed: Iterable[str]) -> dict[str, Any]:
+    """The PUT body: the changed top-level fields, in the update's own shapes.
+
+    An update's add-on item is `{name, config}` (REFERENCE §5): `add_on_type` is refused. An
+    add-on declared without config is wanted enabled, as a create would make it; the API
+    lists only enabled add-ons, so without this a disabled one would never converge.
+    """
+    body = {k: wanted[k] for k in changed}
+    if "add_ons" in body:
+        items = []
+        for item in body["add_ons"]:
+            config = item.get("config")
+            if not config and item.get("add_on_type"):
+                config = {item["add_on_type"]: {"enabled": True}}
+            items.append({"name": item["name"], **({"config": config} if config else {})})
+        body["add_ons"] = items
+    return body
 
 
 def _delete_cluster(live: LiveCluster, reason: str) -> Action:

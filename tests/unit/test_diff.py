@@ -240,11 +240,8 @@ UPDATES = [
             ]
         },
         [("add_ons[0].config.x.enabled", False, True)],
-        {
-            "add_ons": [
-                {"add_on_type": "dashboard", "name": "d", "config": {"x": {"enabled": True}}}
-            ]
-        },
+        # An update's add-on item is {name, config}: the API refuses add_on_type there.
+        {"add_ons": [{"name": "d", "config": {"x": {"enabled": True}}}]},
         "add_on-config",
     ),
 ]
