@@ -87,6 +87,7 @@ def main() -> None:
         started = time.perf_counter()
         from reconciler.cli import main as cli_main
         from reconciler.cli import read_spec_files
+        from reconciler.errors import SpecError
         from reconciler.spec import load_spec
 
         files = read_spec_files([str(directory)])
@@ -114,6 +115,20 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         print(f"reconciler validate (in-process):                     {elapsed:.3f} s")
         print(f"  -> {out.getvalue().strip() or err.getvalue().strip()}")
+
+        # Safety is fast too: the 342-byte billion-laughs file is refused in milliseconds.
+        bomb = "".join(
+            f"{name}: &{name} [{','.join([f'*{prev}'] * 9)}]\n"
+            for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+        )
+        bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + bomb
+        started = time.perf_counter()
+        try:
+            load_spec([("bomb.yaml", bomb.encode())])
+        except SpecError as exc:
+            outcome = exc.problems[0]
+        elapsed = time.perf_counter() - started
+        print(f"alias bomb ({len(bomb)} bytes) refused in {elapsed * 1000:.1f} ms: {outcome}")
 
         # What a user waits for: a fresh process, interpreter start-up and imports included.
         script = "from reconciler.cli import main; main()"
