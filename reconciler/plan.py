@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -85,19 +85,28 @@ def _digest_secret(value: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def live_snapshots(live: LiveState) -> dict[str, dict[str, Any]]:
-    """key → redacted comparable state of every live resource (secrets kept as digests)."""
+def live_snapshots(
+    live: LiveState, keys: Collection[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """key → redacted comparable state of every live resource (secrets kept as digests).
+
+    With `keys`, only those resources: a plan pins what it touches, not the whole account.
+    """
     snapshots: dict[str, dict[str, Any]] = {}
     for cluster in live.clusters:
         if cluster.status == DELETING:
             continue
-        snapshots.setdefault(f"cluster.{cluster.name}", {}).update(
+        key = f"cluster.{cluster.name}"
+        if keys is not None and key not in keys:
+            continue
+        snapshots.setdefault(key, {}).update(
             {cluster.cluster_id: redact(thaw(cluster.fields), mark=_digest_secret)}
         )
     for volume in live.volumes:
-        snapshots.setdefault(f"volume.{volume.name}", {}).update(
-            {volume.volume_id: thaw(volume.fields)}
-        )
+        key = f"volume.{volume.name}"
+        if keys is not None and key not in keys:
+            continue
+        snapshots.setdefault(key, {}).update({volume.volume_id: thaw(volume.fields)})
     return snapshots
 
 
@@ -219,7 +228,7 @@ def build_plan(spec: Spec, live: LiveState, options: PlanOptions = PlanOptions()
             f"({', '.join(a.key for a in destructive)}), more than --max-deletes "
             f"{options.max_deletes}; raise --max-deletes if that is intended"
         )
-    snapshots = live_snapshots(live)
+    snapshots = live_snapshots(live, {a.key for a in actions})
     touched = {a.key: snapshots.get(a.key, ABSENT) for a in actions}
     return Plan(
         actions=actions,
@@ -259,7 +268,7 @@ def raise_if_unsafe(plan: Plan) -> None:
 
 def raise_if_stale(plan: Plan, live: LiveState) -> None:
     """StalePlanError (exit 4) when a resource the plan touches changed since it was made."""
-    snapshots = live_snapshots(live)
+    snapshots = live_snapshots(live, plan.fingerprints.keys())
     stale: list[str] = []
     for key, saved in plan.fingerprints.items():
         now = snapshots.get(key, ABSENT)
