@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -150,3 +151,47 @@ def test_auto_approve_needs_no_terminal(setup: tuple[Path, str]) -> None:
     result = run_cli([*sim_args(sim_file), "apply", "-f", spec_file, "--auto-approve"])
     assert result.code == 0, result.all
     assert "Enter a value" not in result.all
+
+
+def test_ctrl_c_mid_apply_exits_130(tmp_path: Path) -> None:
+    """SIGINT while apply waits: no new action starts, the report is printed, exit 130."""
+    sim_file = tmp_path / "sim.json"
+    seed_sim_file(sim_file, [])
+    spec_file = write_spec(tmp_path, SPEC)
+    env = {**os.environ, "NO_COLOR": "1"}
+    # Speed 20: a create needs about a minute of wall time to be Ready, so apply is waiting.
+    process = subprocess.Popen(
+        [
+            *_reconciler_command(),
+            f"--sim={sim_file}",
+            "--sim-speed",
+            "20",
+            "apply",
+            "-f",
+            spec_file,
+            "--auto-approve",
+            "--parallelism",
+            "1",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None
+    lines: list[bytes] = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        if b"waiting until Ready" in line or not line:
+            break
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    screen = b"".join(lines).decode() + out.decode()
+    assert process.returncode == 130, (screen, err.decode())
+    assert "Apply interrupted" in screen
+    assert "skipped" in screen  # the second create never started (parallelism 1)
+    assert "no new actions will start" in err.decode()
+    state = load_sim_file(sim_file)
+    assert len(state.clusters) == 1
