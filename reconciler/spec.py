@@ -146,7 +146,8 @@ class _Reader:
             position = getattr(exc, "position", 0) or 0
             line = text.count("\n", 0, position) + 1
             col = position - (text.rfind("\n", 0, position) + 1) + 1
-            raise _Fatal(line, col, f"invalid YAML: {exc}") from None
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise _Fatal(line, col, f"invalid YAML: {first_line}; remove it") from None
         finally:
             loader.dispose()
 
@@ -536,8 +537,16 @@ def load_spec(files: Sequence[tuple[str, bytes]]) -> Spec:
     if problems:
         # File order, then position; problems at one node keep the order they were found in.
         ordered = sorted(problems, key=lambda p: p[:3])
-        raise SpecError(list(dict.fromkeys(text for *_key, text in ordered)))
+        raise SpecError(list(dict.fromkeys(_escape(text) for *_key, text in ordered)))
     return _build_spec(read, digest.hexdigest())
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escape(text: str) -> str:
+    """One problem is one line: control characters from the spec are shown escaped."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _declared(document: Any) -> bool:
@@ -625,6 +634,6 @@ def _build_spec(files: Sequence[_File], digest: str) -> Spec:
         volumes=tuple(volumes),
         project_id=project_id,
         prune=prune,
-        warnings=tuple(warnings),
+        warnings=tuple(_escape(w) for w in warnings),
         digest=digest,
     )

@@ -258,6 +258,19 @@ def test_problems_from_every_file_in_order() -> None:
     assert all(LOCATED.match(line) for line in lines)
 
 
+def test_control_characters_are_escaped_one_problem_per_line() -> None:
+    """Keys and values with control characters print escaped, never as raw line breaks."""
+    text = HEADER + 'clusters:\n  - cluster_name: a\n    num_gpus: 8\n    "x\\ny": 1\n'
+    assert problems(text) == [
+        "spec.yaml:11:5: clusters[0].x\\x0ay: unknown field 'x\\x0ay'; remove it"
+    ]
+    (line,) = problems("version: 1\nx: a\x07b\n")
+    assert line == (
+        "spec.yaml:2:5: invalid YAML: unacceptable character #x0007: control characters are "
+        "not allowed; remove it"
+    )
+
+
 def test_no_files_is_an_error() -> None:
     """load_spec of nothing is a problem, never an empty spec."""
     with pytest.raises(SpecError, match="no spec files given"):
@@ -405,6 +418,7 @@ def test_random_mutations_never_raise_anything_but_spec_error(data: bytes) -> No
     except SpecError as exc:
         assert exc.problems
         assert all(LOCATED.match(line) for line in exc.problems), exc.problems
+        assert not any("\n" in line for line in exc.problems)
 
 
 JSONISH = st.recursive(
@@ -436,3 +450,4 @@ def test_random_values_anywhere_never_raise_anything_but_spec_error(
         load(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     except SpecError as exc:
         assert all(LOCATED.match(line) for line in exc.problems), exc.problems
+        assert not any("\n" in line for line in exc.problems)
