@@ -799,18 +799,28 @@ def regions(settings: Settings) -> None:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout."
 )
+@click.option(
+    "--project-id",
+    "export_project",
+    metavar="ID",
+    help="Only this project's resources, written as the spec's project_id (as the global "
+    "--project-id).",
+)
 @click.pass_obj
-def export(settings: Settings, names: tuple[str, ...], output: str | None) -> None:
+def export(
+    settings: Settings, names: tuple[str, ...], output: str | None, export_project: str | None
+) -> None:
     """Write a spec for the live clusters and volumes (adopt what exists).
 
     `plan` on the result reports no changes. Secrets are never exported.
     """
+    project_id = export_project or settings.project_id
     with make_client(settings) as client:
-        live = read_live(client, settings.project_id)
+        live = read_live(client, project_id)
     missing = sorted(set(names) - {c.name for c in live.clusters} - {v.name for v in live.volumes})
     if missing:
         raise ConfigError(f"export: no live cluster or volume named {', '.join(missing)}")
-    text = render_export(live, names, settings.project_id)
+    text = render_export(live, names, project_id)
     if output is None:
         click.echo(text, nl=False)
         return
