@@ -179,21 +179,31 @@ def test_export_unknown_name_is_an_error(tmp_path: Path) -> None:
     assert not (tmp_path / "spec.yaml").exists()
 
 
-def test_export_scoped_to_a_project(tmp_path: Path) -> None:
-    """--project-id exports that project's clusters only and writes project_id."""
+@pytest.mark.parametrize(
+    ("global_args", "export_args"),
+    [(["--project-id", "proj-a"], []), ([], ["--project-id", "proj-a"])],
+    ids=["global-option", "export-option"],
+)
+def test_export_scoped_to_a_project(
+    tmp_path: Path, global_args: list[str], export_args: list[str]
+) -> None:
+    """--project-id (global, or after `export`) exports that project only, with project_id."""
     state_file = tmp_path / "sim.json"
     state = new_sim_state()
     state.add_cluster(cluster_name="ours", project_id="proj-a")
     state.add_cluster(cluster_name="theirs", project_id="proj-b")
     save_state(state, str(state_file))
     path = tmp_path / "spec.yaml"
-    scoped = [*sim_args(state_file), "--project-id", "proj-a"]
-    assert run_cli([*scoped, "export", "-o", str(path)]).code == 0
+    exported = run_cli(
+        [*sim_args(state_file), *global_args, "export", *export_args, "-o", str(path)]
+    )
+    assert exported.code == 0, exported.all
     document = yaml.safe_load(path.read_text())
     assert document["project_id"] == "proj-a"
     assert sorted(by_name(document)) == ["ours"]
     plan = run_cli([*sim_args(state_file), "plan", "-f", str(path), "--detailed-exitcode"])
     assert plan.code == 0, plan.all
+    assert "Unmanaged" not in plan.out  # the plan is scoped to proj-a too
 
 
 def test_adopt_change_apply_and_catch_drift_as_a_new_user(
