@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from deepdiff import DeepDiff
@@ -178,6 +178,13 @@ def diff_cluster(
     changes = field_changes(seen, wanted, CLUSTER_REPLACE_FIELDS)
     if not changes:
         return None
+    if _new_add_ons(wanted.get("add_ons"), live.fields.get("add_ons")):
+        # The update API only changes add-ons that exist (REFERENCE §5): adding one means
+        # creating the cluster again.
+        changes = tuple(
+            replace(c, forces_replacement=True) if c.path.startswith("add_ons") else c
+            for c in changes
+        )
     if any(c.forces_replacement for c in changes):
         action = Action(
             kind=ActionKind.REPLACE,
@@ -230,6 +237,14 @@ def update_body(wanted: Mapping[str, Any], changed: Iterable[str]) -> dict[str, 
             items.append({"name": item["name"], **({"config": config} if config else {})})
         body["add_ons"] = items
     return body
+
+
+def _new_add_ons(wanted: Any, live: Any) -> set[str]:
+    """Names of add-ons the spec declares that the live cluster does not have."""
+    if not isinstance(wanted, Sequence):
+        return set()
+    have = {i.get("name") for i in live or () if isinstance(i, Mapping)}
+    return {str(i["name"]) for i in wanted if isinstance(i, Mapping) and i.get("name") not in have}
 
 
 def _delete_cluster(live: LiveCluster, reason: str) -> Action:

@@ -778,3 +778,13 @@ def test_property_cluster_against_its_own_echo_has_no_diff(
     result = compute_actions(spec, live_state(server_echo(fields, random.Random(seed))))
     assert result.actions == ()
     assert result.unchanged == ("cluster.x",)
+
+
+def test_new_add_on_forces_replacement() -> None:
+    """An add-on the live cluster lacks cannot be added by PUT: the change forces replacement."""
+    spec = make_spec(desired_cluster("a", add_ons=[{"add_on_type": "dashboard", "name": "d"}]))
+    action = only_action(diff(spec, api_cluster("a", add_ons=[])))
+    assert action.kind is ActionKind.BLOCKED
+    assert action.intended is ActionKind.REPLACE
+    assert "add_ons" in action.reason
+    assert all(c.forces_replacement for c in action.changes)
