@@ -581,6 +581,7 @@ def confirm(question: str) -> None:
     try:
         answer = click.prompt("  Enter a value", default="", show_default=False)
     except click.Abort:
+        click.echo("")  # Ctrl-D / Ctrl-C at the prompt: end the prompt's line first
         answer = ""
     if answer.strip() != "yes":
         raise Cancelled("Apply cancelled; nothing was changed.")
@@ -622,6 +623,8 @@ class ProgressPrinter:
         else:
             changed = []
         for name, phase, elapsed in changed:
+            if phase == "?":  # not listed yet: nothing to say
+                continue
             self.phases[name] = phase
             click.echo(f"  cluster {show_name(name)}: {escape(phase)} ({elapsed:.0f}s elapsed)")
 
