@@ -45,6 +45,8 @@ class DiffResult:
 
 # --- comparing one resource -------------------------------------------------------------------
 
+SCALAR_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
 
 def project(desired: Any, live: Any) -> Any:
     """`live` restricted to what `desired` sets: nested keys the user did not write, or that the
@@ -102,8 +104,15 @@ def compare_cluster(
         wanted.pop(ignored, None)
     if desired.fields.get("auto_scale"):
         wanted.pop("num_gpus", None)  # the autoscaler owns it
-    seen = {k: project(v, thaw(live.fields.get(k))) for k, v in thaw(wanted).items()}
-    return seen, thaw(wanted)
+    plain = thaw(wanted)
+    have = live.fields
+    # A scalar needs no projection (project returns the live value as it is): skip its two
+    # ABC checks, which made this the hottest loop of a 10,000-cluster plan.
+    seen = {
+        k: thaw(have.get(k)) if type(v) in SCALAR_TYPES else project(v, thaw(have.get(k)))
+        for k, v in plain.items()
+    }
+    return seen, plain
 
 
 # --- building actions -------------------------------------------------------------------------
