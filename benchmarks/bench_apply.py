@@ -1,0 +1,173 @@
+"""Benchmark: apply 200 cluster creates at 100 ms simulated latency, parallelism 20, --no-wait.
+
+Run: .venv/bin/python benchmarks/bench_apply.py [--clusters 200] [--parallelism 20]
+     [--latency-ms 100] [--repeat 3] [--no-http]
+
+The simulator sleeps for real (time.sleep) for `latency_ms` before it answers every request,
+reads included, and outside its lock, so requests in flight at once overlap as they would
+against the real API. With `ApplyOptions(wait=False)` (`apply --no-wait`) apply makes exactly
+one POST per cluster and no list call (nothing waits, so the shared poller never polls): the
+ideal wall time is ceil(N / P) * latency, 1.0 s for the defaults. The plan is made before the
+clock starts; its list calls pay the latency too and are not part of the figure.
+
+Two transports: the in-process SimTransport (what `--sim` uses) and the simulator served on a
+loopback socket (real HTTP, httpx's connection pool, the server's threads).
+
+Timings are measured, never asserted: the script exits 0 whatever the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+from reconciler.apply import Applier, ApplyOptions
+from reconciler.cli import read_live, read_spec_files, tuned_gc
+from reconciler.client import Client
+from reconciler.model import ActionKind, Outcome, Plan
+from reconciler.plan import build_plan
+from reconciler.simulator.http import make_server
+from reconciler.simulator.state import Faults, SimState
+from reconciler.simulator.transport import SimTransport
+from reconciler.spec import load_spec
+
+TOKEN = "bench-token"
+ROUTE_CLUSTERS = "/v1/compute/clusters"
+HEADER = """\
+version: 1
+defaults:
+  region: us-central-8
+  gpu_type: H100_SXM
+  cuda_version: "12.6"
+  nvidia_driver_version: "560"
+  billing_type: ON_DEMAND
+clusters:
+"""
+
+
+def write_spec(directory: Path, clusters: int) -> None:
+    body = HEADER + "".join(
+        f"  - cluster_name: bench-a{i:04d}\n    num_gpus: 8\n" for i in range(clusters)
+    )
+    (directory / "clusters.yaml").write_text(body)
+
+
+@contextmanager
+def in_process(state: SimState) -> Iterator[Client]:
+    with Client("http://sim", TOKEN, transport=SimTransport(state)) as client:
+        yield client
+
+
+@contextmanager
+def over_http(state: SimState) -> Iterator[Client]:
+    server = make_server(state, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        with Client(server.url, TOKEN) as client:
+            yield client
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def apply_once(
+    spec_dir: Path,
+    connect: Callable[[SimState], AbstractContextManager[Client]],
+    parallelism: int,
+    latency_ms: int,
+) -> tuple[float, int, int, int, int]:
+    """(seconds, creates done, POSTs, other requests during apply, clusters in the end)."""
+    state = SimState(clock=time.time, token=TOKEN, speed=0, faults=Faults(latency_ms=latency_ms))
+    spec = load_spec(read_spec_files([str(spec_dir)]))
+    with connect(state) as client:
+        live = read_live(client, spec.project_id)
+        plan: Plan = build_plan(spec, live)
+        assert plan.count(ActionKind.CREATE) == len(spec.clusters)
+        logged = len(state.request_log)
+        applier = Applier(client, options=ApplyOptions(parallelism=parallelism, wait=False))
+        started = time.perf_counter()
+        report = applier.run(plan, live)
+        elapsed = time.perf_counter() - started
+    during = state.request_log[logged:]
+    posts = sum(1 for r in during if r.method == "POST" and r.route == ROUTE_CLUSTERS)
+    return (
+        elapsed,
+        report.count(Outcome.DONE),
+        posts,
+        len(during) - posts,
+        len(state.clusters),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clusters", type=int, default=200)
+    parser.add_argument("--parallelism", type=int, default=20)
+    parser.add_argument("--latency-ms", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-http", action="store_true", help="skip the loopback-socket row")
+    args = parser.parse_args()
+    ideal = math.ceil(args.clusters / args.parallelism) * args.latency_ms / 1000
+
+    transports: list[tuple[str, Callable[[SimState], AbstractContextManager[Client]]]] = [
+        ("in-process SimTransport", in_process)
+    ]
+    if not args.no_http:
+        transports.append(("HTTP, loopback socket", over_http))
+
+    rows: list[list[str]] = []
+    with tempfile.TemporaryDirectory() as tmp, tuned_gc():
+        spec_dir = Path(tmp)
+        write_spec(spec_dir, args.clusters)
+        for label, connect in transports:
+            runs = [
+                apply_once(spec_dir, connect, args.parallelism, args.latency_ms)
+                for _ in range(args.repeat)
+            ]
+            times = [r[0] for r in runs]
+            best, median = min(times), statistics.median(times)
+            _, done, posts, other, clusters = runs[-1]
+            rows.append(
+                [
+                    label,
+                    f"{best:.3f} / {median:.3f}",
+                    f"{best / ideal:.2f}x / {median / ideal:.2f}x",
+                    str(done),
+                    str(posts),
+                    str(other),
+                    str(clusters),
+                ]
+            )
+
+    print(
+        f"apply --no-wait: {args.clusters} cluster creates, parallelism {args.parallelism}, "
+        f"{args.latency_ms} ms simulated latency per request; "
+        f"ideal ceil(N/P)*latency = {ideal:.3f} s; best / median of {args.repeat} runs"
+    )
+    header = ["transport", "wall s", "vs ideal", "done", "POSTs", "other calls", "clusters"]
+    widths = [max(len(c) for c in col) for col in zip(header, *rows, strict=True)]
+    for line in (header, *rows):
+        print(
+            "  ".join(
+                cell.ljust(width) if i == 0 else cell.rjust(width)
+                for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+            )
+        )
+    print(
+        "wall s and vs ideal: best / median; other calls: requests besides the creates made\n"
+        "during apply (0: no list call); clusters: in the simulator afterwards (no duplicates)"
+    )
+
+
+if __name__ == "__main__":
+    main()
