@@ -32,8 +32,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,6 @@ from typing import Any
 import httpx
 from deepdiff import DeepDiff
 
-import reconciler.client as client_module
 from reconciler.cli import read_spec_files, tuned_gc
 from reconciler.client import Client
 from reconciler.live import parse_live_state
@@ -226,19 +224,6 @@ def naive_deepdiff(desired: list[dict[str, Any]], live: list[dict[str, Any]]) ->
 # --- reporting ---------------------------------------------------------------------------------
 
 
-@contextmanager
-def body_limit_lifted(needed: int) -> Iterator[bool]:
-    """The client refuses list bodies over MAX_BODY_BYTES (DESIGN §7); lift it if needed."""
-    original = client_module.MAX_BODY_BYTES
-    lifted = needed > original
-    if lifted:
-        client_module.MAX_BODY_BYTES = needed + 1
-    try:
-        yield lifted
-    finally:
-        client_module.MAX_BODY_BYTES = original
-
-
 def best_median(values: list[float]) -> str:
     return f"{min(values):.3f} / {statistics.median(values):.3f}"
 
@@ -270,9 +255,8 @@ def bench_size(clusters: int, repeat: int, naive: bool) -> tuple[list[str], list
         drifted = populate(state, clusters)
         fill = time.perf_counter() - started
         body = list_body_bytes(state)
-        with body_limit_lifted(body) as lifted:
-            runs = timed(repeat, lambda: plan_once(spec_dir, state))
-            peak = peak_memory(spec_dir, state)
+        runs = timed(repeat, lambda: plan_once(spec_dir, state))
+        peak = peak_memory(spec_dir, state)
         plan = runs[-1].plan
         assert plan is not None
         updates = plan.count(ActionKind.UPDATE)
@@ -282,12 +266,6 @@ def bench_size(clusters: int, repeat: int, naive: bool) -> tuple[list[str], list
             f"{body / 1e6:.1f} MB; plan: {updates} to update, {len(plan.unchanged)} unchanged"
             + (f" (expected {drifted})" if updates != drifted else ""),
         ]
-        if lifted:
-            notes.append(
-                f"N={clusters:,}: the cluster list ({body / 2**20:.1f} MiB) is over the client's "
-                f"{client_module.MAX_BODY_BYTES / 2**20:.0f} MiB answer limit (DESIGN §7), which "
-                "refuses it; the limit was lifted for this measurement only"
-            )
         median = {k: statistics.median(r.stages[k] for r in runs) for k in runs[0].stages}
         row = [
             f"{clusters:,}",
@@ -301,7 +279,7 @@ def bench_size(clusters: int, repeat: int, naive: bool) -> tuple[list[str], list
             f"{median['render']:.3f}",
             f"{statistics.median(r.total - r.simulator for r in runs):.3f}",
             f"{peak / 2**20:.1f}",
-            f"{runs[-1].calls} ({runs[-1].sim_list_calls})" + (" *" if lifted else ""),
+            f"{runs[-1].calls} ({runs[-1].sim_list_calls})",
         ]
         naive_row: list[str] = []
         if naive:

@@ -51,6 +51,9 @@ from reconciler.errors import (
 
 DEFAULT_BASE_URL = "https://api.together.ai"
 MAX_BODY_BYTES = 16 * 1024 * 1024
+#: List answers grow with the account (about 4 KiB per cluster with its nodes and kube_config):
+#: 16 MiB would cap a project near 4,000 clusters, so lists get a larger, still bounded, limit.
+MAX_LIST_BODY_BYTES = 256 * 1024 * 1024
 MAX_API_MESSAGE = 300
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
@@ -280,7 +283,7 @@ class Client:
     def list_clusters(self, project_id: str | None = None) -> list[dict[str, Any]]:
         """GET /v1/compute/clusters[?projectId=]: every cluster, validated."""
         params = {"projectId": project_id} if project_id else None
-        body = self._call("GET", CLUSTERS, params=params)
+        body = self._call("GET", CLUSTERS, params=params, limit=MAX_LIST_BODY_BYTES)
         return _items(body, "clusters", _check_cluster, "GET", CLUSTERS)
 
     def get_cluster(self, cluster_id: str) -> dict[str, Any]:
@@ -316,7 +319,7 @@ class Client:
     def list_volumes(self, project_id: str | None = None) -> list[dict[str, Any]]:
         """GET /v1/compute/clusters/storage/volumes[?projectId=]."""
         params = {"projectId": project_id} if project_id else None
-        body = self._call("GET", VOLUMES, params=params)
+        body = self._call("GET", VOLUMES, params=params, limit=MAX_LIST_BODY_BYTES)
         return _items(body, "volumes", _check_volume, "GET", VOLUMES)
 
     def get_volume(self, volume_id: str) -> dict[str, Any]:
@@ -384,6 +387,7 @@ class Client:
         body: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         empty_ok: bool = False,
+        limit: int = MAX_BODY_BYTES,
     ) -> Any:
         """One logical call: attempts, retries and translation; returns the parsed JSON."""
         where = f"{method} {path}"
@@ -403,7 +407,7 @@ class Client:
                 self.calls[where] += 1
             attempt = retries + 1
             try:
-                answer = self._send(method, path, params, content, headers)
+                answer = self._send(method, path, params, content, headers, limit)
             except _Refused as exc:
                 raise ApiResponseError(f"{where}: {exc}", method=method, path=path) from None
             except httpx.HTTPError as exc:
@@ -434,24 +438,24 @@ class Client:
         params: Mapping[str, str] | None,
         content: bytes | None,
         headers: Mapping[str, str],
+        limit: int = MAX_BODY_BYTES,
     ) -> _Answer:
-        """Send once and read at most MAX_BODY_BYTES of the answer."""
+        """Send once and read at most `limit` bytes of the answer."""
         with self._http.stream(
             method, path, params=params, content=content, headers=headers
         ) as response:
             declared = response.headers.get("content-length", "").strip()
-            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            if declared.isdigit() and int(declared) > limit:
                 raise _Refused(
-                    f"the answer is {int(declared)} bytes, over the {MAX_BODY_BYTES} byte limit "
+                    f"the answer is {int(declared)} bytes, over the {limit} byte limit "
                     f"(status {response.status_code})"
                 )
             data = bytearray()
             for chunk in response.iter_bytes():
                 data += chunk
-                if len(data) > MAX_BODY_BYTES:
+                if len(data) > limit:
                     raise _Refused(
-                        f"the answer is over the {MAX_BODY_BYTES} byte limit "
-                        f"(status {response.status_code})"
+                        f"the answer is over the {limit} byte limit (status {response.status_code})"
                     )
             return _Answer(response.status_code, response.headers, bytes(data))
 

@@ -25,6 +25,7 @@ import pytest
 from reconciler.cli import Settings, make_client
 from reconciler.client import (
     MAX_BODY_BYTES,
+    MAX_LIST_BODY_BYTES,
     Client,
     RetryPolicy,
     check_base_url,
@@ -729,8 +730,20 @@ def test_unknown_status_passes_through() -> None:
     assert client.list_clusters()[0]["status"] == "Hibernating"
 
 
-def test_oversize_declared_length_is_refused_unread() -> None:
-    """A Content-Length over 16 MiB is refused before a byte of the body is read."""
+@pytest.mark.parametrize(
+    ("call", "limit"),
+    [
+        (lambda c: c.get_cluster("c-1"), MAX_BODY_BYTES),
+        (lambda c: c.list_clusters(), MAX_LIST_BODY_BYTES),
+        (lambda c: c.list_volumes(), MAX_LIST_BODY_BYTES),
+    ],
+    ids=["object-16MiB", "cluster-list-256MiB", "volume-list-256MiB"],
+)
+def test_oversize_declared_length_is_refused_unread(
+    call: Callable[[Client], object], limit: int
+) -> None:
+    """A Content-Length over the limit (16 MiB, lists 256 MiB) is refused before a byte of
+    the body is read."""
     pulled: list[int] = []
 
     def body() -> Iterator[bytes]:
@@ -738,13 +751,21 @@ def test_oversize_declared_length_is_refused_unread() -> None:
         yield b"{}"
 
     def handler(request: httpx.Request) -> httpx.Response:
-        headers = {"Content-Length": str(MAX_BODY_BYTES + 1)}
+        headers = {"Content-Length": str(limit + 1)}
         return httpx.Response(200, headers=headers, content=body())
 
     client, _ = mock_client(handler)
-    with pytest.raises(ApiResponseError, match="over the 16777216 byte limit"):
-        client.list_clusters()
+    with pytest.raises(ApiResponseError, match=f"over the {limit} byte limit"):
+        call(client)
     assert pulled == []
+
+
+def test_list_answer_over_16_mib_is_accepted() -> None:
+    """A cluster list may exceed 16 MiB (about 4,000 clusters): lists have their own limit."""
+    big = {"cluster_id": "c-1", "cluster_name": "a", "status": "Ready", "pad": "x" * (17 << 20)}
+    content = json.dumps({"clusters": [big]}).encode()
+    client, _ = mock_client(lambda request: httpx.Response(200, content=content))
+    assert [c["cluster_id"] for c in client.list_clusters()] == ["c-1"]
 
 
 def test_oversize_streamed_body_stops_at_the_limit() -> None:
@@ -759,7 +780,7 @@ def test_oversize_streamed_body_stops_at_the_limit() -> None:
 
     client, _ = mock_client(lambda request: httpx.Response(200, content=endless()))
     with pytest.raises(ApiResponseError, match="over the 16777216 byte limit"):
-        client.list_clusters()
+        client.get_cluster("c-1")
     assert len(pulled) == 17
 
 
