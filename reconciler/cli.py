@@ -736,16 +736,27 @@ def apply(
         return
     require_confirmation_possible(auto_approve)
     spec = load_desired(paths)
+    selection = (targets, excludes, allow_replace, max_deletes)
+    plan_confirm_execute(settings, spec, selection, options, auto_approve, CONFIRM_APPLY)
+
+
+def plan_confirm_execute(
+    settings: Settings,
+    spec: Spec,
+    selection: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], int],
+    options: ApplyOptions,
+    auto_approve: bool,
+    question: str,
+) -> None:
+    """Plan, show it, stop on a safety rule or no changes, ask, then execute."""
     with make_client(settings) as client:
-        the_plan, live = make_plan(
-            settings, client, spec, targets, excludes, allow_replace, max_deletes
-        )
+        the_plan, live = make_plan(settings, client, spec, *selection)
         click.echo(render_plan(the_plan, "text", settings.color), nl=False)
         raise_if_unsafe(the_plan)
         if not the_plan.has_changes:
             return
         if not auto_approve:
-            confirm(CONFIRM_APPLY)
+            confirm(question)
         execute(settings, client, the_plan, live, options)
 
 
@@ -773,17 +784,8 @@ def destroy(
     options = apply_options(settings, parallelism, not no_wait, parse_duration(timeout))
     require_confirmation_possible(auto_approve)
     spec = destroy_spec(load_desired(paths))
-    with make_client(settings) as client:
-        the_plan, live = make_plan(
-            settings, client, spec, targets, excludes, allow_replace, max_deletes
-        )
-        click.echo(render_plan(the_plan, "text", settings.color), nl=False)
-        raise_if_unsafe(the_plan)
-        if not the_plan.has_changes:
-            return
-        if not auto_approve:
-            confirm(CONFIRM_DESTROY)
-        execute(settings, client, the_plan, live, options)
+    selection = (targets, excludes, allow_replace, max_deletes)
+    plan_confirm_execute(settings, spec, selection, options, auto_approve, CONFIRM_DESTROY)
 
 
 # --- regions / export (issue 5) --------------------------------------------------------------

@@ -366,7 +366,7 @@ def diff_volume(
         body=frozen_map({"size_tib": wanted.get("size_tib")}),
     )
     if any(c.forces_replacement for c in changes):
-        replace = Action(
+        replacement = Action(
             kind=ActionKind.REPLACE,
             resource=ResourceKind.VOLUME,
             name=desired.name,
@@ -377,9 +377,9 @@ def diff_volume(
             body=frozen_map(_volume_body(desired, project_id)),
         )
         if desired.lifecycle.replace_on_change or desired.name in allow_replace:
-            return replace
+            return replacement
         return _blocked(
-            replace,
+            replacement,
             "changing region forces replacement of the volume and loses its data; set "
             f"lifecycle.replace_on_change: true or pass --allow-replace {desired.name}",
         )
