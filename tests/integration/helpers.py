@@ -1,20 +1,26 @@
 """Shared helpers for the plan/apply integration tests: real client, real simulator, no mocks.
 
-Two ways in: the Applier-level helpers (`sim_api`, `plan_against`, `apply_spec`) drive the
+Three ways in: the Applier-level helpers (`sim_api`, `plan_against`, `apply_spec`) drive the
 real Client over the simulator's transport on a FakeClock; the CLI helpers (`run_cli`,
-`SimSpy`, `seed_sim_file`) run `reconciler.cli.main` in-process against a `--sim` state file.
+`SimSpy`, `seed_sim_file`) run `reconciler.cli.main` in-process against a `--sim` state file;
+`run_in_pty` runs the installed CLI as a subprocess on a real pseudo-terminal (prompts).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pty
 import re
+import select
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -251,6 +257,80 @@ def run_cli(
         else:  # pragma: no cover - main always exits
             code = 0
         return CliResult(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+#: What the confirmation prompt shows where it waits for the answer.
+PROMPT = b"Enter a value"
+
+
+def reconciler_command() -> list[str]:
+    """The installed console script when there is one, else the same entry point via -c."""
+    script = Path(sys.executable).with_name("reconciler")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from reconciler.cli import main; main()"]
+
+
+def run_in_pty(
+    argv: Sequence[str],
+    answer: bytes | None = None,
+    *,
+    expect_prompt: bool = True,
+    timeout: float = 20.0,
+) -> tuple[int, str]:
+    """Run the CLI in a subprocess with stdin/stdout/stderr on a pseudo-terminal, so it sees a
+    real TTY. expect_prompt: type `answer` at the prompt (None: Ctrl-D) and assert the prompt
+    appeared; otherwise never answer and assert no prompt appeared (a prompt stops the run at
+    once). Returns (exit code, everything the terminal showed, stdout and stderr together)."""
+    leader, follower = pty.openpty()
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    env.pop("TOGETHER_API_KEY", None)
+    env.pop("TOGETHER_BASE_URL", None)
+    process = subprocess.Popen(
+        [*reconciler_command(), *argv],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        close_fds=True,
+    )
+    os.close(follower)
+    seen = b""
+    answered = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # the follower side closed: the process has exited
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            if PROMPT in seen and not answered:
+                if not expect_prompt:
+                    break  # fail below; the process waiting for an answer is killed
+                os.write(leader, b"\x04" if answer is None else answer + b"\r")
+                answered = True
+            if process.poll() is not None and not ready:
+                break
+        prompted = PROMPT in seen
+        if prompted and not expect_prompt:
+            process.kill()
+        code = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(leader)
+    screen = seen.decode(errors="replace")
+    if expect_prompt:
+        assert answered, f"no prompt seen:\n{screen}"
+    else:
+        assert not prompted, f"prompted although no prompt was expected:\n{screen}"
+    return code, screen
 
 
 def sim_args(state_file: os.PathLike[str] | str) -> list[str]:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import pty
-import select
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +13,9 @@ import pytest
 from tests.integration.helpers import (
     SimSpy,
     load_sim_file,
+    reconciler_command,
     run_cli,
+    run_in_pty,
     seed_sim_file,
     sim_args,
     write_spec,
@@ -36,8 +35,6 @@ clusters:
   - cluster_name: new-one
     num_gpus: 8
 """
-
-PROMPT = b"Enter a value"
 
 
 @pytest.fixture
@@ -61,58 +58,6 @@ def test_no_tty_without_auto_approve_refuses_before_any_call(
     assert "--auto-approve" in result.err
     assert spy.transports == []  # not even a list call
     assert sim_file.read_bytes() == before
-
-
-def _reconciler_command() -> list[str]:
-    """The installed console script when there is one, else the same entry point via -c."""
-    script = Path(sys.executable).with_name("reconciler")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from reconciler.cli import main; main()"]
-
-
-def run_in_pty(argv: list[str], answer: bytes | None, timeout: float = 20.0) -> tuple[int, str]:
-    """Run the CLI with stdin/stdout/stderr on a pseudo-terminal; type `answer` at the prompt
-    (None: Ctrl-D). Returns (exit code, everything the terminal showed)."""
-    leader, follower = pty.openpty()
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
-    env.pop("TOGETHER_API_KEY", None)
-    process = subprocess.Popen(
-        [*_reconciler_command(), *argv],
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        env=env,
-        close_fds=True,
-    )
-    os.close(follower)
-    seen = b""
-    answered = False
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([leader], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(leader, 4096)
-                except OSError:  # the follower side closed: the process has exited
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            if not answered and PROMPT in seen:
-                os.write(leader, b"\x04" if answer is None else answer + b"\r")
-                answered = True
-            if process.poll() is not None and not ready:
-                break
-        code = process.wait(timeout=max(1.0, deadline - time.monotonic()))
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        os.close(leader)
-    assert answered, f"no prompt seen:\n{seen.decode(errors='replace')}"
-    return code, seen.decode(errors="replace")
 
 
 ANSWERS = [
@@ -162,7 +107,7 @@ def test_ctrl_c_mid_apply_exits_130(tmp_path: Path) -> None:
     # Speed 20: a create needs about a minute of wall time to be Ready, so apply is waiting.
     process = subprocess.Popen(
         [
-            *_reconciler_command(),
+            *reconciler_command(),
             f"--sim={sim_file}",
             "--sim-speed",
             "20",

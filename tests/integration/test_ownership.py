@@ -19,6 +19,7 @@ from tests.integration.helpers import (
     load_sim_file,
     read_json,
     run_cli,
+    run_in_pty,
     seed_sim_file,
     sim_args,
     write_spec,
@@ -95,12 +96,6 @@ class Sim:
 
 def deletes(plan: dict[str, Any]) -> list[str]:
     return [a["name"] for a in plan["actions"] if a["kind"] == "delete"]
-
-
-@pytest.fixture
-def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Commands behave as if stdin were a terminal, so they prompt instead of refusing."""
-    monkeypatch.setattr("reconciler.cli.require_confirmation_possible", lambda auto: None)
 
 
 # --- prune -----------------------------------------------------------------------------------
@@ -302,10 +297,10 @@ def test_replace_is_blocked_without_policy_and_allowed_with_it(
 
 
 def test_destroy_deletes_only_what_the_spec_declares_after_the_strong_prompt(
-    tmp_path: Path, terminal: None
+    tmp_path: Path,
 ) -> None:
-    """destroy asks "There is no undo"; 'no' changes nothing (exit 1); 'yes' deletes the
-    declared clusters and volume, and unmanaged ones survive."""
+    """destroy on a real terminal asks "There is no undo"; 'no' changes nothing (exit 1); 'yes'
+    deletes the declared clusters and volume, and unmanaged ones survive."""
     sim = Sim(tmp_path, [{"cluster_name": n} for n in ("a", "b", "unmanaged")])
     volume = {"volume_name": "data", "region": "us-central-8", "size_tib": 1}
     sim.write(
@@ -314,15 +309,16 @@ def test_destroy_deletes_only_what_the_spec_declares_after_the_strong_prompt(
         )
     )
     assert sim.run("apply", "--auto-approve").code == 0
-    cancelled = sim.run("destroy", input="no\n")
-    assert cancelled.code == 1
-    assert CONFIRM_DESTROY in cancelled.out
-    assert "nothing was changed" in cancelled.err
+    destroy = [*sim_args(sim.state_file), "destroy", "-f", str(sim.spec)]
+    code, screen = run_in_pty(destroy, b"no")
+    assert code == 1, screen
+    assert CONFIRM_DESTROY in screen
+    assert "nothing was changed" in screen
     assert sim.names() == ["a", "b", "unmanaged"]
-    done = sim.run("destroy", input="yes\n")
-    assert done.code == 0, done.all
-    assert CONFIRM_DESTROY in done.out and CONFIRM_APPLY not in done.out
-    assert "Plan: 0 to create, 0 to update, 0 to replace, 3 to delete." in done.out
+    code, screen = run_in_pty(destroy, b"yes")
+    assert code == 0, screen
+    assert CONFIRM_DESTROY in screen and CONFIRM_APPLY not in screen
+    assert "Plan: 0 to create, 0 to update, 0 to replace, 3 to delete." in screen
     assert sim.names() == ["unmanaged"]
     assert load_sim_file(sim.state_file).volumes == {}
 

@@ -13,7 +13,15 @@ import pytest
 import yaml
 
 from reconciler.simulator.state import REGIONS, ROUTE_REGIONS
-from tests.integration.helpers import SimSpy, mutations, run_cli, seed_sim_file, sim_args
+from tests.integration.helpers import (
+    SimSpy,
+    load_sim_file,
+    mutations,
+    run_cli,
+    run_in_pty,
+    seed_sim_file,
+    sim_args,
+)
 
 BASE = {
     "region": "us-central-8",
@@ -28,8 +36,7 @@ PROMPT = "Only 'yes' will be accepted"
 
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> SimSpy:
-    # As if on a terminal: apply would prompt, so a missing prompt proves the early stop.
-    monkeypatch.setattr("reconciler.cli.require_confirmation_possible", lambda auto: None)
+    """Records the requests each in-process run made (the real simulator transports)."""
     return SimSpy().install(monkeypatch)
 
 
@@ -76,15 +83,15 @@ CASES = [
 @pytest.mark.parametrize(
     ("spec", "message"), CASES, ids=["region", "gpu-type", "driver-pair", "version-id"]
 )
-def test_create_outside_the_catalogue_is_blocked_before_the_prompt(
+def test_create_outside_the_catalogue_is_blocked_in_the_plan(
     tmp_path: Path, spy: SimSpy, spec: dict[str, Any], message: str
 ) -> None:
-    """plan and apply exit 3 with the choices; apply never prompts; one regions GET per run."""
+    """plan and apply --auto-approve exit 3 with the choices; one regions GET per run, no change."""
     state_file = tmp_path / "sim.json"
     seed_sim_file(state_file)
     path = write(tmp_path, [spec, cluster("fine")])
-    for argv in (["plan"], ["apply"]):
-        result = run_cli([*sim_args(state_file), *argv, "-f", path], input="yes\n")
+    for argv in (["plan"], ["apply", "--auto-approve"]):
+        result = run_cli([*sim_args(state_file), *argv, "-f", path])
         assert result.code == 3, result.all
         assert message in result.all
         assert "cluster 'new'" in result.err
@@ -93,24 +100,47 @@ def test_create_outside_the_catalogue_is_blocked_before_the_prompt(
         assert mutations(spy.last) == []
 
 
+def test_catalogue_mismatches_stop_apply_on_a_terminal_before_the_prompt(tmp_path: Path) -> None:
+    """On a real terminal apply exits 3 with every mismatch's choices and never prompts."""
+    state_file = tmp_path / "sim.json"
+    seed_sim_file(state_file)
+    # All four cases in one run: each message shows, so each check runs in the plan.
+    bad = [{**spec, "cluster_name": f"bad-{i}"} for i, (spec, _) in enumerate(CASES)]
+    path = write(tmp_path, [*bad, cluster("fine")])
+    code, screen = run_in_pty([*sim_args(state_file), "apply", "-f", path], expect_prompt=False)
+    assert code == 3, screen
+    assert "plan blocked by a safety rule" in screen
+    for i, (_, message) in enumerate(CASES):
+        assert message in screen
+        assert f"cluster 'bad-{i}'" in screen
+    assert PROMPT not in screen
+    assert load_sim_file(state_file).clusters == {}
+
+
 def test_replace_into_a_gpu_type_the_new_region_lacks_is_blocked(
     tmp_path: Path, spy: SimSpy
 ) -> None:
-    """An allowed replace is checked like a create: H100_SXM is not offered in us-east-1."""
+    """An allowed replace is checked like a create: H100_SXM is not offered in us-east-1; on a
+    real terminal apply exits 3 without a prompt."""
     state_file = tmp_path / "sim.json"
     seed_sim_file(state_file, [{"cluster_name": "moving"}])
     path = write(
         tmp_path,
         [cluster("moving", region="us-east-1", cuda_version="12.8", nvidia_driver_version="570")],
     )
-    result = run_cli(
-        [*sim_args(state_file), "apply", "-f", path, "--allow-replace", "moving"], input="yes\n"
-    )
+    message = "GPU type H100_SXM is not offered in us-east-1; available there: H200_SXM"
+    argv = [*sim_args(state_file), "apply", "-f", path, "--allow-replace", "moving"]
+    result = run_cli([*argv, "--auto-approve"])
     assert result.code == 3, result.all
-    assert "GPU type H100_SXM is not offered in us-east-1; available there: H200_SXM" in result.err
-    assert PROMPT not in result.all
+    assert message in result.err
     assert spy.last.count("GET", ROUTE_REGIONS) == 1
     assert mutations(spy.last) == []
+    before = state_file.read_bytes()
+    code, screen = run_in_pty(argv, expect_prompt=False)
+    assert code == 3, screen
+    assert message in screen
+    assert PROMPT not in screen
+    assert state_file.read_bytes() == before
 
 
 def test_one_regions_call_per_run_whatever_the_number_of_creates(
