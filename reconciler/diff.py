@@ -25,6 +25,7 @@ from reconciler.model import (
     DesiredVolume,
     Ensure,
     FieldChange,
+    Lifecycle,
     LiveCluster,
     LiveState,
     LiveVolume,
@@ -168,6 +169,18 @@ def _blocked(action: Action, reason: str) -> Action:
     )
 
 
+def _replace_policy(
+    action: Action, lifecycle: Lifecycle, allow_replace: frozenset[str], why: str
+) -> Action:
+    """A replace goes ahead only when the spec or the command line allows it."""
+    if lifecycle.replace_on_change or action.name in allow_replace:
+        return action
+    return _blocked(
+        action,
+        f"{why}; set lifecycle.replace_on_change: true or pass --allow-replace {action.name}",
+    )
+
+
 def _status_notes(live: LiveCluster) -> tuple[str, ...]:
     if live.status in UNHEALTHY_STATUSES:
         return (f"live status is {live.status}",)
@@ -207,13 +220,12 @@ def diff_cluster(
             notes=_status_notes(live),
             volume=desired.volume,
         )
-        if desired.lifecycle.replace_on_change or desired.name in allow_replace:
-            return action
         forced = ", ".join(sorted({c.path.split(".")[0] for c in changes if c.forces_replacement}))
-        return _blocked(
+        return _replace_policy(
             action,
-            f"changing {forced} forces replacement (delete, then create); set "
-            f"lifecycle.replace_on_change: true or pass --allow-replace {desired.name}",
+            desired.lifecycle,
+            allow_replace,
+            f"changing {forced} forces replacement (delete, then create)",
         )
     changed_top = sorted({c.path.split(".")[0].split("[")[0] for c in changes})
     return Action(
@@ -376,12 +388,11 @@ def diff_volume(
             reason="the region of a volume cannot change",
             body=frozen_map(_volume_body(desired, project_id)),
         )
-        if desired.lifecycle.replace_on_change or desired.name in allow_replace:
-            return replacement
-        return _blocked(
+        return _replace_policy(
             replacement,
-            "changing region forces replacement of the volume and loses its data; set "
-            f"lifecycle.replace_on_change: true or pass --allow-replace {desired.name}",
+            desired.lifecycle,
+            allow_replace,
+            "changing region forces replacement of the volume and loses its data",
         )
     before, after = seen.get("size_tib"), wanted.get("size_tib")
     if isinstance(before, int) and isinstance(after, int) and after < before:
