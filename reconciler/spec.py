@@ -151,7 +151,7 @@ class _Reader:
         finally:
             loader.dispose()
 
-    def _events(
+    def _events(  # noqa: C901 (split by the resource-kinds redesign)
         self, loader: Any
     ) -> tuple[Any, Node, list[tuple[Path, str]], list[tuple[int, int, str]]]:
         get_event = loader.get_event
