@@ -1,0 +1,216 @@
+"""The API's answers, read strictly: JSON parsing, shapes, required fields, the API's messages.
+
+No plan is made from partial data (DESIGN §7): an answer that is not the documented JSON, or
+an object that lacks one of its kind's string fields, is an ApiResponseError naming the
+endpoint. Nothing here sends anything; the request loop hands its bytes over.
+"""
+
+from __future__ import annotations
+
+import http
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from reconciler.client.text import escape, truncate
+from reconciler.errors import ApiError, ApiResponseError
+from reconciler.kinds import Endpoints
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One HTTP answer, read in full (within the size limit)."""
+
+    status: int
+    headers: Mapping[str, str]  # httpx.Headers: case-insensitive
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What every object of one kind must carry, and how a message names such an object."""
+
+    noun: str  # "cluster": "cluster 'train-a' lacks ...", "a cluster lacks ..."
+    name_key: str
+    required: tuple[str, ...]
+
+    @classmethod
+    def of(cls, api: Endpoints) -> Shape:
+        """The shape of a kind's objects, from its endpoints (`cluster_id` -> "cluster")."""
+        return cls(api.id_key.removesuffix("_id"), api.name_key, api.required)
+
+
+REGION = Shape("region", "name", ("name",))
+
+
+# --- bytes to JSON -------------------------------------------------------------------------------
+
+
+def looks_like_html(data: bytes, content_type: str) -> bool:
+    """Whether an answer is an HTML (or XML) page, by its content type or its first bytes."""
+    if "html" in content_type.lower():
+        return True
+    head = data[:256].lstrip().lower()
+    return head.startswith((b"<!doctype", b"<html", b"<head", b"<body", b"<?xml"))
+
+
+def reason(status: int) -> str:
+    """The standard phrase of an HTTP status ("Not Found")."""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "HTTP error"
+
+
+def extract_api_message(answer: Answer) -> str:
+    """The API's own words from an error body: either JSON error shape, or plain text."""
+    if not answer.body.strip():
+        return ""
+    content_type = answer.headers.get("content-type", "")
+    if looks_like_html(answer.body, content_type):
+        return "(an HTML page instead of a JSON error)"
+    text = answer.body.decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+        if isinstance(data.get("message"), str):
+            return str(data["message"])
+    return text
+
+
+def parse_json(answer: Answer, where: str, method: str, path: str, *, empty_ok: bool) -> Any:
+    """The JSON of a 2xx answer; an empty body is `{}` when `empty_ok`, else refused."""
+
+    def refuse(what: str) -> NoReturn:
+        raise ApiResponseError(
+            f"{where}: {what} (status {answer.status})",
+            method=method,
+            path=path,
+            status=answer.status,
+        )
+
+    if not answer.body.strip():
+        if empty_ok:
+            return {}
+        refuse("the API answered an empty body, not JSON")
+    if looks_like_html(answer.body, answer.headers.get("content-type", "")):
+        refuse("the API answered HTML, not JSON")
+    try:
+        return json.loads(answer.body.decode("utf-8"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        refuse("the API answered bytes that are not UTF-8")
+    except RecursionError:
+        refuse("the API answered JSON nested too deeply")
+    except ValueError as exc:
+        refuse(f"the API answered invalid JSON ({escape(truncate(str(exc), 120))})")
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+# --- JSON to checked objects ---------------------------------------------------------------------
+
+
+def as_object(data: Any, method: str, path: str) -> dict[str, Any]:
+    """`data` if it is a JSON object, else an ApiResponseError naming the endpoint."""
+    if not isinstance(data, dict):
+        raise ApiResponseError(
+            f"{method} {path}: expected a JSON object, got {json_type(data)}",
+            method=method,
+            path=path,
+        )
+    return data
+
+
+def checked(data: Any, shape: Shape, method: str, path: str) -> dict[str, Any]:
+    """`data` as one object of `shape`, its required fields checked."""
+    obj = as_object(data, method, path)
+    _require_str(obj, shape, method, path)
+    return obj
+
+
+def items(data: Any, key: str, shape: Shape, method: str, path: str) -> list[dict[str, Any]]:
+    """The objects of a list answer `{key: [...]}`, each checked against `shape`."""
+    body = as_object(data, method, path)
+    found = body.get(key)
+    if not isinstance(found, list):
+        raise ApiResponseError(
+            f"{method} {path}: expected {{{key!r}: [...]}}, got "
+            + (f"{key!r}: {json_type(found)}" if key in body else f"no {key!r} key"),
+            method=method,
+            path=path,
+        )
+    where = f"{path} {key}"
+    result = []
+    for i, item in enumerate(found):
+        obj = as_object(item, method, f"{where}[{i}]")
+        _require_str(obj, shape, method, path)
+        result.append(obj)
+    return result
+
+
+def _require_str(obj: dict[str, Any], shape: Shape, method: str, path: str) -> None:
+    """Every required field must be a non-empty string; the message names the resource."""
+    missing = [f for f in shape.required if not isinstance(obj.get(f), str) or not obj[f]]
+    if missing:
+        name = obj.get(shape.name_key)
+        what = shape.noun
+        label = f"{what} {escape(truncate(name, 80))!r}" if isinstance(name, str) else f"a {what}"
+        raise ApiResponseError(
+            f"{method} {path}: {label} lacks the string field(s) {', '.join(missing)}",
+            method=method,
+            path=path,
+        )
+
+
+def optional_str(obj: dict[str, Any], field: str, method: str, path: str) -> None:
+    """`field`, when present, must be a string."""
+    if field in obj and not isinstance(obj[field], str):
+        raise ApiResponseError(
+            f"{method} {path}: {field!r} is {json_type(obj[field])}, not a string",
+            method=method,
+            path=path,
+        )
+
+
+def reported_success(obj: dict[str, Any], noun: str, path: str) -> None:
+    """A delete answered `{success}`: `true` (or absent) passes; `false` is a failed delete."""
+    success = obj.get("success", True)
+    if not isinstance(success, bool):
+        raise ApiResponseError(
+            f"DELETE {path}: 'success' is not a boolean", method="DELETE", path=path
+        )
+    if not success:
+        raise ApiError(
+            f"DELETE {path}: the API answered success=false (is the {noun} still attached "
+            "to a cluster?)",
+            method="DELETE",
+            path=path,
+        )
+
+
+def json_type(value: Any) -> str:
+    """How a message names the JSON type of `value` ("an array", "null")."""
+    match value:
+        case None:
+            return "null"
+        case bool():
+            return "a boolean"
+        case int() | float():
+            return "a number"
+        case str():
+            return "a string"
+        case list():
+            return "an array"
+        case dict():
+            return "an object"
+    return type(value).__name__

@@ -1,0 +1,146 @@
+"""The client's configuration, apart from the request loop: the API key, the base URL, limits.
+
+Everything here is decided before the first request: where to send it, with which key, how
+long to wait and how often to retry. The loop (`loop.py`) only reads these values.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from reconciler.client.text import escape
+from reconciler.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://api.together.ai"
+MAX_BODY_BYTES = 16 * 1024 * 1024
+#: List answers grow with the account (about 4 KiB per cluster with its nodes and kube_config):
+#: 16 MiB would cap a project near 4,000 clusters, so lists get a larger, still bounded, limit.
+MAX_LIST_BODY_BYTES = 256 * 1024 * 1024
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# A create answered with one of these may have been committed before the error.
+CREATE_UNKNOWN_STATUSES = frozenset({408, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how long to retry (DESIGN §7); tests inject instant sleep, not a policy."""
+
+    max_retries: int = 4
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    max_retry_after: float = 60.0
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+# --- the API key ---------------------------------------------------------------------------------
+
+
+def resolve_api_key(env: Mapping[str, str], api_key_file: str | None) -> str:
+    """The API key from `--api-key-file` (wins when given) or env TOGETHER_API_KEY."""
+    if api_key_file is not None:
+        key = _read_key_file(api_key_file)
+        source = f"--api-key-file {api_key_file}"
+    else:
+        key = env.get("TOGETHER_API_KEY", "").strip()
+        source = "TOGETHER_API_KEY"
+        if not key:
+            raise ConfigError(
+                "no API key: set TOGETHER_API_KEY in the environment, or pass "
+                "--api-key-file FILE (a file only you can read: chmod 600 FILE); "
+                "or use --sim to run against the built-in simulator"
+            )
+    if not key:
+        raise ConfigError(f"{source}: the API key file is empty")
+    if not is_header_safe(key):
+        raise ConfigError(f"{source}: the API key contains spaces, control or non-ASCII characters")
+    return key
+
+
+def _read_key_file(path: str) -> str:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise ConfigError(f"--api-key-file {path}: cannot read it: {exc.strerror}") from None
+    try:
+        # fstat the open descriptor, so the mode checked is the mode of the file read.
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"--api-key-file {path}: not a regular file")
+        if info.st_mode & 0o077:
+            raise ConfigError(
+                f"--api-key-file {path}: the file is readable by others "
+                f"(mode {stat.S_IMODE(info.st_mode):03o}); run: chmod 600 {path}"
+            )
+        if info.st_size > 64 * 1024:
+            raise ConfigError(f"--api-key-file {path}: too large to be an API key")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read()
+    finally:
+        os.close(fd)
+    try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"--api-key-file {path}: not UTF-8 text") from None
+
+
+def is_header_safe(key: str) -> bool:
+    """Whether `key` can go into a header value as-is (the API key, an Idempotency-Key)."""
+    return key.isascii() and key.isprintable() and " " not in key
+
+
+# --- the base URL --------------------------------------------------------------------------------
+
+
+def check_base_url(url: str) -> str:
+    """Validate a base URL (host root; https, or http only for loopback); return it normalised."""
+    text = url.strip()
+    shown = escape(text)
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ConfigError(f"base URL {shown!r}: not a valid URL") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not host:
+        raise ConfigError(
+            f"base URL {shown!r}: expected https://HOST (the API host root, "
+            f"default {DEFAULT_BASE_URL})"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError("base URL: credentials in the URL are refused; use TOGETHER_API_KEY")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"base URL {shown!r}: no query or fragment allowed")
+    if scheme == "http" and not _is_loopback(host):
+        raise ConfigError(
+            f"base URL {shown!r}: http:// would send the API key in clear text; "
+            "use https://, or http:// only for a loopback host (127.0.0.1, localhost, ::1)"
+        )
+    path = parts.path.rstrip("/")
+    if path.lower().endswith("/v1"):
+        root = text[: text.lower().rstrip("/").rfind("/v1")]
+        raise ConfigError(
+            f"base URL {shown!r}: give the host root, as the official SDK takes it "
+            f"(e.g. {escape(root)!r}); the client adds /v1/... itself"
+        )
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

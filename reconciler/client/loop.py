@@ -1,0 +1,358 @@
+"""The request loop: one logical call as attempts, retries with backoff, and error mapping.
+
+Every httpx exception is translated here, once, into the error tree of `reconciler.errors`
+(the table is in the package docstring). What to call and how to read the answer is the
+caller's business (`resources.py`); how long and how often is configuration (`config.py`).
+"""
+
+from __future__ import annotations
+
+import collections
+import email.utils
+import json
+import logging
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from reconciler import __version__
+from reconciler.client.answers import Answer, extract_api_message, parse_json, reason
+from reconciler.client.config import (
+    CREATE_UNKNOWN_STATUSES,
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUT,
+    MAX_BODY_BYTES,
+    RETRYABLE_STATUSES,
+    RetryPolicy,
+    check_base_url,
+    is_header_safe,
+)
+from reconciler.client.text import escape, truncate
+from reconciler.errors import (
+    ApiResponseError,
+    ApiStatusError,
+    ApiTransportError,
+    AuthError,
+    ConfigError,
+    ConflictError,
+    CreateOutcomeUnknown,
+    NotFoundError,
+    RateLimitError,
+)
+
+# Transport errors raised before any byte of the request reached the server.
+NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+
+log = logging.getLogger("reconciler.client")
+
+
+class _Refused(Exception):
+    """Internal: an answer was refused before it was fully read (carries the reason)."""
+
+
+class RequestLoop:
+    """One connection pool, bearer auth, and `_call`: attempts and retries per DESIGN §7."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        if transport is None:
+            # Real network: the URL must pass the https/loopback rule. An injected transport
+            # (the simulator) ignores the host, so any base works there.
+            base_url = check_base_url(base_url)
+        if not api_key or not is_header_safe(api_key):
+            raise ConfigError("the API key is empty or contains spaces or control characters")
+        self.base_url = base_url.rstrip("/")
+        self._secret = api_key
+        self._retry = retry
+        self._sleep = sleep
+        self._jitter = jitter
+        self._lock = threading.Lock()
+        self.calls: collections.Counter[str] = collections.Counter()
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=timeout,
+            follow_redirects=False,
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "application/json",
+                "User-Agent": f"reconciler/{__version__}",
+            },
+        )
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        empty_ok: bool = False,
+        limit: int = MAX_BODY_BYTES,
+    ) -> Any:
+        """One logical call: attempts, retries and translation; returns the parsed JSON."""
+        where = f"{method} {path}"
+        is_create = method == "POST"
+        headers: dict[str, str] = {}
+        content: bytes | None = None
+        if body is not None:
+            content = json.dumps(dict(body), allow_nan=False).encode()
+            headers["Content-Type"] = "application/json"
+        if idempotency_key is not None:
+            if not is_header_safe(idempotency_key):
+                raise ValueError("idempotency_key must be printable ASCII without spaces")
+            headers["Idempotency-Key"] = idempotency_key
+        retries = 0
+        while True:
+            with self._lock:
+                self.calls[where] += 1
+            attempt = retries + 1
+            try:
+                answer = self._send(method, path, params, content, headers, limit)
+            except _Refused as exc:
+                raise ApiResponseError(f"{where}: {exc}", method=method, path=path) from None
+            except httpx.HTTPError as exc:
+                delay = self._on_transport_error(exc, where, method, path, is_create, retries)
+                log.debug(
+                    "%s: attempt %d failed (%s); retrying", where, attempt, type(exc).__name__
+                )
+                self._pause(delay)
+                retries += 1
+                continue
+            except (httpx.InvalidURL, httpx.StreamError, httpx.CookieConflict) as exc:
+                raise ApiTransportError(
+                    f"{where}: {type(exc).__name__}: {self._clean(str(exc))}",
+                    method=method,
+                    path=path,
+                ) from None
+            log.debug("%s: attempt %d answered %d", where, attempt, answer.status)
+            if 200 <= answer.status < 300:
+                return parse_json(answer, where, method, path, empty_ok=empty_ok)
+            delay = self._on_error_status(answer, where, method, path, is_create, retries)
+            self._pause(delay)
+            retries += 1
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        content: bytes | None,
+        headers: Mapping[str, str],
+        limit: int = MAX_BODY_BYTES,
+    ) -> Answer:
+        """Send once and read at most `limit` bytes of the answer."""
+        with self._http.stream(
+            method, path, params=params, content=content, headers=headers
+        ) as response:
+            declared = response.headers.get("content-length", "").strip()
+            if declared.isdigit() and int(declared) > limit:
+                raise _Refused(
+                    f"the answer is {int(declared)} bytes, over the {limit} byte limit "
+                    f"(status {response.status_code})"
+                )
+            data = bytearray()
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > limit:
+                    raise _Refused(
+                        f"the answer is over the {limit} byte limit (status {response.status_code})"
+                    )
+            return Answer(response.status_code, response.headers, bytes(data))
+
+    def _on_transport_error(
+        self,
+        exc: httpx.HTTPError,
+        where: str,
+        method: str,
+        path: str,
+        is_create: bool,
+        retries: int,
+    ) -> float:
+        """Decide on a failed attempt with no answer: the delay before retrying, or raise."""
+        kind = type(exc).__name__
+        detail = self._clean(str(exc)) or kind
+        if isinstance(exc, httpx.ConnectError) and _is_tls_error(exc):
+            raise ApiTransportError(
+                f"{where}: TLS error talking to {self.base_url}: {detail} (not retried; "
+                "check the base URL and the system's CA certificates)",
+                method=method,
+                path=path,
+            ) from None
+        if isinstance(exc, httpx.DecodingError | httpx.TooManyRedirects):
+            raise ApiResponseError(f"{where}: {kind}: {detail}", method=method, path=path) from None
+        if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+            raise ApiTransportError(
+                f"{where}: {kind}: {detail}", method=method, path=path
+            ) from None
+        sent = not isinstance(exc, NOT_SENT_ERRORS)
+        if is_create and sent:
+            raise CreateOutcomeUnknown(
+                f"{where}: the request was sent but no answer came back ({_describe(exc)}); "
+                "it may or may not have been carried out: list before sending it again",
+                method=method,
+                path=path,
+            ) from None
+        if retries >= self._retry.max_retries:
+            raise ApiTransportError(
+                f"{where}: no answer from {self.base_url} after {retries + 1} attempts: "
+                f"{_describe(exc)}",
+                method=method,
+                path=path,
+            ) from None
+        return self._backoff(retries)
+
+    def _on_error_status(
+        self,
+        answer: Answer,
+        where: str,
+        method: str,
+        path: str,
+        is_create: bool,
+        retries: int,
+    ) -> float:
+        """Decide on an error status: the delay before retrying, or raise the mapped error."""
+        status = answer.status
+        api_message = self._clean(extract_api_message(answer))
+        summary = f"{where}: {status} {reason(status)}"
+        if api_message:
+            summary += f": {api_message}"
+        if is_create and status in CREATE_UNKNOWN_STATUSES:
+            raise CreateOutcomeUnknown(
+                f"{summary} (the create may or may not have been carried out: "
+                "list before sending it again)",
+                method=method,
+                path=path,
+                status=status,
+                api_message=api_message or None,
+            )
+        if status not in RETRYABLE_STATUSES:
+            raise _status_error(summary, method, path, status, api_message)
+        wait = _retry_after(answer.headers.get("retry-after"))
+        if wait is not None and wait > self._retry.max_retry_after:
+            raise _status_error(
+                f"{summary} (the API asked to wait {wait:.0f} s before retrying, over the "
+                f"{self._retry.max_retry_after:.0f} s limit; try again later)",
+                method,
+                path,
+                status,
+                api_message,
+            )
+        if retries >= self._retry.max_retries:
+            raise _status_error(
+                f"{summary} (gave up after {retries + 1} attempts)",
+                method,
+                path,
+                status,
+                api_message,
+            )
+        return wait if wait is not None else self._backoff(retries)
+
+    def _backoff(self, retries: int) -> float:
+        """Full jitter: uniform in [0, min(max_delay, base * 2**retries)]."""
+        ceiling = min(self._retry.max_delay, self._retry.base_delay * 2.0**retries)
+        return max(0.0, float(self._jitter()) * ceiling)
+
+    def _pause(self, delay: float) -> None:
+        if delay > 0:
+            self._sleep(delay)
+
+    def _clean(self, text: str) -> str:
+        """Make foreign text safe for a message: no token, no control characters, bounded."""
+        # A key this short is no real secret, and redacting it would garble ordinary words.
+        if len(self._secret) >= 8:
+            text = text.replace(self._secret, "***")
+        return escape(truncate(text.strip()))
+
+
+# --- translation helpers -------------------------------------------------------------------------
+
+
+def _status_error(
+    message: str, method: str, path: str, status: int, api_message: str
+) -> ApiStatusError:
+    cls: type[ApiStatusError]
+    if status in (401, 403):
+        cls = AuthError
+    elif status == 404:
+        cls = NotFoundError
+    elif status == 409:
+        cls = ConflictError
+    elif status == 429:
+        cls = RateLimitError
+    else:
+        cls = ApiStatusError
+    return cls(message, method=method, path=path, status=status, api_message=api_message or None)
+
+
+def _is_tls_error(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc) or "[SSL" in str(exc)
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{type(exc).__name__} (timed out)"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return f"{type(exc).__name__} (connection closed before the answer)"
+    return type(exc).__name__
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if unusable."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if seconds == seconds and seconds != float("inf") else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
