@@ -16,6 +16,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,9 @@ from reconciler.errors import (
     RateLimitError,
     ReconcilerError,
 )
+from reconciler.kinds import Endpoints
+from reconciler.kinds.cluster import API as CLUSTER_API
+from reconciler.kinds.volume import API as VOLUME_API
 from reconciler.simulator.state import FAULT_KINDS, Faults, SimState
 from reconciler.simulator.transport import SimTransport
 
@@ -65,6 +69,24 @@ NEW_CLUSTER = {
 NEW_VOLUME = {"volume_name": "team-data", "size_tib": 1, "region": "us-central-8"}
 
 Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@dataclass(frozen=True, slots=True)
+class KindCase:
+    """One resource kind as these tests drive it through the client's generic methods."""
+
+    api: Endpoints
+    new: dict[str, Any]  # a valid create body
+    change: dict[str, Any]  # an in-place update the simulator accepts
+    put_route: str  # where that update goes ({id} filled in for the call counter)
+    deleted: Callable[[str], dict[str, Any]]  # the delete answer, given the id
+
+
+KIND_CASES = [
+    KindCase(CLUSTER_API, NEW_CLUSTER, {"num_gpus": 16}, CLUSTER, lambda i: {"cluster_id": i}),
+    KindCase(VOLUME_API, NEW_VOLUME, {"size_tib": 3}, VOLUMES, lambda i: {"success": True}),
+]
+KIND_IDS = ["cluster", "volume"]
 
 
 class Sleeps(list[float]):
@@ -130,18 +152,20 @@ def every_call(
 ) -> dict[str, Callable[[], object]]:
     """One invocation of every public API method, by name."""
     return {
-        "list_clusters": lambda: client.list_clusters(),
-        "list_clusters_project": lambda: client.list_clusters(project_id="p-1"),
-        "get_cluster": lambda: client.get_cluster(cluster_id),
-        "create_cluster": lambda: client.create_cluster(NEW_CLUSTER, idempotency_key="k-1"),
-        "update_cluster": lambda: client.update_cluster(cluster_id, {"num_gpus": 16}),
-        "delete_cluster": lambda: client.delete_cluster(cluster_id),
+        "list_clusters": lambda: client.list_resources(CLUSTER_API),
+        "list_clusters_project": lambda: client.list_resources(CLUSTER_API, project_id="p-1"),
+        "get_cluster": lambda: client.get_resource(CLUSTER_API, cluster_id),
+        "create_cluster": lambda: client.create_resource(
+            CLUSTER_API, NEW_CLUSTER, idempotency_key="k-1"
+        ),
+        "update_cluster": lambda: client.update_resource(CLUSTER_API, cluster_id, {"num_gpus": 16}),
+        "delete_cluster": lambda: client.delete_resource(CLUSTER_API, cluster_id),
         "list_regions": lambda: client.list_regions(),
-        "list_volumes": lambda: client.list_volumes(),
-        "get_volume": lambda: client.get_volume(volume_id),
-        "create_volume": lambda: client.create_volume(NEW_VOLUME),
-        "update_volume": lambda: client.update_volume(volume_id, 2),
-        "delete_volume": lambda: client.delete_volume(volume_id),
+        "list_volumes": lambda: client.list_resources(VOLUME_API),
+        "get_volume": lambda: client.get_resource(VOLUME_API, volume_id),
+        "create_volume": lambda: client.create_resource(VOLUME_API, NEW_VOLUME),
+        "update_volume": lambda: client.update_resource(VOLUME_API, volume_id, {"size_tib": 2}),
+        "delete_volume": lambda: client.delete_resource(VOLUME_API, volume_id),
     }
 
 
@@ -266,31 +290,30 @@ def test_missing_api_key_file_is_refused(tmp_path: Path) -> None:
 # --- the simulator: the happy path, and the API's own errors -------------------------------------
 
 
-def test_lifecycle_against_the_simulator(client: Client, sim: SimState) -> None:
-    """Every method works on the simulator's real answers, which pass strict validation."""
-    created = client.create_cluster(NEW_CLUSTER, idempotency_key="k-1")
-    cluster_id = created["cluster_id"]
-    assert [c["cluster_id"] for c in client.list_clusters()] == [cluster_id]
-    assert client.list_clusters(project_id="no-such-project") == []
-    assert client.get_cluster(cluster_id)["cluster_name"] == "train-a"
-    assert client.update_cluster(cluster_id, {"num_gpus": 16})["num_gpus"] == 16
+@pytest.mark.parametrize("case", KIND_CASES, ids=KIND_IDS)
+def test_lifecycle_against_the_simulator(client: Client, sim: SimState, case: KindCase) -> None:
+    """Every generic method works on the simulator's real answers, which pass strict
+    validation, for every kind."""
+    api = case.api
+    created = client.create_resource(api, case.new, idempotency_key="k-1")
+    resource_id = created[api.id_key]
+    assert [r[api.id_key] for r in client.list_resources(api)] == [resource_id]
+    assert client.list_resources(api, project_id="no-such-project") == []
+    assert client.get_resource(api, resource_id)[api.name_key] == case.new[api.name_key]
+    ((field, value),) = case.change.items()
+    assert client.update_resource(api, resource_id, case.change)[field] == value
     assert {r["name"] for r in client.list_regions()} >= {"us-central-8"}
-    volume = client.create_volume(NEW_VOLUME)
-    assert client.list_volumes()[0]["volume_id"] == volume["volume_id"]
-    assert client.get_volume(volume["volume_id"])["volume_name"] == "team-data"
-    assert client.update_volume(volume["volume_id"], 3)["size_tib"] == 3
-    assert client.delete_volume(volume["volume_id"]) == {"success": True}
-    assert client.delete_cluster(cluster_id) == {"cluster_id": cluster_id}
-    assert sim.count("PUT", CLUSTER) == 1
-    assert client.calls[f"PUT {CLUSTERS}/{cluster_id}"] == 1
+    assert client.delete_resource(api, resource_id) == case.deleted(resource_id)
+    assert sim.count("PUT", case.put_route) == 1
+    assert client.calls[f"PUT {case.put_route.format(id=resource_id)}"] == 1
     assert sum(client.calls.values()) == len(sim.request_log)
 
 
 def test_validation_error_carries_the_api_message(client: Client, sleeps: Sleeps) -> None:
     """A 400 from the API names method, path, status and the API's words; never retried."""
-    cluster_id = client.create_cluster(NEW_CLUSTER)["cluster_id"]
+    cluster_id = client.create_resource(CLUSTER_API, NEW_CLUSTER)["cluster_id"]
     with pytest.raises(ApiStatusError) as info:
-        client.update_cluster(cluster_id, {"num_gpus": 9})
+        client.update_resource(CLUSTER_API, cluster_id, {"num_gpus": 9})
     assert str(info.value).startswith(
         f"PUT /v1/compute/clusters/{cluster_id}: 400 Bad Request: num_gpus must be a multiple of 8"
     )
@@ -303,7 +326,7 @@ def test_validation_error_carries_the_api_message(client: Client, sleeps: Sleeps
 def test_unknown_id_is_not_found(client: Client) -> None:
     """A 404 maps to NotFoundError, once."""
     with pytest.raises(NotFoundError, match="404 Not Found"):
-        client.get_cluster("c-missing")
+        client.get_resource(CLUSTER_API, "c-missing")
     assert client.calls["GET /v1/compute/clusters/c-missing"] == 1
 
 
@@ -312,17 +335,17 @@ def test_wrong_token_is_an_auth_error(sim: SimState, sim_transport: SimTransport
     wrong = "canary-token-wrong-0000"
     client = Client(SIM_BASE, wrong, transport=sim_transport, sleep=Sleeps())
     with pytest.raises(AuthError, match="401 Unauthorized") as info:
-        client.list_clusters()
+        client.list_resources(CLUSTER_API)
     assert wrong not in str(info.value)
     assert sim.count("GET", CLUSTERS) == 1
 
 
 def test_attached_volume_delete_is_a_conflict(client: Client) -> None:
     """The simulator's 409 (volume still attached) maps to ConflictError."""
-    volume = client.create_volume(NEW_VOLUME)
-    client.create_cluster({**NEW_CLUSTER, "volume_id": volume["volume_id"]})
+    volume = client.create_resource(VOLUME_API, NEW_VOLUME)
+    client.create_resource(CLUSTER_API, {**NEW_CLUSTER, "volume_id": volume["volume_id"]})
     with pytest.raises(ConflictError, match="attached"):
-        client.delete_volume(volume["volume_id"])
+        client.delete_resource(VOLUME_API, volume["volume_id"])
 
 
 # --- the simulator: retries and Retry-After ------------------------------------------------------
@@ -335,11 +358,11 @@ def test_retryable_fault_on_put_is_retried_four_times(
     client: Client, sim: SimState, sleeps: Sleeps, status: str
 ) -> None:
     """PUT: 408/429/5xx at rate 1 give exactly 5 attempts, then the error of that status."""
-    cluster_id = client.create_cluster(NEW_CLUSTER)["cluster_id"]
+    cluster_id = client.create_resource(CLUSTER_API, NEW_CLUSTER)["cluster_id"]
     sim.faults = Faults(rates={status: 1.0})
     expected = RateLimitError if status == "429" else ApiStatusError
     with pytest.raises(expected, match="gave up after 5 attempts") as info:
-        client.update_cluster(cluster_id, {"num_gpus": 16})
+        client.update_resource(CLUSTER_API, cluster_id, {"num_gpus": 16})
     assert info.value.status == int(status)
     assert sim.count("PUT", CLUSTER) == 5
     assert client.calls[f"PUT /v1/compute/clusters/{cluster_id}"] == 5
@@ -351,7 +374,7 @@ def test_retryable_fault_on_put_is_retried_four_times(
 def test_retryable_fault_on_get_then_success(client: Client, sim: SimState, status: str) -> None:
     """GET: two transient failures, then the answer; three attempts in all."""
     sim.queue_fault(status, times=2, method="GET")
-    assert client.list_clusters() == []
+    assert client.list_resources(CLUSTER_API) == []
     assert sim.count("GET", CLUSTERS) == 3
 
 
@@ -377,10 +400,10 @@ def test_non_retryable_status_fails_at_once(
     cluster_id = sim.add_cluster()["cluster_id"]
     sim.queue_fault(status, method=method)
     calls: dict[str, Callable[[], object]] = {
-        "GET": lambda: client.get_cluster(cluster_id),
-        "PUT": lambda: client.update_cluster(cluster_id, {"num_gpus": 16}),
-        "DELETE": lambda: client.delete_cluster(cluster_id),
-        "POST": lambda: client.create_cluster(NEW_CLUSTER),
+        "GET": lambda: client.get_resource(CLUSTER_API, cluster_id),
+        "PUT": lambda: client.update_resource(CLUSTER_API, cluster_id, {"num_gpus": 16}),
+        "DELETE": lambda: client.delete_resource(CLUSTER_API, cluster_id),
+        "POST": lambda: client.create_resource(CLUSTER_API, NEW_CLUSTER),
     }
     call = calls[method]
     with pytest.raises(cls) as info:
@@ -396,7 +419,7 @@ def test_retry_after_seconds_is_honoured(client: Client, sim: SimState, sleeps: 
     """The 429's Retry-After (here 7 s) replaces the backoff delay."""
     sim.faults = Faults(retry_after=7)
     sim.queue_fault(429, times=2, method="GET")
-    assert client.list_volumes() == []
+    assert client.list_resources(VOLUME_API) == []
     assert sleeps == [7.0, 7.0]
 
 
@@ -408,7 +431,7 @@ def test_long_retry_after_fails_at_once(
     sim.faults = Faults(retry_after=seconds)
     sim.queue_fault(429, method="GET")
     with pytest.raises(RateLimitError, match=f"the API asked to wait {seconds} s") as info:
-        client.list_clusters()
+        client.list_resources(CLUSTER_API)
     assert info.value.status == 429
     assert sim.count("GET", CLUSTERS) == 1
     assert sleeps == []
@@ -441,7 +464,7 @@ def test_backoff_uses_full_jitter(
         ) as client,
         pytest.raises(ApiStatusError),
     ):
-        client.list_clusters()
+        client.list_resources(CLUSTER_API)
     assert sleeps == [0.25, 0.5, 1.0, 2.0]
 
 
@@ -450,10 +473,10 @@ def test_backoff_uses_full_jitter(
 
 def test_stall_times_out_and_is_retried(client: Client, sim: SimState, fake_clock: Any) -> None:
     """A stalled PUT times out at the read timeout (60 s) and is retried, then reported."""
-    cluster_id = client.create_cluster(NEW_CLUSTER)["cluster_id"]
+    cluster_id = client.create_resource(CLUSTER_API, NEW_CLUSTER)["cluster_id"]
     sim.faults = Faults(rates={"stall": 1.0})
     with pytest.raises(ApiTransportError, match="after 5 attempts: ReadTimeout") as info:
-        client.update_cluster(cluster_id, {"num_gpus": 16})
+        client.update_resource(CLUSTER_API, cluster_id, {"num_gpus": 16})
     assert fake_clock.sleeps == [60.0] * 5
     assert sim.count("PUT", CLUSTER) == 5
     assert_no_token(info.value)
@@ -461,9 +484,9 @@ def test_stall_times_out_and_is_retried(client: Client, sim: SimState, fake_cloc
 
 def test_dropped_put_is_retried_until_answered(client: Client, sim: SimState) -> None:
     """A PUT whose answer was dropped is re-sent (it is idempotent) and succeeds."""
-    cluster_id = client.create_cluster(NEW_CLUSTER)["cluster_id"]
+    cluster_id = client.create_resource(CLUSTER_API, NEW_CLUSTER)["cluster_id"]
     sim.queue_fault("drop", times=2, method="PUT")
-    assert client.update_cluster(cluster_id, {"num_gpus": 16})["num_gpus"] == 16
+    assert client.update_resource(CLUSTER_API, cluster_id, {"num_gpus": 16})["num_gpus"] == 16
     assert sim.count("PUT", CLUSTER) == 3
 
 
@@ -473,14 +496,14 @@ def test_create_commit_then_drop_is_outcome_unknown(
     """The create committed and the answer was lost: one POST, one cluster, no re-send."""
     sim.faults = Faults(rates={"drop": 1.0})
     with pytest.raises(CreateOutcomeUnknown, match="list before sending it again") as info:
-        client.create_cluster(NEW_CLUSTER, idempotency_key="k-1")
+        client.create_resource(CLUSTER_API, NEW_CLUSTER, idempotency_key="k-1")
     assert sim.count("POST", CLUSTERS) == 1
     assert len(sim.clusters_named("train-a")) == 1
     assert sleeps == []
     assert_no_token(info.value)
     # What apply does when no cluster appeared: the same Idempotency-Key, never a duplicate.
     sim.faults = Faults()
-    again = client.create_cluster(NEW_CLUSTER, idempotency_key="k-1")
+    again = client.create_resource(CLUSTER_API, NEW_CLUSTER, idempotency_key="k-1")
     assert [c["cluster_id"] for c in sim.clusters_named("train-a")] == [again["cluster_id"]]
 
 
@@ -488,7 +511,7 @@ def test_create_stall_is_outcome_unknown(client: Client, sim: SimState) -> None:
     """A create whose answer never came in time is not re-sent."""
     sim.faults = Faults(rates={"stall": 1.0})
     with pytest.raises(CreateOutcomeUnknown, match="ReadTimeout"):
-        client.create_volume(NEW_VOLUME)
+        client.create_resource(VOLUME_API, NEW_VOLUME)
     assert sim.count("POST", VOLUMES) == 1
 
 
@@ -499,7 +522,7 @@ def test_5xx_on_create_is_outcome_unknown(
     """A create answered 5xx (or 408) may have committed: one attempt, CreateOutcomeUnknown."""
     sim.faults = Faults(rates={status: 1.0})
     with pytest.raises(CreateOutcomeUnknown) as info:
-        client.create_cluster(NEW_CLUSTER)
+        client.create_resource(CLUSTER_API, NEW_CLUSTER)
     assert info.value.status == int(status)
     assert info.value.api_message is not None and "simulated fault" in info.value.api_message
     assert sim.count("POST", CLUSTERS) == 1
@@ -509,7 +532,7 @@ def test_5xx_on_create_is_outcome_unknown(
 def test_429_on_create_is_retried(client: Client, sim: SimState, sleeps: Sleeps) -> None:
     """A 429 means the create was refused, not done: it is retried after Retry-After."""
     sim.queue_fault(429, times=2, method="POST")
-    created = client.create_cluster(NEW_CLUSTER)
+    created = client.create_resource(CLUSTER_API, NEW_CLUSTER)
     assert sim.count("POST", CLUSTERS) == 3
     assert [c["cluster_id"] for c in sim.clusters_named("train-a")] == [created["cluster_id"]]
     assert sleeps == [1.0, 1.0]
@@ -519,7 +542,7 @@ def test_409_on_create_is_a_conflict_not_retried(client: Client, sim: SimState) 
     """A 409 on create is reported as ConflictError after one attempt."""
     sim.queue_fault(409, method="POST")
     with pytest.raises(ConflictError):
-        client.create_cluster(NEW_CLUSTER)
+        client.create_resource(CLUSTER_API, NEW_CLUSTER)
     assert sim.count("POST", CLUSTERS) == 1
 
 
@@ -546,12 +569,17 @@ def test_every_method_under_every_fault_raises_only_our_errors(
 def test_lifecycle_over_a_socket(sim: SimState, sim_server: str) -> None:
     """The client speaks real HTTP/1.1 to the served simulator: create, read, update, delete."""
     with Client(sim_server, TOKEN, sleep=Sleeps()) as client:
-        created = client.create_cluster(NEW_CLUSTER, idempotency_key="k-1")
-        assert client.list_clusters()[0]["cluster_id"] == created["cluster_id"]
-        assert client.update_cluster(created["cluster_id"], {"num_gpus": 16})["num_gpus"] == 16
-        assert client.delete_cluster(created["cluster_id"]) == {"cluster_id": created["cluster_id"]}
+        created = client.create_resource(CLUSTER_API, NEW_CLUSTER, idempotency_key="k-1")
+        assert client.list_resources(CLUSTER_API)[0]["cluster_id"] == created["cluster_id"]
+        assert (
+            client.update_resource(CLUSTER_API, created["cluster_id"], {"num_gpus": 16})["num_gpus"]
+            == 16
+        )
+        assert client.delete_resource(CLUSTER_API, created["cluster_id"]) == {
+            "cluster_id": created["cluster_id"]
+        }
         with pytest.raises(NotFoundError):
-            client.get_volume("vol-missing")
+            client.get_resource(VOLUME_API, "vol-missing")
     assert sim.count("POST", CLUSTERS) == 1
 
 
@@ -562,11 +590,11 @@ def test_socket_drop_and_stall(sim: SimState, sim_server: str) -> None:
         cluster_id = sim.add_cluster()["cluster_id"]
         sim.queue_fault("stall", method="PUT")
         sim.queue_fault("drop", method="PUT")
-        assert client.update_cluster(cluster_id, {"num_gpus": 16})["num_gpus"] == 16
+        assert client.update_resource(CLUSTER_API, cluster_id, {"num_gpus": 16})["num_gpus"] == 16
         assert sim.count("PUT", CLUSTER) == 3
         sim.queue_fault("drop", method="POST")
         with pytest.raises(CreateOutcomeUnknown):
-            client.create_cluster(NEW_CLUSTER)
+            client.create_resource(CLUSTER_API, NEW_CLUSTER)
     assert len(sim.clusters_named("train-a")) == 1
 
 
@@ -580,10 +608,10 @@ def test_connection_refused_is_retried_then_reported() -> None:
     sleeps = Sleeps()
     with Client(f"http://127.0.0.1:{port}", TOKEN, sleep=sleeps) as client:
         with pytest.raises(ApiTransportError, match="after 5 attempts: ConnectError"):
-            client.list_clusters()
+            client.list_resources(CLUSTER_API)
         # Nothing was sent, so even a create may be retried.
         with pytest.raises(ApiTransportError, match="after 5 attempts"):
-            client.create_cluster(NEW_CLUSTER)
+            client.create_resource(CLUSTER_API, NEW_CLUSTER)
     assert len(sleeps) == 8
 
 
@@ -599,7 +627,9 @@ def test_request_headers_and_body() -> None:
         return httpx.Response(200, json=cluster())
 
     client, _ = mock_client(handler)
-    client.create_cluster({"cluster_name": "train-a", "num_gpus": 8}, idempotency_key="k-1")
+    client.create_resource(
+        CLUSTER_API, {"cluster_name": "train-a", "num_gpus": 8}, idempotency_key="k-1"
+    )
     (request,) = seen
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     assert request.headers["user-agent"].startswith("reconciler/")
@@ -619,19 +649,96 @@ def test_ids_are_one_escaped_segment_and_project_is_a_query() -> None:
         return httpx.Response(200, json=cluster())
 
     client, _ = mock_client(handler)
-    client.list_clusters(project_id="p 1")
-    client.get_cluster("a/../b")
+    client.list_resources(CLUSTER_API, project_id="p 1")
+    client.get_resource(CLUSTER_API, "a/../b")
     assert seen == [
         "GET /v1/compute/clusters?projectId=p+1",
         "GET /v1/compute/clusters/a%2F..%2Fb",
     ]
 
 
-def test_empty_id_is_a_caller_bug() -> None:
-    """An empty id never becomes a request to the collection path."""
+@pytest.mark.parametrize(
+    ("api", "path", "content"),
+    [
+        (CLUSTER_API, "/v1/compute/clusters/x-1", b'{"size_tib": 2}'),
+        (VOLUME_API, VOLUMES, b'{"volume_id": "x-1", "size_tib": 2}'),
+    ],
+    ids=KIND_IDS,
+)
+def test_update_puts_the_id_where_the_kind_wants_it(
+    api: Endpoints, path: str, content: bytes
+) -> None:
+    """PUT {collection}/{id} with the body as given; volumes: PUT {collection}, id in the body."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={api.id_key: "x-1", api.name_key: "n", "status": "Ready"})
+
+    client, _ = mock_client(handler)
+    client.update_resource(api, "x-1", {"size_tib": 2})
+    (request,) = seen
+    assert (request.method, request.url.raw_path.decode(), request.content) == (
+        "PUT",
+        path,
+        content,
+    )
+    assert client.calls == {f"PUT {path}": 1}
+
+
+def test_typed_methods_delegate_to_the_generic_ones() -> None:
+    """Until apply and cli switch, each typed method sends exactly what its generic call sends."""
+    seen: list[tuple[str, str, bytes, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        key = request.headers.get("idempotency-key")
+        seen.append((request.method, str(request.url), request.content, key))
+        both = {**cluster(), "volume_id": "v-1", "volume_name": "d"}
+        return httpx.Response(200, json={"clusters": [both], "volumes": [both], **both})
+
+    client, _ = mock_client(handler)
+    pairs: list[tuple[Callable[[], object], Callable[[], object]]] = [
+        (lambda: client.list_clusters("p"), lambda: client.list_resources(CLUSTER_API, "p")),
+        (lambda: client.get_cluster("c-1"), lambda: client.get_resource(CLUSTER_API, "c-1")),
+        (
+            lambda: client.create_cluster(NEW_CLUSTER, idempotency_key="k"),
+            lambda: client.create_resource(CLUSTER_API, NEW_CLUSTER, idempotency_key="k"),
+        ),
+        (
+            lambda: client.update_cluster("c-1", {"num_gpus": 16}),
+            lambda: client.update_resource(CLUSTER_API, "c-1", {"num_gpus": 16}),
+        ),
+        (lambda: client.delete_cluster("c-1"), lambda: client.delete_resource(CLUSTER_API, "c-1")),
+        (lambda: client.list_volumes("p"), lambda: client.list_resources(VOLUME_API, "p")),
+        (lambda: client.get_volume("v-1"), lambda: client.get_resource(VOLUME_API, "v-1")),
+        (
+            lambda: client.create_volume(NEW_VOLUME, idempotency_key="k"),
+            lambda: client.create_resource(VOLUME_API, NEW_VOLUME, idempotency_key="k"),
+        ),
+        (
+            lambda: client.update_volume("v-1", 2),
+            lambda: client.update_resource(VOLUME_API, "v-1", {"size_tib": 2}),
+        ),
+        (lambda: client.delete_volume("v-1"), lambda: client.delete_resource(VOLUME_API, "v-1")),
+    ]
+    for typed, generic in pairs:
+        seen.clear()
+        assert typed() == generic()
+        assert len(seen) == 2 and seen[0] == seen[1], seen
+
+
+@pytest.mark.parametrize("call", ["get", "update", "delete"])
+@pytest.mark.parametrize("api", [CLUSTER_API, VOLUME_API], ids=KIND_IDS)
+def test_empty_id_is_a_caller_bug(api: Endpoints, call: str) -> None:
+    """An empty id never becomes a request to the collection path (nor into a volume's body)."""
     client, _ = mock_client(lambda request: httpx.Response(500))
+    calls: dict[str, Callable[[], object]] = {
+        "get": lambda: client.get_resource(api, ""),
+        "update": lambda: client.update_resource(api, "", {"size_tib": 2}),
+        "delete": lambda: client.delete_resource(api, ""),
+    }
     with pytest.raises(ValueError):
-        client.delete_cluster("")
+        calls[call]()
     assert sum(client.calls.values()) == 0
 
 
@@ -647,7 +754,7 @@ def test_html_answer_is_refused() -> None:
     page = b"<!DOCTYPE html><html><body>Sign in</body></html>"
     client, _ = mock_client(lambda request: httpx.Response(200, content=page))
     with pytest.raises(ApiResponseError) as info:
-        client.list_clusters()
+        client.list_resources(CLUSTER_API)
     assert (
         str(info.value) == "GET /v1/compute/clusters: the API answered HTML, not JSON (status 200)"
     )
@@ -668,35 +775,49 @@ def test_invalid_json_is_refused(body: bytes, fragment: str) -> None:
     """A 200 whose body is not JSON is an ApiResponseError naming the endpoint."""
     client, _ = mock_client(lambda request: httpx.Response(200, content=body))
     with pytest.raises(ApiResponseError, match=f"^GET /v1/compute/clusters: .*{fragment}"):
-        client.list_clusters()
+        client.list_resources(CLUSTER_API)
+
+
+def shape_case_id(value: object) -> str:
+    """Test ids: the call, the kind's list key and the expected fragment; payloads unnamed."""
+    if isinstance(value, Endpoints):
+        return value.list_key
+    return value if isinstance(value, str) else ""
 
 
 @pytest.mark.parametrize(
-    ("call", "payload", "fragment"),
+    ("call", "api", "payload", "fragment"),
     [
-        ("list_clusters", {}, "no 'clusters' key"),
-        ("list_clusters", {"clusters": None}, "'clusters': null"),
-        ("list_clusters", {"clusters": {"c-1": {}}}, "'clusters': an object"),
-        ("list_clusters", {"clusters": ["c-1"]}, "expected a JSON object, got a string"),
-        ("list_clusters", {"clusters": [{"cluster_id": "c-1", "cluster_name": "a"}]}, "status"),
-        ("list_clusters", {"clusters": [{**cluster(), "cluster_id": 7}]}, "cluster_id"),
-        ("get_cluster", [cluster()], "expected a JSON object, got an array"),
-        ("get_cluster", {"cluster_name": "a", "status": "Ready"}, "cluster 'a' lacks"),
-        ("list_volumes", {"volumes": [{"volume_id": "v-1"}]}, "volume_name"),
-        ("get_volume", {"volume_name": "d"}, "volume_id"),
-        ("list_regions", {"regions": [{"supported_instance_types": []}]}, "name"),
-        ("list_regions", {"region": []}, "no 'regions' key"),
-        ("delete_cluster", {"cluster_id": 5}, "not a string"),
-        ("delete_volume", {"success": "yes"}, "not a boolean"),
+        ("list", CLUSTER_API, {}, "no 'clusters' key"),
+        ("list", CLUSTER_API, {"clusters": None}, "'clusters': null"),
+        ("list", CLUSTER_API, {"clusters": {"c-1": {}}}, "'clusters': an object"),
+        ("list", CLUSTER_API, {"clusters": ["c-1"]}, "expected a JSON object, got a string"),
+        ("list", CLUSTER_API, {"clusters": [{"cluster_id": "c-1", "cluster_name": "a"}]}, "status"),
+        ("list", CLUSTER_API, {"clusters": [{**cluster(), "cluster_id": 7}]}, "cluster_id"),
+        ("get", CLUSTER_API, [cluster()], "expected a JSON object, got an array"),
+        ("get", CLUSTER_API, {"cluster_name": "a", "status": "Ready"}, "cluster 'a' lacks"),
+        ("list", VOLUME_API, {"volumes": [{"volume_id": "v-1"}]}, "volume_name"),
+        ("get", VOLUME_API, {"volume_name": "d"}, "volume_id"),
+        ("regions", None, {"regions": [{"supported_instance_types": []}]}, "name"),
+        ("regions", None, {"region": []}, "no 'regions' key"),
+        ("delete", CLUSTER_API, {"cluster_id": 5}, "not a string"),
+        ("delete", VOLUME_API, {"success": "yes"}, "not a boolean"),
     ],
-    ids=lambda value: value if isinstance(value, str) else "",
+    ids=shape_case_id,
 )
-def test_wrong_shapes_are_refused(call: str, payload: Any, fragment: str) -> None:
+def test_wrong_shapes_are_refused(
+    call: str, api: Endpoints | None, payload: Any, fragment: str
+) -> None:
     """Missing keys, wrong types and missing required fields are refused, no partial data."""
     client, _ = mock_client(lambda request: httpx.Response(200, json=payload))
-    method: Callable[..., Any] = getattr(client, call)
     with pytest.raises(ApiResponseError, match=fragment):
-        method("x-1") if call.startswith(("get", "delete")) else method()
+        if api is None:
+            client.list_regions()
+        elif call == "list":
+            client.list_resources(api)
+        else:
+            method: Callable[[Endpoints, str], object] = getattr(client, f"{call}_resource")
+            method(api, "x-1")
 
 
 @pytest.mark.parametrize(
@@ -712,7 +833,7 @@ def test_unusable_answer_to_create_is_outcome_unknown(content: bytes, fragment: 
     """A 2xx create answer that cannot be used means it probably happened: outcome unknown."""
     client, _ = mock_client(lambda request: httpx.Response(200, content=content))
     with pytest.raises(CreateOutcomeUnknown, match=f"{fragment}.*list before sending it again"):
-        client.create_cluster({"cluster_name": "train-a"})
+        client.create_resource(CLUSTER_API, {"cluster_name": "train-a"})
     assert client.calls["POST /v1/compute/clusters"] == 1
 
 
@@ -720,22 +841,22 @@ def test_volume_delete_answered_false_is_an_error() -> None:
     """`{"success": false}` is a failed delete, not a silent success."""
     client, _ = mock_client(lambda request: httpx.Response(200, json={"success": False}))
     with pytest.raises(ApiError, match="success=false"):
-        client.delete_volume("v-1")
+        client.delete_resource(VOLUME_API, "v-1")
 
 
 def test_unknown_status_passes_through() -> None:
     """A status the docs do not list is returned as-is, not rejected and not mapped."""
     body = {"clusters": [cluster(status="Hibernating")]}
     client, _ = mock_client(lambda request: httpx.Response(200, json=body))
-    assert client.list_clusters()[0]["status"] == "Hibernating"
+    assert client.list_resources(CLUSTER_API)[0]["status"] == "Hibernating"
 
 
 @pytest.mark.parametrize(
     ("call", "limit"),
     [
-        (lambda c: c.get_cluster("c-1"), MAX_BODY_BYTES),
-        (lambda c: c.list_clusters(), MAX_LIST_BODY_BYTES),
-        (lambda c: c.list_volumes(), MAX_LIST_BODY_BYTES),
+        (lambda c: c.get_resource(CLUSTER_API, "c-1"), MAX_BODY_BYTES),
+        (lambda c: c.list_resources(CLUSTER_API), MAX_LIST_BODY_BYTES),
+        (lambda c: c.list_resources(VOLUME_API), MAX_LIST_BODY_BYTES),
     ],
     ids=["object-16MiB", "cluster-list-256MiB", "volume-list-256MiB"],
 )
@@ -765,7 +886,7 @@ def test_list_answer_over_16_mib_is_accepted() -> None:
     big = {"cluster_id": "c-1", "cluster_name": "a", "status": "Ready", "pad": "x" * (17 << 20)}
     content = json.dumps({"clusters": [big]}).encode()
     client, _ = mock_client(lambda request: httpx.Response(200, content=content))
-    assert [c["cluster_id"] for c in client.list_clusters()] == ["c-1"]
+    assert [c["cluster_id"] for c in client.list_resources(CLUSTER_API)] == ["c-1"]
 
 
 def test_oversize_streamed_body_stops_at_the_limit() -> None:
@@ -780,7 +901,7 @@ def test_oversize_streamed_body_stops_at_the_limit() -> None:
 
     client, _ = mock_client(lambda request: httpx.Response(200, content=endless()))
     with pytest.raises(ApiResponseError, match="over the 16777216 byte limit"):
-        client.get_cluster("c-1")
+        client.get_resource(CLUSTER_API, "c-1")
     assert len(pulled) == 17
 
 
@@ -802,7 +923,7 @@ def test_api_message_extraction(content: str, expected: str) -> None:
     """The API's message comes from the grpc-gateway shape or text; escaped and bounded."""
     client, _ = mock_client(lambda request: httpx.Response(400, text=content))
     with pytest.raises(ApiStatusError) as info:
-        client.update_cluster("c-1", {"num_gpus": 9})
+        client.update_resource(CLUSTER_API, "c-1", {"num_gpus": 9})
     assert str(info.value) == f"PUT /v1/compute/clusters/c-1: 400 Bad Request: {expected}"
     assert (info.value.method, info.value.path) == ("PUT", "/v1/compute/clusters/c-1")
 
@@ -812,7 +933,7 @@ def test_token_echoed_by_the_api_is_redacted() -> None:
     body = {"error": {"message": f"invalid api key {TOKEN}"}}
     client, _ = mock_client(lambda request: httpx.Response(401, json=body))
     with pytest.raises(AuthError) as info:
-        client.list_clusters()
+        client.list_resources(CLUSTER_API)
     assert_no_token(info.value)
     assert "invalid api key ***" in str(info.value)
 
@@ -832,7 +953,7 @@ def test_retry_after_http_date_is_honoured() -> None:
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
     handler = answer_then_ok([httpx.Response(503, headers={"Retry-After": when})], cluster())
     client, sleeps = mock_client(handler)
-    assert client.get_cluster("c-1")["cluster_id"] == "c-1"
+    assert client.get_resource(CLUSTER_API, "c-1")["cluster_id"] == "c-1"
     assert len(sleeps) == 1
     assert 27 <= sleeps[0] <= 30
 
@@ -843,7 +964,7 @@ def test_retry_after_http_date_too_far_fails_at_once() -> None:
     handler = answer_then_ok([httpx.Response(429, headers={"Retry-After": when})], {})
     client, sleeps = mock_client(handler)
     with pytest.raises(RateLimitError, match=r"the API asked to wait 3\d\d\d s"):
-        client.list_clusters()
+        client.list_resources(CLUSTER_API)
     assert sleeps == []
 
 
@@ -851,7 +972,7 @@ def test_unparseable_retry_after_falls_back_to_backoff() -> None:
     """A Retry-After that is neither seconds nor a date uses the normal backoff."""
     handler = answer_then_ok([httpx.Response(503, headers={"Retry-After": "soon"})], cluster())
     client, sleeps = mock_client(handler)
-    client.get_cluster("c-1")
+    client.get_resource(CLUSTER_API, "c-1")
     assert sleeps == [1.0]
 
 
@@ -876,7 +997,7 @@ def raising(exc_type: type[httpx.RequestError], after: int = 10**9, ok: Any = No
 def test_transport_errors_on_get_are_retried(exc_type: type[httpx.RequestError]) -> None:
     """Idempotent calls survive transient transport failures by retrying."""
     client, sleeps = mock_client(raising(exc_type, after=2, ok={"clusters": []}))
-    assert client.list_clusters() == []
+    assert client.list_resources(CLUSTER_API) == []
     assert client.calls["GET /v1/compute/clusters"] == 3
     assert sleeps == [1.0, 2.0]
 
@@ -888,7 +1009,7 @@ def test_transport_error_after_sending_create_is_outcome_unknown(
     """A create that may have reached the server is never re-sent: CreateOutcomeUnknown."""
     client, sleeps = mock_client(raising(exc_type, after=1, ok=cluster()))
     with pytest.raises(CreateOutcomeUnknown, match="list before sending it again"):
-        client.create_cluster({"cluster_name": "a"})
+        client.create_resource(CLUSTER_API, {"cluster_name": "a"})
     assert client.calls["POST /v1/compute/clusters"] == 1
     assert sleeps == []
 
@@ -897,7 +1018,7 @@ def test_transport_error_after_sending_create_is_outcome_unknown(
 def test_unsent_create_is_retried(exc_type: type[httpx.RequestError]) -> None:
     """A create that never left (connect failure) is safe to send again."""
     client, _ = mock_client(raising(exc_type, after=1, ok=cluster()))
-    assert client.create_cluster({"cluster_name": "train-a"})["cluster_id"] == "c-1"
+    assert client.create_resource(CLUSTER_API, {"cluster_name": "train-a"})["cluster_id"] == "c-1"
     assert client.calls["POST /v1/compute/clusters"] == 2
 
 
@@ -912,7 +1033,7 @@ def test_tls_failure_is_not_retried() -> None:
 
     client, sleeps = mock_client(handler)
     with pytest.raises(ApiTransportError, match="TLS error"):
-        client.list_clusters()
+        client.list_resources(CLUSTER_API)
     assert client.calls["GET /v1/compute/clusters"] == 1
     assert sleeps == []
 
@@ -962,9 +1083,11 @@ def test_make_client_sim_runs_in_process(tmp_path: Path) -> None:
     """--sim wires the in-process simulator with its own token; state lands in the file."""
     state_file = tmp_path / "sim.json"
     with make_client(settings(sim=str(state_file), sim_speed=0.0)) as client:
-        assert client.list_clusters() == []
+        assert client.list_resources(CLUSTER_API) == []
         assert client.list_regions()
-        volume = client.create_volume({"volume_name": "d", "size_tib": 1, "region": "us-central-8"})
+        volume = client.create_resource(
+            VOLUME_API, {"volume_name": "d", "size_tib": 1, "region": "us-central-8"}
+        )
     assert volume["volume_name"] == "d"
     assert state_file.exists()
 
