@@ -96,7 +96,7 @@ class RequestLoop:
         )
 
     def __repr__(self) -> str:
-        return f"Client(base_url={self.base_url!r})"
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     def close(self) -> None:
         """Close the connection pool."""
