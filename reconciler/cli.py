@@ -30,6 +30,7 @@ from reconciler.errors import (
     EXIT_USAGE,
     ApiResponseError,
     ApplyFailedError,
+    Cancelled,
     ConfigError,
     Interrupted,
     ReconcilerError,
@@ -586,10 +587,6 @@ def confirm(question: str) -> None:
         answer = ""
     if answer.strip() != "yes":
         raise Cancelled("Apply cancelled; nothing was changed.")
-
-
-class Cancelled(ReconcilerError):
-    """The user did not type 'yes'."""
 
 
 def require_confirmation_possible(auto_approve: bool) -> None:
