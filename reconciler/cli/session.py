@@ -1,5 +1,5 @@
 """The session a command runs: spec and client in, live state read, plan made, shown,
-confirmed, executed. Commands call these; they hold no I/O of their own beyond printing."""
+confirmed, executed. Commands stay a few lines by calling these small steps."""
 
 from __future__ import annotations
 
