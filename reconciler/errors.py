@@ -1,4 +1,4 @@
-"""The one error tree of the project; only cli.py turns these into messages and exit codes.
+"""The one error tree of the project; only the cli package turns these into messages and exit codes.
 
 ReconcilerError            exit 1   anything that stops a command before it changed anything
 ├── SpecError              exit 1   the spec is invalid (carries every problem)
@@ -12,6 +12,7 @@ ReconcilerError            exit 1   anything that stops a command before it chan
 │   ├── ApiResponseError            an answer that is not valid JSON of the right shape
 │   └── CreateOutcomeUnknown        a create was sent, but whether it happened is unknown
 ├── ConfigError            exit 1   API key or base URL missing or unsafe
+├── Cancelled              exit 1   the user did not type 'yes' at the confirmation prompt
 ├── UnsafePlanError        exit 3   a safety rule blocked the plan
 ├── StalePlanError         exit 4   a saved plan no longer matches live state
 ├── ApplyFailedError       exit 5   apply finished with failures (some actions done)
@@ -101,6 +102,10 @@ class CreateOutcomeUnknown(ApiError):
 
 class ConfigError(ReconcilerError):
     """The API key or base URL is missing or unsafe (says how to set it right)."""
+
+
+class Cancelled(ReconcilerError):
+    """The user did not type 'yes' at the confirmation prompt; nothing was changed."""
 
 
 class UnsafePlanError(ReconcilerError):

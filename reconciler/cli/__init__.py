@@ -1,0 +1,213 @@
+"""Command line: the click group, its global options, and the one error handler.
+
+The only package that prints errors or chooses exit codes (see errors.py for the tree). The
+commands live in commands.py (and sim.py), the wiring they share in session.py, file I/O in
+files.py, and what apply prints while it works in progress.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+import click
+
+from reconciler import __version__
+from reconciler.cli.commands import COMMANDS
+from reconciler.cli.files import read_spec_files
+from reconciler.cli.progress import echo_err
+from reconciler.cli.session import make_client, read_live
+from reconciler.cli.sim import sim as sim_group
+from reconciler.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ReconcilerError,
+    SpecError,
+)
+from reconciler.render import escape
+
+# Names other code imports from `reconciler.cli` (tests, benchmarks, the console script).
+__all__ = [
+    "DEFAULT_SIM_STATE",
+    "Settings",
+    "cli",
+    "main",
+    "make_client",
+    "read_live",
+    "read_spec_files",
+    "tuned_gc",
+]
+
+
+DEFAULT_SIM_STATE = ".reconciler/sim.json"
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0    success, no changes
+  1    error (nothing was changed)
+  2    changes present (plan --detailed-exitcode; drift)
+  3    plan blocked by a safety rule
+  4    saved plan is stale
+  5    apply finished with failures or timeouts
+  64   usage error
+  130  interrupted
+"""
+
+
+@dataclass
+class Settings:
+    """What the global options say; one per invocation, passed to every command."""
+
+    base_url: str | None
+    api_key_file: str | None
+    project_id: str | None
+    sim: str | None
+    sim_speed: float | None
+    color: bool
+    debug: bool
+
+
+class Group(click.Group):
+    """Reads a bare `--sim` before a command name as the flag, not as `--sim=COMMAND`.
+
+    Click gives an option with an optional value the next word when that word is not an
+    option, so `reconciler --sim plan` would run nothing with the state file `plan`.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args = list(args)
+        for i, arg in enumerate(args):
+            if arg in self.commands:
+                break
+            if arg == "--sim" and i + 1 < len(args) and args[i + 1] in self.commands:
+                args[i] = f"--sim={DEFAULT_SIM_STATE}"
+        return super().parse_args(ctx, args)
+
+
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_CODES_HELP,
+)
+@click.version_option(__version__, prog_name="reconciler")
+@click.option(
+    "--base-url",
+    envvar="TOGETHER_BASE_URL",
+    help="API host root, as the official SDK takes it [env TOGETHER_BASE_URL; "
+    "default https://api.together.ai]. http:// only for loopback hosts.",
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False),
+    help="Read the API key from this file (mode 600) instead of env TOGETHER_API_KEY.",
+)
+@click.option("--project-id", help="Project to scope list calls and creates to.")
+@click.option(
+    "--sim",
+    is_flag=False,
+    flag_value=DEFAULT_SIM_STATE,
+    default=None,
+    metavar="[STATE_FILE]",
+    help=f"Run against the built-in simulator, state in STATE_FILE (default {DEFAULT_SIM_STATE}).",
+)
+@click.option(
+    "--sim-speed",
+    type=float,
+    default=None,
+    help="Simulator time factor (default: demo speed, Ready in a few seconds; 0 = instant).",
+)
+@click.option("--no-color", is_flag=True, help="No colour (also when NO_COLOR is set).")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    base_url: str | None,
+    api_key_file: str | None,
+    project_id: str | None,
+    sim: str | None,
+    sim_speed: float | None,
+    no_color: bool,
+    debug: bool,
+) -> None:
+    """Declarative management of Together AI GPU clusters and shared volumes.
+
+    Keep YAML specs in git; `validate` checks them, `plan` shows what would change against
+    the live clusters, `apply` does it after you confirm.
+    """
+    color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    ctx.obj = Settings(base_url, api_key_file, project_id, sim, sim_speed, color, debug)
+
+
+for _command in (*COMMANDS, sim_group):
+    cli.add_command(_command)
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    echo_err(message)
+    sys.exit(code)
+
+
+#: Cyclic GC thresholds while a command runs (CPython's default is 700, 10, 10). A plan of
+#: 10,000 clusters allocates millions of acyclic dicts and lists (the API's JSON, the
+#: comparable model); at the default the collections they trigger rescan them again and again,
+#: a third of the plan's time. Nothing here builds reference cycles in bulk.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+@contextlib.contextmanager
+def tuned_gc() -> Iterator[None]:
+    """Run with GC_THRESHOLDS, then restore the previous ones (tests call `main` in-process)."""
+    previous = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console script: run the group, turn every error into one line and an exit code."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        with tuned_gc():
+            cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        hint = f"\nTry '{exc.ctx.command_path} --help' for help." if exc.ctx else ""
+        _fail(f"Error: {exc.format_message()}{hint}", EXIT_USAGE)
+    except click.Abort:
+        _fail("Interrupted.", EXIT_INTERRUPTED)
+    except SpecError as exc:
+        if debug:
+            raise
+        for problem in exc.problems:
+            echo_err(problem)
+        _fail(f"Error: {len(exc.problems)} problem(s) in the spec.", exc.exit_code)
+    except ReconcilerError as exc:
+        if debug:
+            raise
+        _fail(f"Error: {exc}", exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("Interrupted.", EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        _fail(f"Error: {exc.format_message()}", EXIT_ERROR)
+    except Exception as exc:  # a bug of ours: still one line, never a traceback
+        if debug:
+            raise
+        _fail(
+            f"Error: internal error ({type(exc).__name__}: {escape(str(exc))}); "
+            "run again with --debug for the traceback and report it",
+            EXIT_ERROR,
+        )
+    sys.exit(EXIT_OK)

@@ -1,0 +1,100 @@
+"""`reconciler sim serve`: the built-in simulator over HTTP on loopback."""
+
+from __future__ import annotations
+
+import click
+
+from reconciler.cli.progress import echo_err
+
+
+@click.group()
+def sim() -> None:
+    """The built-in simulator of the Together cluster API."""
+
+
+@sim.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address only.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--token", default=None, help="Accepted bearer token [default: sim-token].")
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False),
+    help="Persist state to this JSON file (atomically, after every change); reloaded on start.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Time factor: 1 = realistic minutes, 0 = instant [default: demo speed, Ready in ~4 s].",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for ids and faults.")
+@click.option("--latency", "latency_ms", type=click.IntRange(min=0), default=0, metavar="MS")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="KIND:RATE",
+    help="KIND is 429 (answers Retry-After), 500, 502, 503, 504, drop (commit, then close "
+    "without answering) or stall (answer after the client's timeout); RATE is the "
+    "probability per mutating request, 0-1. Repeatable.",
+)
+@click.option("--retry-after", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--stall-seconds", type=click.FloatRange(min=0), default=65.0, show_default=True)
+@click.option("--log", "access_log", is_flag=True, help="Print one line per request to stderr.")
+def sim_serve(
+    host: str,
+    port: int,
+    token: str | None,
+    state_file: str | None,
+    speed: float | None,
+    seed: int,
+    latency_ms: int,
+    faults: tuple[str, ...],
+    retry_after: int,
+    stall_seconds: float,
+    access_log: bool,
+) -> None:
+    """Serve the simulator over HTTP on loopback until Ctrl-C.
+
+    Point the official SDK (base_url) or TOGETHER_BASE_URL at the printed URL.
+    """
+    from reconciler.simulator.http import is_loopback, serve
+    from reconciler.simulator.state import DEFAULT_TOKEN, DEMO_SPEED, Faults
+    from reconciler.simulator.transport import load_state
+
+    if not is_loopback(host):
+        raise click.BadParameter(
+            f"{host!r}: the simulator listens on loopback only (127.0.0.1, ::1, localhost)",
+            param_hint="--host",
+        )
+    try:
+        fault_config = Faults.parse(faults, latency_ms=latency_ms, retry_after=retry_after)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
+    state = load_state(
+        state_file,
+        speed=speed if speed is not None else DEMO_SPEED,
+        token=token,
+        seed=seed,
+        faults=fault_config,
+    )
+    shown_token = state.token if state.token == DEFAULT_TOKEN else "(as given by --token)"
+
+    def ready(url: str) -> None:
+        click.echo(f"Together API simulator listening on {url}  (Ctrl-C stops)")
+        click.echo(f"  token: {shown_token}   speed: {state.speed:g}   seed: {state.seed}")
+        if state_file:
+            click.echo(f"  state: {state_file}")
+        click.echo(f"  try:   curl -H 'Authorization: Bearer <token>' {url}/v1/compute/regions")
+
+    serve(
+        state,
+        host,
+        port,
+        state_file=state_file,
+        stall_seconds=stall_seconds,
+        on_ready=ready,
+        log=echo_err if access_log else None,
+    )
+    click.echo("Simulator stopped.")
