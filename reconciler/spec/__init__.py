@@ -1,8 +1,8 @@
 """YAML text → `Spec` (desired resources), with file:line:column for every problem. Pure.
 
 `reader` reads YAML into plain values plus a mirror tree of line marks, so every problem
-(schema ones included) points at the node that caused it; `schema` checks the documents;
-`build` turns the valid ones into model values.
+(schema ones included) points at the node that caused it; `rules` checks the documents (with
+`reconciler.schema`); `build` turns the valid ones into model values.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import Any
 
 from reconciler.errors import SpecError
 from reconciler.model import Spec
-from reconciler.schema import LEGACY_DRIVER_VERSIONS, Issue, check_documents
+from reconciler.schema import LEGACY_DRIVER_VERSIONS, Issue
 from reconciler.spec.build import build_spec
 from reconciler.spec.reader import File, Node, Path, Reader, format_path, locate, read_file
+from reconciler.spec.rules import check_documents
 
 __all__ = ["format_path", "load_spec"]
 

@@ -13,6 +13,7 @@ PURE = [
     "spec/reader",
     "spec/scalars",
     "spec/build",
+    "spec/rules",
     "schema",
     "model",
     "live",
