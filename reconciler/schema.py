@@ -43,8 +43,8 @@ class Issue:
     """One problem, addressed by document index and JSON path inside that document.
 
     `at_key`: point at the key rather than the value (unknown fields). `expected`: the JSON
-    types a type error wanted (`reconciler.spec` adds YAML hints). `see`: another place the message
-    refers to, substituted for `{see}` by the caller.
+    types a type error wanted (`reconciler.spec` adds YAML hints). `see`: another place the
+    message refers to, substituted for `{see}` by the caller.
     """
 
     doc: int
