@@ -1,7 +1,8 @@
-"""The spec's JSON Schema, loaded once, and the rules JSON Schema cannot express. Pure.
+"""The spec's JSON Schema, loaded once: validators, and their errors as `Issue`s. Pure.
 
 Works on plain parsed documents (one per file) and returns `Issue`s addressed by document
-index and JSON path; `spec.py` turns those into `file:line:col` lines.
+index and JSON path; `reconciler.spec` turns those into `file:line:col` lines. The rules JSON
+Schema cannot express, and `check_documents`, live in `reconciler.spec.rules`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, TypeGuard
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -42,8 +43,8 @@ class Issue:
     """One problem, addressed by document index and JSON path inside that document.
 
     `at_key`: point at the key rather than the value (unknown fields). `expected`: the JSON
-    types a type error wanted (spec.py adds YAML hints). `see`: another place the message
-    refers to, substituted for `{see}` by the caller.
+    types a type error wanted (`reconciler.spec` adds YAML hints). `see`: another place the
+    message refers to, substituted for `{see}` by the caller.
     """
 
     doc: int
@@ -83,10 +84,10 @@ SpecValidator: Any = extend(  # type: ignore[no-untyped-call]  # jsonschema leav
 
 
 @cache
-def _validators() -> dict[str, Any]:
+def validators() -> dict[str, Any]:
     """Validators built once: the document skeleton, one list item, the merged-cluster rules.
 
-    Clusters and volumes are validated item by item (see `_ItemChecker`) so identical items
+    Clusters and volumes are validated item by item (see `ItemChecker`) so identical items
     are checked once; the skeleton validator sees the lists with `items: true`.
     """
     root = dict(schema())
@@ -127,7 +128,7 @@ def _rule_condition_fields() -> tuple[str, ...]:
 # --- JSON Schema errors → issues -----------------------------------------------------------------
 
 
-def _did_you_mean(word: object, choices: Sequence[str]) -> str:
+def did_you_mean(word: object, choices: Sequence[str]) -> str:
     text = str(word)
     by_fold = {c.casefold(): c for c in choices}
     if text.casefold() in by_fold:
@@ -186,7 +187,7 @@ def _issues_from_error(error: ValidationError, doc: int, prefix: Path) -> Iterat
         known = list(sub.get("properties", {}))
         for key in value:
             if key not in known:
-                hint = _misplaced_hint(key, path) or _did_you_mean(key, known)
+                hint = _misplaced_hint(key, path) or did_you_mean(key, known)
                 message = f"unknown field '{key}'{hint or '; remove it'}"
                 yield Issue(doc, (*path, key), message, at_key=True)
     elif keyword == "required" and isinstance(value, dict):
@@ -203,7 +204,7 @@ def _issues_from_error(error: ValidationError, doc: int, prefix: Path) -> Iterat
         yield Issue(doc, path, f"{describe_value(value)} is not {names}", expected=expected)
     elif keyword == "enum":
         allowed = [str(a) for a in rule]
-        hint = _did_you_mean(value, allowed) if isinstance(value, str) else ""
+        hint = did_you_mean(value, allowed) if isinstance(value, str) else ""
         if (
             isinstance(value, str)
             and value in CLUSTER_CREATE_ONLY_FIELDS
@@ -241,7 +242,7 @@ def _misplaced_hint(key: object, path: Path) -> str:
     return ""
 
 
-def _validate(validator: Any, instance: Any, doc: int, prefix: Path) -> list[Issue]:
+def validate(validator: Any, instance: Any, doc: int, prefix: Path) -> list[Issue]:
     issues: dict[Issue, None] = {}  # ordered set: one `required` error per missing field
     for error in validator.iter_errors(instance):
         issues.update(dict.fromkeys(_issues_from_error(error, doc, prefix)))
@@ -257,7 +258,7 @@ def _freeze_key(value: Any) -> Any:
     return (type(value), value)
 
 
-class _ItemChecker:
+class ItemChecker:
     """Validates list items, each distinct shape once: items differ mostly by their name.
 
     The name is checked on its own and replaced by a fixed valid one for the cached check;
@@ -265,15 +266,15 @@ class _ItemChecker:
     """
 
     def __init__(self, kind: str, name_key: str) -> None:
-        validators = _validators()
-        self._item = validators[kind]
-        self._name = validators[name_key]
+        built = validators()
+        self._item = built[kind]
+        self._name = built[name_key]
         self._name_key = name_key
         self._cache: dict[Any, list[Issue]] = {}
 
     def check(self, item: Any, doc: int, prefix: Path) -> list[Issue]:
         if not isinstance(item, dict):
-            return _validate(self._item, item, doc, prefix)
+            return validate(self._item, item, doc, prefix)
         name = item.get(self._name_key, _MISSING)
         probe = item if name is _MISSING else {**item, self._name_key: "x"}
         try:
@@ -282,12 +283,12 @@ class _ItemChecker:
         except TypeError:  # unhashable (NaN-free JSON never is, but be safe)
             key, relative = None, None
         if relative is None:
-            relative = _validate(self._item, probe, 0, ())
+            relative = validate(self._item, probe, 0, ())
             if key is not None:
                 self._cache[key] = relative
         issues = [Issue(doc, prefix + i.path, i.message, i.at_key, i.expected) for i in relative]
         if name is not _MISSING:
-            issues += _validate(self._name, name, doc, (*prefix, self._name_key))
+            issues += validate(self._name, name, doc, (*prefix, self._name_key))
         return issues
 
 
@@ -319,11 +320,11 @@ def merge_cluster(defaults: Mapping[str, Any] | None, cluster: Mapping[str, Any]
     return merged
 
 
-class _RulesChecker:
-    """The merged-cluster rules of the schema, plus comparisons JSON Schema cannot make."""
+class RulesChecker:
+    """The merged-cluster rules of the schema (`$defs.clusterRules`), each distinct case once."""
 
     def __init__(self) -> None:
-        self._rules = _validators()["rules"]
+        self._rules = validators()["rules"]
         self._conditions = _rule_condition_fields()
         self._cache: dict[Any, list[Issue]] = {}
 
@@ -338,12 +339,10 @@ class _RulesChecker:
         except TypeError:
             key, relative = None, None
         if relative is None:
-            relative = _validate(self._rules, dict(merged), 0, ())
+            relative = validate(self._rules, dict(merged), 0, ())
             if key is not None:
                 self._cache[key] = relative
-        issues = [Issue(doc, prefix, _with_hint(i.message)) for i in relative]
-        issues += _compare_gpu_counts(merged, doc, prefix)
-        return issues
+        return [Issue(doc, prefix, _with_hint(i.message)) for i in relative]
 
 
 def _with_hint(message: str) -> str:
@@ -354,147 +353,13 @@ def _with_hint(message: str) -> str:
     return message
 
 
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
+def __getattr__(name: str) -> Any:
+    """`check_documents` is importable from here too, as before it moved to `spec.rules`.
 
-
-def _compare_gpu_counts(merged: Mapping[str, Any], doc: int, prefix: Path) -> list[Issue]:
-    issues: list[Issue] = []
-    num = merged.get("num_gpus")
-    if not _is_int(num):
-        return issues
-    top = merged.get("auto_scale_max_gpus")
-    if merged.get("auto_scale") is True and _is_int(top) and top < num:
-        issues.append(
-            Issue(
-                doc,
-                (*prefix, "auto_scale_max_gpus"),
-                f"{top} is less than num_gpus ({num}); the autoscaler's maximum must be at "
-                "least num_gpus",
-            )
-        )
-    pool = merged.get("num_capacity_pool_gpus")
-    if _is_int(pool) and pool > num:
-        issues.append(
-            Issue(
-                doc,
-                (*prefix, "num_capacity_pool_gpus"),
-                f"{pool} is more than num_gpus ({num}); it must not exceed num_gpus",
-            )
-        )
-    return issues
-
-
-# --- the whole check ---------------------------------------------------------------------------
-
-
-def check_documents(documents: Sequence[Any]) -> list[Issue]:
-    """Every problem of a spec made of these documents (one per file), in no special order.
-
-    JSON Schema on each document, the merged-cluster rules on each present cluster, and the
-    cross-file rules: names declared twice, volume references, settings that disagree.
+    Lazily: `spec.rules` imports this module, so a top-level import would be a cycle.
     """
-    validators = _validators()
-    clusters = _ItemChecker("cluster", "cluster_name")
-    volumes = _ItemChecker("volume", "volume_name")
-    rules = _RulesChecker()
-    issues: list[Issue] = []
-    for doc, document in enumerate(documents):
-        issues += _validate(validators["document"], document, doc, ())
-        if not isinstance(document, dict):
-            continue
-        defaults = document.get("defaults")
-        defaults = defaults if isinstance(defaults, dict) else {}
-        for index, item in _items(document, "volumes"):
-            issues += volumes.check(item, doc, ("volumes", index))
-        for index, item in _items(document, "clusters"):
-            issues += clusters.check(item, doc, ("clusters", index))
-            if isinstance(item, dict) and item.get("ensure") != "absent":
-                issues += rules.check(merge_cluster(defaults, item), doc, ("clusters", index))
-    issues += _check_names(documents)
-    issues += _check_volume_references(documents)
-    issues += _check_settings_agree(documents, "project_id")
-    issues += _check_settings_agree(documents, "prune")
-    return issues
+    if name == "check_documents":
+        from reconciler.spec.rules import check_documents
 
-
-def _items(document: Mapping[str, Any], key: str) -> Iterator[tuple[int, Any]]:
-    items = document.get(key)
-    if isinstance(items, list):
-        yield from enumerate(items)
-
-
-def _names(
-    documents: Sequence[Any], key: str, name_key: str
-) -> Iterator[tuple[int, int, str, Mapping[str, Any]]]:
-    for doc, document in enumerate(documents):
-        if isinstance(document, dict):
-            for index, item in _items(document, key):
-                if isinstance(item, dict) and isinstance(item.get(name_key), str):
-                    yield doc, index, item[name_key], item
-
-
-def _check_names(documents: Sequence[Any]) -> list[Issue]:
-    issues: list[Issue] = []
-    for key, name_key, kind in (
-        ("clusters", "cluster_name", "cluster"),
-        ("volumes", "volume_name", "volume"),
-    ):
-        first: dict[str, tuple[int, Path]] = {}
-        for doc, index, name, _item in _names(documents, key, name_key):
-            path: Path = (key, index, name_key)
-            if name in first:
-                message = (
-                    f'{kind} "{name}" is declared twice (first at {{see}}); '
-                    "rename one or remove one"
-                )
-                issues.append(Issue(doc, path, message, see=first[name]))
-            else:
-                first[name] = (doc, path)
-    return issues
-
-
-def _check_volume_references(documents: Sequence[Any]) -> list[Issue]:
-    declared = {name: item for _d, _i, name, item in _names(documents, "volumes", "volume_name")}
-    issues: list[Issue] = []
-    for doc, document in enumerate(documents):
-        if not isinstance(document, dict):
-            continue
-        defaults = document.get("defaults")
-        default_ref = defaults.get("volume") if isinstance(defaults, dict) else None
-        for index, item in _items(document, "clusters"):
-            if not isinstance(item, dict) or item.get("ensure") == "absent":
-                continue
-            ref = item.get("volume", default_ref)
-            if not isinstance(ref, str) or not ref:
-                continue
-            where: Path = ("clusters", index, "volume")
-            if ref not in declared:
-                hint = _did_you_mean(ref, sorted(declared)) or "; declare it or fix the name"
-                message = f'no volume named "{ref}" is declared under volumes{hint}'
-                issues.append(Issue(doc, where, message))
-            elif declared[ref].get("ensure") == "absent":
-                issues.append(
-                    Issue(
-                        doc,
-                        where,
-                        f'volume "{ref}" is declared with ensure: absent; a present cluster '
-                        "cannot use a volume that is being deleted",
-                    )
-                )
-    return issues
-
-
-def _check_settings_agree(documents: Sequence[Any], key: str) -> list[Issue]:
-    """Top-level settings (project_id, prune) may repeat across files only with one value."""
-    issues: list[Issue] = []
-    first: tuple[int, Any] | None = None
-    for doc, document in enumerate(documents):
-        if not isinstance(document, dict) or key not in document:
-            continue
-        if first is None:
-            first = (doc, document[key])
-        elif document[key] != first[1]:
-            message = f"differs from the {key} set at {{see}}; set it in one file only"
-            issues.append(Issue(doc, (key,), message, see=(first[0], (key,))))
-    return issues
+        return check_documents
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

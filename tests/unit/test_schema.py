@@ -320,4 +320,4 @@ def test_merge_translates_legacy_names_before_merging() -> None:
 
 def test_validators_are_built_once() -> None:
     """The validators are cached: building them is the slow part."""
-    assert schema_module._validators() is schema_module._validators()
+    assert schema_module.validators() is schema_module.validators()

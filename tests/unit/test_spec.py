@@ -11,10 +11,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import spec as spec_module
 from reconciler.errors import SpecError
 from reconciler.model import Ensure, Lifecycle, Location, Prune
 from reconciler.spec import format_path, load_spec
+from reconciler.spec import reader as reader_module
 
 LOCATED = re.compile(r"^[^\n]+:\d+:\d+: \S")
 
@@ -183,7 +183,7 @@ def test_byte_order_mark_is_accepted() -> None:
 def test_the_c_loader_is_used_when_available() -> None:
     """Speed: the libyaml-backed loader reads the events (DESIGN §10)."""
     if yaml.__with_libyaml__:
-        assert spec_module._Loader is yaml.CSafeLoader
+        assert reader_module._Loader is yaml.CSafeLoader
 
 
 # --- problems -----------------------------------------------------------------------------------
