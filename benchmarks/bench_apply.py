@@ -92,7 +92,7 @@ def apply_once(
     with connect(state) as client:
         live = read_live(client, spec.project_id)
         plan: Plan = build_plan(spec, live)
-        assert plan.count(ActionKind.CREATE) == len(spec.clusters)
+        assert plan.count(ActionKind.CREATE) == len(spec.of_kind("cluster"))
         logged = len(state.request_log)
         applier = Applier(client, options=ApplyOptions(parallelism=parallelism, wait=False))
         started = time.perf_counter()

@@ -42,6 +42,7 @@ from deepdiff import DeepDiff
 
 from reconciler.cli import read_spec_files, tuned_gc
 from reconciler.client import Client
+from reconciler.kinds import KINDS
 from reconciler.live import parse_live_state
 from reconciler.model import ActionKind, Plan, thaw
 from reconciler.plan import build_plan
@@ -167,10 +168,9 @@ def plan_once(spec_dir: Path, state: SimState) -> Run:
         t0 = clock()
         spec = load_spec(read_spec_files([str(spec_dir)]))
         t1 = clock()
-        clusters = client.list_clusters(spec.project_id)
-        volumes = client.list_volumes(spec.project_id)
+        answers = {k.name: client.list_resources(k.api, spec.project_id) for k in KINDS}
         t2 = clock()
-        live = parse_live_state(clusters, volumes)
+        live = parse_live_state(answers)
         t3 = clock()
         plan = build_plan(spec, live)
         t4 = clock()
@@ -190,7 +190,7 @@ def plan_once(spec_dir: Path, state: SimState) -> Run:
         + state.count("GET", "/v1/compute/clusters/storage/volumes")
         - before
     )
-    run.plan, run.text, run.live_objects = plan, text, clusters
+    run.plan, run.text, run.live_objects = plan, text, answers["cluster"]
     return run
 
 
@@ -210,7 +210,7 @@ def peak_memory(spec_dir: Path, state: SimState) -> int:
 
 def desired_dicts(spec_dir: Path) -> list[dict[str, Any]]:
     spec = load_spec(read_spec_files([str(spec_dir)]))
-    return [{"cluster_name": c.name, **thaw(c.fields)} for c in spec.clusters]
+    return [{"cluster_name": c.name, **thaw(c.fields)} for c in spec.of_kind("cluster")]
 
 
 def naive_deepdiff(desired: list[dict[str, Any]], live: list[dict[str, Any]]) -> tuple[float, int]:

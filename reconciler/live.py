@@ -1,4 +1,4 @@
-"""API JSON → the comparable model; every normalisation of field values lives here. Pure.
+"""API JSON → the comparable model, through each kind's field table. Pure.
 
 Both sides of a comparison go through `comparable_fields`, so a value the user wrote and the
 value the API echoes compare equal whenever they mean the same thing (DESIGN §5).
@@ -7,71 +7,23 @@ value the API echoes compare equal whenever they mean the same thing (DESIGN §5
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.model import (
-    CLUSTER_COMPARED_FIELDS,
-    DriverVersion,
-    LiveCluster,
-    LiveState,
-    LiveVolume,
-    Region,
-    freeze,
-    frozen_map,
-)
+from reconciler.kinds import KINDS, NO_DEFAULT, Kind
+from reconciler.kinds.values import normalise_time
+from reconciler.model import DriverVersion, Live, LiveState, Region, freeze, frozen_map
 
-#: Live field name → spec field name, where the API echoes a create field under another name.
-LIVE_ALIASES: Mapping[str, str] = {
-    "desired_preemptible_gpus": "num_preemptible_gpus",
-    "nvidia_driver_version_id": "nvidia_version_id",
-}
-ENUM_FIELDS = frozenset({"cluster_type", "gpu_type", "billing_type"})
-TIME_FIELDS = frozenset({"reservation_start_time", "reservation_end_time"})
-#: What the server assumes when a create omits the field (REFERENCE §3).
-SERVER_DEFAULTS: Mapping[str, Any] = {
-    "cluster_type": "KUBERNETES",
-    "install_traefik": False,
-    "num_preemptible_gpus": 0,
-}
-#: Statuses that mean "will not become Ready by itself"; flagged in plans.
-UNHEALTHY_STATUSES = frozenset({"Degraded", "Paused", "OnDemandComputePaused"})
-READY = "Ready"
-DELETING = "Deleting"
+__all__ = [
+    "comparable_fields",
+    "normalise_time",
+    "parse_live_state",
+    "parse_regions",
+    "parse_resource",
+]
 
 
-def normalise_time(value: Any) -> Any:
-    """An RFC 3339 timestamp → canonical UTC `YYYY-MM-DDTHH:MM:SSZ`; anything else unchanged."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        return value
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + (
-        f".{instant.microsecond:06d}Z" if instant.microsecond else "Z"
-    )
-
-
-def normalise_value(name: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if name in ENUM_FIELDS and isinstance(value, str):
-        return value.upper()
-    if name in TIME_FIELDS:
-        return normalise_time(value)
-    if name in ("cuda_version", "nvidia_driver_version", "nvidia_version_id"):
-        return str(value)
-    return value
-
-
-def comparable_fields(fields: Mapping[str, Any], *, desired: bool) -> dict[str, Any]:
-    """The compared cluster fields of `fields`, normalised, with the API's defaults filled in.
+def comparable_fields(kind: Kind, fields: Mapping[str, Any], *, desired: bool) -> dict[str, Any]:
+    """The compared fields of `fields`, normalised, with the API's defaults filled in.
 
     Defaults the server applies are made explicit on both sides, so that dropping a field from
     the spec shows as a change back to the default, and an API that omits a field at its
@@ -79,14 +31,19 @@ def comparable_fields(fields: Mapping[str, Any], *, desired: bool) -> dict[str, 
     """
     result: dict[str, Any] = {}
     for key, value in fields.items():
-        name = LIVE_ALIASES.get(key, key) if not desired else key
-        if name in CLUSTER_COMPARED_FIELDS:
-            result[name] = normalise_value(name, value)
-    for key, default in SERVER_DEFAULTS.items():
-        if result.get(key) is None:
-            result[key] = default
-    if desired and result.get("billing_type") == "RESERVED" and "num_gpus" in result:
-        result.setdefault("num_reserved_gpus", result["num_gpus"])
+        row = (
+            kind.by_name.get(key) if desired else kind.by_live_name.get(key, kind.by_name.get(key))
+        )
+        if row is None or not row.is_compared:
+            continue
+        if value is not None and row.normalise is not None:
+            value = row.normalise(value)
+        result[row.name] = value
+    for row in kind.fields:
+        if row.server_default is not NO_DEFAULT and result.get(row.name) is None:
+            result[row.name] = row.server_default
+    if desired and kind.hooks.complete_desired is not None:
+        kind.hooks.complete_desired(result)
     return result
 
 
@@ -97,44 +54,36 @@ def _require_str(obj: Mapping[str, Any], key: str, what: str) -> str:
     return value
 
 
-def parse_cluster(obj: Mapping[str, Any]) -> LiveCluster:
-    """One cluster object of the API → LiveCluster (the client already checked the id keys)."""
-    name = _require_str(obj, "cluster_name", "cluster")
-    volumes = obj.get("volumes") or ()
-    num_gpus = obj.get("num_gpus")
-    return LiveCluster(
-        cluster_id=_require_str(obj, "cluster_id", f"cluster {name!r}"),
+def parse_resource(kind: Kind, obj: Mapping[str, Any]) -> Live:
+    """One object of the API → Live (the client already checked the required keys)."""
+    name = _require_str(obj, kind.api.name_key, kind.name)
+    if "status" in kind.api.required:
+        status = _require_str(obj, "status", f"{kind.name} {name!r}")
+    else:
+        status = str(obj.get("status") or kind.statuses.default)
+    links = {}
+    for ref in kind.refs:
+        items = obj.get(ref.live_list) or ()
+        links[ref.key] = tuple(
+            str(i[ref.live_id]) for i in items if isinstance(i, Mapping) and ref.live_id in i
+        )
+    return Live(
+        kind=kind.name,
+        id=_require_str(obj, kind.api.id_key, f"{kind.name} {name!r}"),
         name=name,
-        status=_require_str(obj, "status", f"cluster {name!r}"),
-        fields=freeze(comparable_fields(obj, desired=False)),
-        volume_ids=tuple(
-            str(v["volume_id"]) for v in volumes if isinstance(v, Mapping) and "volume_id" in v
-        ),
-        num_gpus=num_gpus if isinstance(num_gpus, int) else 0,
-        gpu_type=str(obj.get("gpu_type") or "").upper(),
+        status=status,
+        fields=freeze(comparable_fields(kind, obj, desired=False)),
+        links=frozen_map(links),
     )
 
 
-def parse_volume(obj: Mapping[str, Any]) -> LiveVolume:
-    name = _require_str(obj, "volume_name", "volume")
-    fields = {k: obj[k] for k in ("size_tib", "region") if obj.get(k) is not None}
-    return LiveVolume(
-        volume_id=_require_str(obj, "volume_id", f"volume {name!r}"),
-        name=name,
-        status=str(obj.get("status") or "unknown"),
-        fields=frozen_map(fields),
-    )
-
-
-def parse_live_state(
-    clusters: Sequence[Mapping[str, Any]], volumes: Sequence[Mapping[str, Any]] = ()
-) -> LiveState:
-    """The two list responses → LiveState, sorted by name then id for stable plans."""
-    parsed_clusters = sorted(
-        (parse_cluster(c) for c in clusters), key=lambda c: (c.name, c.cluster_id)
-    )
-    parsed_volumes = sorted((parse_volume(v) for v in volumes), key=lambda v: (v.name, v.volume_id))
-    return LiveState(clusters=tuple(parsed_clusters), volumes=tuple(parsed_volumes))
+def parse_live_state(answers: Mapping[str, Sequence[Mapping[str, Any]]]) -> LiveState:
+    """Each kind's list answer (by kind name) → LiveState, sorted by name then id."""
+    resources: list[Live] = []
+    for kind in KINDS:
+        parsed = (parse_resource(kind, obj) for obj in answers.get(kind.name, ()))
+        resources.extend(sorted(parsed, key=lambda r: (r.name, r.id)))
+    return LiveState(resources=tuple(resources))
 
 
 def parse_regions(regions: Sequence[Mapping[str, Any]]) -> tuple[Region, ...]:

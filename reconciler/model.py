@@ -12,68 +12,6 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-# --- field classes (DESIGN §5) -------------------------------------------------------------
-
-#: Cluster fields a PUT can change in place.
-CLUSTER_IN_PLACE_FIELDS: frozenset[str] = frozenset(
-    {
-        "num_gpus",
-        "cluster_type",
-        "reservation_end_time",
-        "num_reserved_gpus",
-        "num_preemptible_gpus",
-        "num_capacity_pool_gpus",
-        "add_ons",
-        "cluster_config",
-    }
-)
-#: Cluster fields whose change forces delete + create.
-CLUSTER_REPLACE_FIELDS: frozenset[str] = frozenset(
-    {
-        "region",
-        "gpu_type",
-        "cuda_version",
-        "nvidia_driver_version",
-        "nvidia_version_id",
-        "billing_type",
-        "capacity_pool_id",
-        "reservation_start_time",
-        "slurm_shm_size_gib",
-        "install_traefik",
-        "oidc_config",
-    }
-)
-#: Sent on create, never observable afterwards: a change prints a note, never a diff.
-CLUSTER_CREATE_ONLY_FIELDS: frozenset[str] = frozenset(
-    {
-        "duration_days",
-        "auto_scale",
-        "auto_scale_max_gpus",
-        "slurm_image",
-        "acceptance_tests_params",
-        "shared_volume",
-        "volume_id",
-        "project_id",
-    }
-)
-#: Every cluster field compared between desired and live.
-CLUSTER_COMPARED_FIELDS: frozenset[str] = CLUSTER_IN_PLACE_FIELDS | CLUSTER_REPLACE_FIELDS
-
-VOLUME_IN_PLACE_FIELDS: frozenset[str] = frozenset({"size_tib"})
-VOLUME_REPLACE_FIELDS: frozenset[str] = frozenset({"region"})
-VOLUME_CREATE_ONLY_FIELDS: frozenset[str] = frozenset(
-    {"is_lifecycle_independent", "instance_cluster_id", "project_id"}
-)
-
-#: Dotted paths whose values are secret: rendered as "(sensitive)", never written anywhere.
-SENSITIVE_PATHS: frozenset[str] = frozenset({"kube_config", "oidc_config.ca_cert"})
-
-
-def is_sensitive(path: str) -> bool:
-    """True when `path` (dotted) is, or lies under, a sensitive field."""
-    return any(path == p or path.startswith(p + ".") for p in SENSITIVE_PATHS)
-
-
 # --- frozen JSON values ----------------------------------------------------------------------
 
 
@@ -117,11 +55,6 @@ class Ensure(StrEnum):
     ABSENT = "absent"
 
 
-class ResourceKind(StrEnum):
-    VOLUME = "volume"
-    CLUSTER = "cluster"
-
-
 class ActionKind(StrEnum):
     CREATE = "create"
     UPDATE = "update"
@@ -153,30 +86,26 @@ class Lifecycle:
 
 
 @dataclass(frozen=True, slots=True)
-class DesiredCluster:
-    """One cluster of the spec.
+class Desired:
+    """One resource of the spec, of any kind.
 
     `fields` holds the API create fields the user set (API names verbatim, defaults merged,
-    legacy names translated), without `cluster_name` and without the tool-only keys.
+    legacy names translated), without the name field and without the tool-only keys. `refs`
+    names other spec resources this one uses (`{"volume": "team-data"}`), resolved to ids at
+    apply.
     """
 
+    kind: str
     name: str
     fields: Mapping[str, Any] = field(default_factory=frozen_map)
     ensure: Ensure = Ensure.PRESENT
     lifecycle: Lifecycle = Lifecycle()
-    volume: str | None = None  # name of a spec volume, resolved to volume_id at apply
+    refs: Mapping[str, str] = field(default_factory=frozen_map)
     location: Location | None = None
 
-
-@dataclass(frozen=True, slots=True)
-class DesiredVolume:
-    """One shared volume of the spec; `fields` holds region, size_tib and create-only keys."""
-
-    name: str
-    fields: Mapping[str, Any] = field(default_factory=frozen_map)
-    ensure: Ensure = Ensure.PRESENT
-    lifecycle: Lifecycle = Lifecycle()
-    location: Location | None = None
+    @property
+    def key(self) -> str:
+        return f"{self.kind}.{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,42 +116,44 @@ class Prune:
 
 @dataclass(frozen=True, slots=True)
 class Spec:
-    clusters: tuple[DesiredCluster, ...] = ()
-    volumes: tuple[DesiredVolume, ...] = ()
+    resources: tuple[Desired, ...] = ()
     project_id: str | None = None
     prune: Prune = Prune()
     warnings: tuple[str, ...] = ()  # `file:line:col: path: message`, e.g. removed fields
     digest: str = ""  # sha256 of the spec files' bytes, for saved plans
+
+    def of_kind(self, kind: str) -> tuple[Desired, ...]:
+        return tuple(r for r in self.resources if r.kind == kind)
 
 
 # --- live state ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class LiveCluster:
-    """A cluster as the API reports it; `fields` is in the same comparable form as desired."""
+class Live:
+    """A resource as the API reports it; `fields` is in the same comparable form as desired.
 
-    cluster_id: str
+    `links` holds the ids of other resources it uses, by reference key (`{"volume": (id,)}`).
+    """
+
+    kind: str
+    id: str
     name: str
     status: str
     fields: Mapping[str, Any] = field(default_factory=frozen_map)
-    volume_ids: tuple[str, ...] = ()
-    num_gpus: int = 0
-    gpu_type: str = ""
+    links: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_map)
 
-
-@dataclass(frozen=True, slots=True)
-class LiveVolume:
-    volume_id: str
-    name: str
-    status: str
-    fields: Mapping[str, Any] = field(default_factory=frozen_map)
+    @property
+    def key(self) -> str:
+        return f"{self.kind}.{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
 class LiveState:
-    clusters: tuple[LiveCluster, ...] = ()
-    volumes: tuple[LiveVolume, ...] = ()
+    resources: tuple[Live, ...] = ()
+
+    def of_kind(self, kind: str) -> tuple[Live, ...]:
+        return tuple(r for r in self.resources if r.kind == kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,17 +190,13 @@ class FieldChange:
         object.__setattr__(self, "before", freeze(self.before))
         object.__setattr__(self, "after", freeze(self.after))
 
-    @property
-    def is_sensitive(self) -> bool:
-        return is_sensitive(self.path)
-
 
 @dataclass(frozen=True, slots=True)
 class Action:
     """One step of a plan. `body` is what apply sends (create: all fields; update: changed)."""
 
     kind: ActionKind
-    resource: ResourceKind
+    resource: str  # the kind's name: "cluster", "volume"
     name: str
     resource_id: str | None = None
     status: str | None = None
@@ -278,7 +205,7 @@ class Action:
     body: Mapping[str, Any] = field(default_factory=frozen_map)
     notes: tuple[str, ...] = ()
     intended: ActionKind | None = None  # for BLOCKED: what the action would have been
-    volume: str | None = None  # cluster create: the spec volume it refers to by name
+    refs: Mapping[str, str] = field(default_factory=frozen_map)  # create: spec resources used
 
     @property
     def key(self) -> str:
@@ -320,27 +247,6 @@ class Plan:
 
     def count(self, kind: ActionKind) -> int:
         return sum(1 for a in self.actions if a.kind is kind)
-
-
-# --- redaction -------------------------------------------------------------------------------
-
-SENSITIVE_MARK = "(sensitive)"
-
-
-def redact(value: Any, path: str = "", *, mark: Any = SENSITIVE_MARK) -> Any:
-    """`value` (at dotted `path`) with every sensitive part replaced by `mark`.
-
-    `mark` may be a callable taking the secret, e.g. to keep a digest that detects change.
-    """
-    if path and is_sensitive(path):
-        return mark(value) if callable(mark) else mark
-    if type(value) in _ATOMIC_TYPES:
-        return value
-    if isinstance(value, Mapping):
-        return {k: redact(v, f"{path}.{k}" if path else k, mark=mark) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v, path, mark=mark) for v in value]
-    return value
 
 
 # --- apply report ----------------------------------------------------------------------------

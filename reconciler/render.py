@@ -10,24 +10,18 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
+from reconciler.kinds import SENSITIVE_MARK, is_sensitive, redact
 from reconciler.model import (
-    SENSITIVE_MARK,
     Action,
     ActionKind,
     ApplyReport,
     FieldChange,
-    LiveCluster,
-    LiveState,
     Outcome,
     Plan,
     Region,
-    is_sensitive,
-    redact,
     thaw,
 )
-from reconciler.plan import plan_to_dict
+from reconciler.plan.saved import plan_to_dict
 
 MARKDOWN_LIMIT = 65_000
 MARKDOWN_BLOCKED_SHOWN = 20
@@ -301,85 +295,6 @@ def render_report(report: ApplyReport, color: bool = False) -> str:
     if report.has_failures:
         lines.append("Run `reconciler plan` to see what is left to do.")
     return "\n".join(lines) + "\n"
-
-
-# --- export: live → spec YAML -----------------------------------------------------------------
-
-EXPORT_HEADER = """\
-# Written by `reconciler export` from live state. `reconciler plan` on this file reports
-# no changes. Not exported: secrets (kube_config, oidc_config.ca_cert) and create-only
-# fields the API does not report back (duration_days, auto_scale, auto_scale_max_gpus,
-# slurm_image, acceptance_tests_params): add them if you replace a cluster.
-# Editor completion: `reconciler schema > clusters.schema.json`, then add the line
-# `# yaml-language-server: $schema=clusters.schema.json` at the top.
-"""
-
-#: Live values equal to what the server assumes anyway are left out of exports.
-EXPORT_DEFAULTS: dict[str, Any] = {
-    "cluster_type": "KUBERNETES",
-    "install_traefik": False,
-    "num_preemptible_gpus": 0,
-    "num_capacity_pool_gpus": 0,
-    "add_ons": [],
-}
-
-
-def export_cluster(cluster: LiveCluster, volume_names: dict[str, str]) -> dict[str, Any]:
-    fields: dict[str, Any] = {"cluster_name": cluster.name}
-    live = thaw(cluster.fields)
-    if live.get("cuda_version") and live.get("nvidia_driver_version"):
-        live.pop("nvidia_version_id", None)  # the pair says the same; the schema wants one
-    for key in sorted(live):
-        value = live[key]
-        if value is None or EXPORT_DEFAULTS.get(key, object()) == value:
-            continue
-        if key == "num_reserved_gpus" and (
-            (live.get("billing_type") != "RESERVED" and value == 0)
-            or (live.get("billing_type") == "RESERVED" and value == live.get("num_gpus"))
-        ):
-            continue
-        if key == "add_ons":
-            value = [{k: v for k, v in a.items() if k != "state"} for a in value]
-        fields[key] = redact(value, key, mark=lambda _secret: _Omit)
-    fields = _drop_omitted(fields)
-    attached = [volume_names[v] for v in cluster.volume_ids if v in volume_names]
-    if attached:
-        fields["volume"] = attached[0]
-    return fields
-
-
-class _Omit:
-    """Marker for a secret left out of an export."""
-
-
-def _drop_omitted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_omitted(v) for k, v in value.items() if v is not _Omit}
-    if isinstance(value, list):
-        return [_drop_omitted(v) for v in value]
-    return value
-
-
-def render_export(live: LiveState, names: Iterable[str] = (), project_id: str | None = None) -> str:
-    """A spec (YAML text) that declares the live clusters and volumes as they are."""
-    wanted = set(names)
-    clusters = [
-        c for c in live.clusters if c.status != "Deleting" and (not wanted or c.name in wanted)
-    ]
-    volume_names = {v.volume_id: v.name for v in live.volumes}
-    used = {volume_names[i] for c in clusters for i in c.volume_ids if i in volume_names}
-    volumes = [v for v in live.volumes if not wanted or v.name in wanted or v.name in used]
-    document: dict[str, Any] = {"version": 1}
-    if project_id:
-        document["project_id"] = project_id
-    if volumes:
-        document["volumes"] = [
-            {"volume_name": v.name, **{k: thaw(v.fields)[k] for k in sorted(v.fields)}}
-            for v in volumes
-        ]
-    document["clusters"] = [export_cluster(c, volume_names) for c in clusters]
-    body = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=100)
-    return EXPORT_HEADER + body
 
 
 def render_regions(regions: Iterable[Region]) -> str:

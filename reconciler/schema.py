@@ -19,20 +19,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 
-from reconciler.model import CLUSTER_CREATE_ONLY_FIELDS
+from reconciler.kinds import FieldClass
+from reconciler.kinds.cluster import KIND as CLUSTER
 
 Path = tuple[str | int, ...]
-
-#: Deprecated `driver_version` values → (cuda_version, nvidia_driver_version).
-LEGACY_DRIVER_VERSIONS: Mapping[str, tuple[str, str]] = {
-    "CUDA_12_5_555": ("12.5", "555"),
-    "CUDA_12_6_560": ("12.6", "560"),
-    "CUDA_12_6_565": ("12.6", "565"),
-    "CUDA_12_8_570": ("12.8", "570"),
-}
-#: Keys of a cluster entry that are the tool's, not the API's.
-CLUSTER_TOOL_KEYS: frozenset[str] = frozenset({"cluster_name", "ensure", "lifecycle", "volume"})
-VOLUME_TOOL_KEYS: frozenset[str] = frozenset({"volume_name", "ensure", "lifecycle"})
 
 _SCHEMA_FILE = "clusters.schema.json"
 _MISSING = object()
@@ -207,7 +197,7 @@ def _issues_from_error(error: ValidationError, doc: int, prefix: Path) -> Iterat
         hint = did_you_mean(value, allowed) if isinstance(value, str) else ""
         if (
             isinstance(value, str)
-            and value in CLUSTER_CREATE_ONLY_FIELDS
+            and value in CLUSTER.names(FieldClass.CREATE_ONLY)
             and "ignore_changes" in path
         ):
             hint = f"; {value} is sent only on create and never compared: nothing to ignore"
@@ -292,32 +282,7 @@ class ItemChecker:
         return issues
 
 
-# --- merging and the merged-cluster rules --------------------------------------------------------
-
-
-def translate_legacy(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Older API names → current ones: driver_version → the cuda/driver pair, auto_scaled →
-    auto_scale; gpu_node_failover_enabled (removed from the API) is dropped."""
-    result = dict(fields)
-    if "driver_version" in result:
-        legacy = result.pop("driver_version")
-        # An unknown value is reported by the schema; "?" keeps the rules from adding noise.
-        pair = LEGACY_DRIVER_VERSIONS.get(legacy) if isinstance(legacy, str) else None
-        cuda, driver = pair or ("?", "?")
-        result.setdefault("cuda_version", cuda)
-        result.setdefault("nvidia_driver_version", driver)
-    if "auto_scaled" in result:
-        result.setdefault("auto_scale", result.pop("auto_scaled"))
-        result.pop("auto_scaled", None)
-    result.pop("gpu_node_failover_enabled", None)
-    return result
-
-
-def merge_cluster(defaults: Mapping[str, Any] | None, cluster: Mapping[str, Any]) -> dict[str, Any]:
-    """Defaults under the cluster (cluster keys win), each side translated first."""
-    merged = translate_legacy(defaults or {})
-    merged.update(translate_legacy(cluster))
-    return merged
+# --- the merged-cluster rules ------------------------------------------------------------------
 
 
 class RulesChecker:
@@ -351,15 +316,3 @@ def _with_hint(message: str) -> str:
     if message.startswith("missing required fields "):
         return f"{message}; set them on the cluster or in defaults"
     return message
-
-
-def __getattr__(name: str) -> Any:
-    """`check_documents` is importable from here too, as before it moved to `spec.rules`.
-
-    Lazily: `spec.rules` imports this module, so a top-level import would be a cycle.
-    """
-    if name == "check_documents":
-        from reconciler.spec.rules import check_documents
-
-        return check_documents
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,6 +27,7 @@ from reconciler.cli.session import (
     require_confirmation_possible,
 )
 from reconciler.errors import EXIT_CHANGES
+from reconciler.kinds import KINDS
 from reconciler.plan import DEFAULT_MAX_DELETES, destroy_spec
 from reconciler.render import render_plan, render_regions
 
@@ -110,8 +111,8 @@ def parse_duration(text: str) -> float:
 def validate(paths: tuple[str, ...]) -> None:
     """Check spec files offline: schema and rules, every problem at once."""
     spec = load_desired(paths)
-    n_clusters, n_volumes = len(spec.clusters), len(spec.volumes)
-    click.echo(f"Valid: {n_clusters} cluster(s), {n_volumes} volume(s).")
+    counts = ", ".join(f"{len(spec.of_kind(k.name))} {k.name}(s)" for k in reversed(KINDS))
+    click.echo(f"Valid: {counts}.")
 
 
 @click.command()

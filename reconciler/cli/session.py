@@ -27,6 +27,8 @@ from reconciler.errors import (
     ConfigError,
     Interrupted,
 )
+from reconciler.export import render_export
+from reconciler.kinds import KINDS
 from reconciler.live import parse_live_state, parse_regions
 from reconciler.model import ActionKind, LiveState, Outcome, Plan, Region, Spec
 from reconciler.plan import (
@@ -39,7 +41,7 @@ from reconciler.plan import (
     raise_if_unsafe,
     restore_secrets,
 )
-from reconciler.render import render_export, render_plan, render_report
+from reconciler.render import render_plan, render_report
 
 if TYPE_CHECKING:
     from reconciler.cli import Settings
@@ -84,10 +86,9 @@ def load_desired(paths: Sequence[str]) -> Spec:
 
 def read_live(client: Client, project_id: str | None) -> LiveState:
     """One list call per resource kind, whatever the number of clusters."""
-    clusters = client.list_clusters(project_id)
-    volumes = client.list_volumes(project_id)
+    answers = {kind.name: client.list_resources(kind.api, project_id) for kind in KINDS}
     try:
-        return parse_live_state(clusters, volumes)
+        return parse_live_state(answers)
     except ValueError as exc:
         raise ApiResponseError(f"the API's lists are unusable: {exc}") from None
 
@@ -139,9 +140,10 @@ def export_text(settings: Settings, names: tuple[str, ...], project_id: str | No
     """A spec (YAML) for the live resources; every name asked for must exist."""
     with make_client(settings) as client:
         live = read_live(client, project_id)
-    missing = sorted(set(names) - {c.name for c in live.clusters} - {v.name for v in live.volumes})
+    missing = sorted(set(names) - {r.name for r in live.resources})
     if missing:
-        raise ConfigError(f"export: no live cluster or volume named {', '.join(missing)}")
+        kinds = " or ".join(k.name for k in reversed(KINDS))
+        raise ConfigError(f"export: no live {kinds} named {', '.join(missing)}")
     return render_export(live, names, project_id)
 
 

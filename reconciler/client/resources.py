@@ -23,8 +23,6 @@ from reconciler.client.config import MAX_LIST_BODY_BYTES
 from reconciler.client.loop import RequestLoop
 from reconciler.errors import ApiResponseError, CreateOutcomeUnknown
 from reconciler.kinds import Endpoints
-from reconciler.kinds.cluster import API as CLUSTER
-from reconciler.kinds.volume import API as VOLUME
 
 REGIONS = "/v1/compute/regions"
 
@@ -89,42 +87,6 @@ class Client(RequestLoop):
     def list_regions(self) -> list[dict[str, Any]]:
         """GET /v1/compute/regions."""
         return items(self._call("GET", REGIONS), "regions", REGION, "GET", REGIONS)
-
-    # --- typed per-kind calls: delegations kept for apply.py and cli.py until they switch ---
-
-    def list_clusters(self, project_id: str | None = None) -> list[dict[str, Any]]:
-        return self.list_resources(CLUSTER, project_id)
-
-    def get_cluster(self, cluster_id: str) -> dict[str, Any]:
-        return self.get_resource(CLUSTER, cluster_id)
-
-    def create_cluster(
-        self, body: Mapping[str, Any], *, idempotency_key: str | None = None
-    ) -> dict[str, Any]:
-        return self.create_resource(CLUSTER, body, idempotency_key=idempotency_key)
-
-    def update_cluster(self, cluster_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self.update_resource(CLUSTER, cluster_id, body)
-
-    def delete_cluster(self, cluster_id: str) -> dict[str, Any]:
-        return self.delete_resource(CLUSTER, cluster_id)
-
-    def list_volumes(self, project_id: str | None = None) -> list[dict[str, Any]]:
-        return self.list_resources(VOLUME, project_id)
-
-    def get_volume(self, volume_id: str) -> dict[str, Any]:
-        return self.get_resource(VOLUME, volume_id)
-
-    def create_volume(
-        self, body: Mapping[str, Any], *, idempotency_key: str | None = None
-    ) -> dict[str, Any]:
-        return self.create_resource(VOLUME, body, idempotency_key=idempotency_key)
-
-    def update_volume(self, volume_id: str, size_tib: int) -> dict[str, Any]:
-        return self.update_resource(VOLUME, volume_id, {"size_tib": size_tib})
-
-    def delete_volume(self, volume_id: str) -> dict[str, Any]:
-        return self.delete_resource(VOLUME, volume_id)
 
 
 def segment(resource_id: str) -> str:

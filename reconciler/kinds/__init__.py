@@ -1,24 +1,87 @@
 """Resource kinds, the second axis of the pipeline: one pure module per kind, this registry.
 
-Pure. A kind owns, as data plus a few plain functions, everything that is particular to it:
-its field table, its API endpoints and answer keys, its rank in the apply order, whether
-apply waits for it, its references to other kinds, and hooks for the rules only it has.
-Every stage (live, diff, plan, render, client, apply) loops over `KINDS` and asks the kind.
+Pure. A kind owns, as data plus a few plain functions, everything that is particular to it
+(see `base.Kind`): its field table, API endpoints and answer keys, its rank in the apply
+order, whether apply waits for it, its references to other kinds, and hooks for the rules
+only it has. Every stage (live, diff, plan, render, client, apply) loops over `KINDS` and
+asks the kind; a new kind is a new module here and one line in `KINDS`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.kinds import cluster, volume
+from reconciler.kinds.base import (
+    NO_DEFAULT,
+    Endpoints,
+    Field,
+    FieldClass,
+    Hooks,
+    Kind,
+    Ref,
+    Statuses,
+    Texts,
+)
+
+__all__ = [
+    "KINDS",
+    "NO_DEFAULT",
+    "SENSITIVE_MARK",
+    "Endpoints",
+    "Field",
+    "FieldClass",
+    "Hooks",
+    "Kind",
+    "Ref",
+    "Statuses",
+    "Texts",
+    "get",
+    "is_sensitive",
+    "redact",
+    "referrers",
+]
+
+#: Every kind, in the order plans list them and specs declare them.
+KINDS: tuple[Kind, ...] = (volume.KIND, cluster.KIND)
+_BY_NAME: Mapping[str, Kind] = {k.name: k for k in KINDS}
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoints:
-    """Where a kind lives in the API and how its answers are shaped."""
+def get(name: str) -> Kind:
+    """The kind called `name`; KeyError for a name no kind has."""
+    return _BY_NAME[name]
 
-    collection: str  # GET lists, POST creates; `{collection}/{id}` gets, puts, deletes
-    list_key: str  # the list answer's array: `{"clusters": [...]}`
-    id_key: str
-    name_key: str
-    required: tuple[str, ...]  # string fields every object of this kind must carry
-    update_id_in_body: bool = False  # PUT `{collection}` with the id in the body (volumes)
-    delete_reports_success: bool = False  # DELETE answers `{"success": bool}` (volumes)
+
+def referrers(kind: Kind) -> tuple[tuple[Kind, Ref], ...]:
+    """(kind, ref) for every reference another kind makes to `kind`."""
+    return tuple((k, r) for k in KINDS for r in k.refs if r.kind == kind.name)
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+#: Dotted paths whose values are secret in any kind: rendered as "(sensitive)", never written.
+SENSITIVE_PATHS: frozenset[str] = frozenset().union(*(k.sensitive_paths for k in KINDS))
+SENSITIVE_MARK = "(sensitive)"
+_ATOMIC_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
+def is_sensitive(path: str) -> bool:
+    """True when `path` (dotted) is, or lies under, a sensitive field."""
+    return any(path == p or path.startswith(p + ".") for p in SENSITIVE_PATHS)
+
+
+def redact(value: Any, path: str = "", *, mark: Any = SENSITIVE_MARK) -> Any:
+    """`value` (at dotted `path`) with every sensitive part replaced by `mark`.
+
+    `mark` may be a callable taking the secret, e.g. to keep a digest that detects change.
+    """
+    if path and is_sensitive(path):
+        return mark(value) if callable(mark) else mark
+    if type(value) in _ATOMIC_TYPES:
+        return value
+    if isinstance(value, Mapping):
+        return {k: redact(v, f"{path}.{k}" if path else k, mark=mark) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, path, mark=mark) for v in value]
+    return value

@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import SpecError
+from reconciler.kinds.cluster import LEGACY_DRIVER_VERSIONS
 from reconciler.model import Spec
-from reconciler.schema import LEGACY_DRIVER_VERSIONS, Issue
+from reconciler.schema import Issue
 from reconciler.spec.build import build_spec
 from reconciler.spec.reader import File, Node, Path, Reader, format_path, locate, read_file
 from reconciler.spec.rules import check_documents

@@ -1,7 +1,8 @@
 """The builder: valid, checked documents → the frozen `Spec`. Pure.
 
 The only module of `spec` that constructs model values; it runs after every check passed, so
-it reads the documents without guarding against wrong shapes.
+it reads the documents without guarding against wrong shapes. Each kind's spec items are read
+the same way; a kind's own spec rules (defaults, older names) are its `spec_item` hook.
 """
 
 from __future__ import annotations
@@ -9,24 +10,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.kinds import KINDS, Kind
 from reconciler.model import (
-    DesiredCluster,
-    DesiredVolume,
+    Desired,
     Ensure,
     Lifecycle,
     Location,
     Prune,
     Spec,
     freeze,
+    frozen_map,
 )
-from reconciler.schema import CLUSTER_TOOL_KEYS, VOLUME_TOOL_KEYS, merge_cluster, translate_legacy
 from reconciler.spec.reader import File, locate
 
 
 def build_spec(files: Sequence[File], digest: str, warnings: Sequence[str]) -> Spec:
     """Valid documents → the frozen Spec (defaults merged, legacy names translated)."""
-    clusters: list[DesiredCluster] = []
-    volumes: list[DesiredVolume] = []
+    resources: list[Desired] = []
     project_id: str | None = None
     prune = Prune()
     for file in files:
@@ -36,13 +36,11 @@ def build_spec(files: Sequence[File], digest: str, warnings: Sequence[str]) -> S
             raw_prune = document["prune"]
             prune = Prune(bool(raw_prune.get("enabled", False)), raw_prune.get("name_prefix"))
         defaults: Mapping[str, Any] = document.get("defaults", {})
-        for index, item in enumerate(document.get("volumes", ())):
-            volumes.append(_build_volume(file, index, item))
-        for index, item in enumerate(document.get("clusters", ())):
-            clusters.append(_build_cluster(file, index, item, defaults))
+        for kind in KINDS:
+            for index, item in enumerate(document.get(kind.plural, ())):
+                resources.append(_build(kind, file, index, item, defaults))
     return Spec(
-        clusters=tuple(clusters),
-        volumes=tuple(volumes),
+        resources=tuple(resources),
         project_id=project_id,
         prune=prune,
         warnings=tuple(warnings),
@@ -50,29 +48,21 @@ def build_spec(files: Sequence[File], digest: str, warnings: Sequence[str]) -> S
     )
 
 
-def _build_volume(file: File, index: int, item: Mapping[str, Any]) -> DesiredVolume:
-    node, _ = locate(file.node, ("volumes", index), False)
-    return DesiredVolume(
-        name=item["volume_name"],
-        fields=freeze({k: v for k, v in item.items() if k not in VOLUME_TOOL_KEYS}),
-        ensure=Ensure(item.get("ensure", "present")),
-        lifecycle=_lifecycle(item.get("lifecycle")),
-        location=Location(file.path, node[0], node[1]),
-    )
-
-
-def _build_cluster(
-    file: File, index: int, item: Mapping[str, Any], defaults: Mapping[str, Any]
-) -> DesiredCluster:
-    node, _ = locate(file.node, ("clusters", index), False)
+def _build(
+    kind: Kind, file: File, index: int, item: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> Desired:
+    node, _ = locate(file.node, (kind.plural, index), False)
     ensure = Ensure(item.get("ensure", "present"))
-    merged = merge_cluster(defaults, item) if ensure is Ensure.PRESENT else translate_legacy(item)
-    return DesiredCluster(
-        name=item["cluster_name"],
-        fields=freeze({k: v for k, v in merged.items() if k not in CLUSTER_TOOL_KEYS}),
+    prepare = kind.hooks.spec_item
+    merged = prepare(defaults, item, ensure is Ensure.PRESENT) if prepare else dict(item)
+    tool_keys = kind.tool_keys
+    return Desired(
+        kind=kind.name,
+        name=item[kind.api.name_key],
+        fields=freeze({k: v for k, v in merged.items() if k not in tool_keys}),
         ensure=ensure,
         lifecycle=_lifecycle(item.get("lifecycle")),
-        volume=merged.get("volume"),
+        refs=frozen_map({r.key: merged[r.key] for r in kind.refs if merged.get(r.key)}),
         location=Location(file.path, node[0], node[1]),
     )
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeGuard
 
+from reconciler.kinds.cluster import merge_cluster
 from reconciler.schema import (
     Issue,
     ItemChecker,
     Path,
     RulesChecker,
     did_you_mean,
-    merge_cluster,
     validate,
     validators,
 )

@@ -29,12 +29,11 @@ from click.testing import CliRunner
 
 from reconciler.apply import Applier, ApplyOptions
 from reconciler.cli import main
+from reconciler.cli.session import read_live as session_read_live
 from reconciler.client import Client
-from reconciler.live import parse_live_state
 from reconciler.model import (
     ApplyReport,
-    DesiredCluster,
-    DesiredVolume,
+    Desired,
     Ensure,
     Lifecycle,
     LiveState,
@@ -87,28 +86,27 @@ def desired(
     lifecycle: Lifecycle = NO_LIFECYCLE,
     volume: str | None = None,
     **fields: Any,
-) -> DesiredCluster:
+) -> Desired:
     """A spec cluster: BASE_FIELDS overridden by `fields` (None drops a key); absent: name only."""
     merged = {} if ensure is Ensure.ABSENT else {**BASE_FIELDS, **fields}
-    return DesiredCluster(
+    return Desired(
+        kind="cluster",
         name=name,
         fields=frozen_map({k: v for k, v in merged.items() if v is not None}),
         ensure=ensure,
         lifecycle=lifecycle,
-        volume=volume,
+        refs=frozen_map({"volume": volume} if volume else {}),
     )
 
 
 def make_spec(
-    *clusters: DesiredCluster,
-    volumes: Sequence[DesiredVolume] = (),
+    *clusters: Desired,
+    volumes: Sequence[Desired] = (),
     prune_prefix: str | None = None,
     project_id: str | None = None,
 ) -> Spec:
     prune = Prune(enabled=True, name_prefix=prune_prefix) if prune_prefix else Prune()
-    return Spec(
-        clusters=tuple(clusters), volumes=tuple(volumes), project_id=project_id, prune=prune
-    )
+    return Spec(resources=(*volumes, *clusters), project_id=project_id, prune=prune)
 
 
 def sim_api(transport: httpx.BaseTransport, clock: FakeClock) -> Client:
@@ -117,7 +115,8 @@ def sim_api(transport: httpx.BaseTransport, clock: FakeClock) -> Client:
 
 
 def read_live(client: Client, project_id: str | None = None) -> LiveState:
-    return parse_live_state(client.list_clusters(project_id), client.list_volumes(project_id))
+    """Live state as the CLI reads it: one list call per kind."""
+    return session_read_live(client, project_id)
 
 
 def plan_against(

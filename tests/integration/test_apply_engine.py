@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.apply import Applier, ApplyOptions
 from reconciler.client import Client
-from reconciler.model import ActionKind, DesiredVolume, Ensure, Lifecycle, Outcome, frozen_map
+from reconciler.model import ActionKind, Desired, Ensure, Lifecycle, Outcome, frozen_map
 from reconciler.plan import PlanOptions
 from reconciler.simulator.state import ROUTE_CLUSTERS, ROUTE_VOLUMES, SimState
 from reconciler.simulator.transport import SimTransport
@@ -80,8 +80,8 @@ def test_volume_created_first_and_referenced_by_id(
     api: Client, sim_state: SimState, fake_clock: FakeClock
 ) -> None:
     """A cluster naming a spec volume is created after it, with the new volume's id."""
-    volume = DesiredVolume(
-        name="data", fields=frozen_map({"region": "us-central-8", "size_tib": 2})
+    volume = Desired(
+        kind="volume", name="data", fields=frozen_map({"region": "us-central-8", "size_tib": 2})
     )
     spec = make_spec(desired("a", volume="data"), volumes=[volume])
     _, report = apply_spec(api, spec, fake_clock)
@@ -100,8 +100,8 @@ def test_failed_volume_skips_its_cluster(
 ) -> None:
     """A dependant of a failed action is skipped, saying which action failed."""
     sim_state.queue_fault(400, method="POST", route=ROUTE_VOLUMES)
-    volume = DesiredVolume(
-        name="data", fields=frozen_map({"region": "us-central-8", "size_tib": 2})
+    volume = Desired(
+        kind="volume", name="data", fields=frozen_map({"region": "us-central-8", "size_tib": 2})
     )
     _, report = apply_spec(
         api, make_spec(desired("a", volume="data"), desired("b"), volumes=[volume]), fake_clock

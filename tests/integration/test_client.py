@@ -686,47 +686,6 @@ def test_update_puts_the_id_where_the_kind_wants_it(
     assert client.calls == {f"PUT {path}": 1}
 
 
-def test_typed_methods_delegate_to_the_generic_ones() -> None:
-    """Until apply and cli switch, each typed method sends exactly what its generic call sends."""
-    seen: list[tuple[str, str, bytes, str | None]] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        key = request.headers.get("idempotency-key")
-        seen.append((request.method, str(request.url), request.content, key))
-        both = {**cluster(), "volume_id": "v-1", "volume_name": "d"}
-        return httpx.Response(200, json={"clusters": [both], "volumes": [both], **both})
-
-    client, _ = mock_client(handler)
-    pairs: list[tuple[Callable[[], object], Callable[[], object]]] = [
-        (lambda: client.list_clusters("p"), lambda: client.list_resources(CLUSTER_API, "p")),
-        (lambda: client.get_cluster("c-1"), lambda: client.get_resource(CLUSTER_API, "c-1")),
-        (
-            lambda: client.create_cluster(NEW_CLUSTER, idempotency_key="k"),
-            lambda: client.create_resource(CLUSTER_API, NEW_CLUSTER, idempotency_key="k"),
-        ),
-        (
-            lambda: client.update_cluster("c-1", {"num_gpus": 16}),
-            lambda: client.update_resource(CLUSTER_API, "c-1", {"num_gpus": 16}),
-        ),
-        (lambda: client.delete_cluster("c-1"), lambda: client.delete_resource(CLUSTER_API, "c-1")),
-        (lambda: client.list_volumes("p"), lambda: client.list_resources(VOLUME_API, "p")),
-        (lambda: client.get_volume("v-1"), lambda: client.get_resource(VOLUME_API, "v-1")),
-        (
-            lambda: client.create_volume(NEW_VOLUME, idempotency_key="k"),
-            lambda: client.create_resource(VOLUME_API, NEW_VOLUME, idempotency_key="k"),
-        ),
-        (
-            lambda: client.update_volume("v-1", 2),
-            lambda: client.update_resource(VOLUME_API, "v-1", {"size_tib": 2}),
-        ),
-        (lambda: client.delete_volume("v-1"), lambda: client.delete_resource(VOLUME_API, "v-1")),
-    ]
-    for typed, generic in pairs:
-        seen.clear()
-        assert typed() == generic()
-        assert len(seen) == 2 and seen[0] == seen[1], seen
-
-
 @pytest.mark.parametrize("call", ["get", "update", "delete"])
 @pytest.mark.parametrize("api", [CLUSTER_API, VOLUME_API], ids=KIND_IDS)
 def test_empty_id_is_a_caller_bug(api: Endpoints, call: str) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from reconciler.kinds import FieldClass
+from reconciler.kinds.cluster import KIND as CLUSTER
 from reconciler.live import parse_live_state
 from reconciler.model import (
-    CLUSTER_CREATE_ONLY_FIELDS,
-    DesiredCluster,
-    DesiredVolume,
+    Desired,
     Ensure,
     Lifecycle,
     LiveState,
@@ -51,19 +51,20 @@ def desired_cluster(
     volume: str | None = None,
     base: Mapping[str, Any] = BASE_FIELDS,
     **fields: Any,
-) -> DesiredCluster:
+) -> Desired:
     """A spec cluster: `base` fields overridden by `fields` (a value of None drops the key)."""
     merged = {**base, **fields}
-    return DesiredCluster(
+    return Desired(
+        kind="cluster",
         name=name,
         fields=frozen_map({k: v for k, v in merged.items() if v is not None}),
         ensure=ensure,
         lifecycle=lifecycle,
-        volume=volume,
+        refs=frozen_map({"volume": volume} if volume else {}),
     )
 
 
-def absent_cluster(name: str, **kwargs: Any) -> DesiredCluster:
+def absent_cluster(name: str, **kwargs: Any) -> Desired:
     """`ensure: absent` as a user writes it: a name and nothing else."""
     return desired_cluster(name, ensure=Ensure.ABSENT, base={}, **kwargs)
 
@@ -75,8 +76,9 @@ def desired_volume(
     lifecycle: Lifecycle = NO_LIFECYCLE,
     region: str = "us-central-8",
     size_tib: int = 10,
-) -> DesiredVolume:
-    return DesiredVolume(
+) -> Desired:
+    return Desired(
+        kind="volume",
         name=name,
         fields=frozen_map({"region": region, "size_tib": size_tib}),
         ensure=ensure,
@@ -85,15 +87,14 @@ def desired_volume(
 
 
 def make_spec(
-    *clusters: DesiredCluster,
-    volumes: Iterable[DesiredVolume] = (),
+    *clusters: Desired,
+    volumes: Iterable[Desired] = (),
     project_id: str | None = None,
     prune: Prune = NO_PRUNE,
     digest: str = "",
 ) -> Spec:
     return Spec(
-        clusters=tuple(clusters),
-        volumes=tuple(volumes),
+        resources=(*volumes, *clusters),
         project_id=project_id,
         prune=prune,
         digest=digest,
@@ -106,7 +107,7 @@ def echo_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     echoed = {
         ECHO_NAMES.get(k, k): thaw(v)
         for k, v in fields.items()
-        if k not in CLUSTER_CREATE_ONLY_FIELDS
+        if k not in CLUSTER.names(FieldClass.CREATE_ONLY)
     }
     if fields.get("billing_type") == "RESERVED":
         echoed.setdefault("num_reserved_gpus", fields.get("num_gpus"))
@@ -167,4 +168,14 @@ def api_volume(
 def live_state(
     *clusters: Mapping[str, Any], volumes: Iterable[Mapping[str, Any]] = ()
 ) -> LiveState:
-    return parse_live_state(list(clusters), list(volumes))
+    return parse_live_state({"cluster": list(clusters), "volume": list(volumes)})
+
+
+def clusters_of(state: Spec | LiveState) -> tuple[Any, ...]:
+    """The cluster resources of a spec or a live state."""
+    return state.of_kind("cluster")
+
+
+def volumes_of(state: Spec | LiveState) -> tuple[Any, ...]:
+    """The volume resources of a spec or a live state."""
+    return state.of_kind("volume")

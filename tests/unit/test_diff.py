@@ -15,11 +15,10 @@ from reconciler.diff import DiffResult, compute_actions
 from reconciler.model import (
     Action,
     ActionKind,
-    DesiredCluster,
+    Desired,
     Ensure,
     Lifecycle,
     Prune,
-    ResourceKind,
     Spec,
     thaw,
 )
@@ -263,7 +262,7 @@ def test_in_place_field_change_is_an_update(
     )
     assert (action.kind, action.resource, action.resource_id) == (
         ActionKind.UPDATE,
-        ResourceKind.CLUSTER,
+        "cluster",
         "c-1",
     )
     assert changes_of(action) == changes
@@ -394,7 +393,7 @@ def test_allow_replace_for_another_name_does_not_allow() -> None:
     [desired_cluster("twin", num_gpus=16), desired_cluster("twin"), absent_cluster("twin")],
     ids=["would-update", "would-be-unchanged", "ensure-absent"],
 )
-def test_ambiguous_live_name_is_blocked_never_guessed(desired: DesiredCluster) -> None:
+def test_ambiguous_live_name_is_blocked_never_guessed(desired: Desired) -> None:
     """Two live clusters with the spec's name → one blocked action naming both ids."""
     result = diff(make_spec(desired), api_cluster("twin", "c-2"), api_cluster("twin", "c-1"))
     action = only_action(result)
@@ -439,9 +438,9 @@ def test_create_carries_the_full_body() -> None:
     spec fields and the volume reference, not the name or project (they are in the title)."""
     spec = make_spec(desired_cluster("a", volume="data"), project_id="proj-1")
     action = only_action(diff(spec))
-    assert (action.kind, action.resource, action.volume) == (
+    assert (action.kind, action.resource, action.refs.get("volume")) == (
         ActionKind.CREATE,
-        ResourceKind.CLUSTER,
+        "cluster",
         "data",
     )
     assert thaw(action.body) == {**BASE_FIELDS, "cluster_name": "a", "project_id": "proj-1"}
@@ -538,7 +537,7 @@ def test_volume_create() -> None:
     """A declared volume missing live → create with volume_name, region, size and project."""
     result = diff(make_spec(volumes=[desired_volume("data", size_tib=4)], project_id="p"))
     action = only_action(result)
-    assert (action.kind, action.resource) == (ActionKind.CREATE, ResourceKind.VOLUME)
+    assert (action.kind, action.resource) == (ActionKind.CREATE, "volume")
     assert thaw(action.body) == {
         "volume_name": "data",
         "region": "us-central-8",
@@ -621,7 +620,7 @@ def test_volume_delete_while_referenced_by_the_spec_is_blocked() -> None:
         volumes=[desired_volume("data", ensure=Ensure.ABSENT)],
     )
     result = diff(spec, volumes=[api_volume("data")])
-    blocked = [a for a in result.actions if a.resource is ResourceKind.VOLUME]
+    blocked = [a for a in result.actions if a.resource == "volume"]
     assert [(a.kind, a.reason) for a in blocked] == [
         (ActionKind.BLOCKED, "still used by cluster(s) new")
     ]
@@ -638,7 +637,7 @@ def test_volume_delete_allowed_when_its_cluster_goes(user_status: str) -> None:
         api_cluster("user", status=user_status, volumes=["v-data"]),
         volumes=[api_volume("data", "v-data")],
     )
-    volume_actions = [a for a in result.actions if a.resource is ResourceKind.VOLUME]
+    volume_actions = [a for a in result.actions if a.resource == "volume"]
     assert [(a.kind, a.resource_id) for a in volume_actions] == [(ActionKind.DELETE, "v-data")]
 
 

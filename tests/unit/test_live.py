@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.live import comparable_fields, normalise_time, parse_cluster, parse_live_state
+from reconciler.kinds.cluster import KIND as CLUSTER
+from reconciler.live import comparable_fields, normalise_time, parse_live_state, parse_resource
 from tests.unit.factories import api_cluster, api_volume
 
 # --- timestamps -------------------------------------------------------------------------------
@@ -47,8 +48,12 @@ def test_normalise_time_edge_values(value: Any, expected: Any) -> None:
 
 def test_time_fields_compare_as_instants_on_both_sides() -> None:
     """A spec time with an offset and the API's UTC echo compare equal after normalisation."""
-    desired = comparable_fields({"reservation_end_time": "2026-03-01T14:00:00+02:00"}, desired=True)
-    live = comparable_fields({"reservation_end_time": "2026-03-01T12:00:00Z"}, desired=False)
+    desired = comparable_fields(
+        CLUSTER, {"reservation_end_time": "2026-03-01T14:00:00+02:00"}, desired=True
+    )
+    live = comparable_fields(
+        CLUSTER, {"reservation_end_time": "2026-03-01T12:00:00Z"}, desired=False
+    )
     assert desired["reservation_end_time"] == live["reservation_end_time"]
 
 
@@ -68,12 +73,15 @@ def test_time_fields_compare_as_instants_on_both_sides() -> None:
 @pytest.mark.parametrize("desired", [True, False], ids=["desired", "live"])
 def test_enum_case_is_folded(field: str, value: str, expected: str, desired: bool) -> None:
     """Enum fields are compared upper-case, whichever side wrote them in another case."""
-    assert comparable_fields({field: value}, desired=desired)[field] == expected
+    assert comparable_fields(CLUSTER, {field: value}, desired=desired)[field] == expected
 
 
 def test_region_is_not_case_folded() -> None:
     """Only the enum fields are case-folded; free strings like region are kept verbatim."""
-    assert comparable_fields({"region": "US-Central-8"}, desired=True)["region"] == "US-Central-8"
+    assert (
+        comparable_fields(CLUSTER, {"region": "US-Central-8"}, desired=True)["region"]
+        == "US-Central-8"
+    )
 
 
 @pytest.mark.parametrize(
@@ -86,14 +94,14 @@ def test_region_is_not_case_folded() -> None:
 )
 def test_live_aliases_map_to_spec_names(live_name: str, spec_name: str, value: Any) -> None:
     """The API echoes some create fields under other names; live.py maps them back."""
-    live = comparable_fields({live_name: value}, desired=False)
+    live = comparable_fields(CLUSTER, {live_name: value}, desired=False)
     assert live[spec_name] == value
     assert live_name not in live
 
 
 def test_aliases_apply_only_to_the_live_side() -> None:
     """A spec cannot use the API's echo names: on the desired side they are not compared."""
-    fields = comparable_fields({"desired_preemptible_gpus": 8}, desired=True)
+    fields = comparable_fields(CLUSTER, {"desired_preemptible_gpus": 8}, desired=True)
     assert "desired_preemptible_gpus" not in fields
     assert fields["num_preemptible_gpus"] == 0
 
@@ -101,7 +109,7 @@ def test_aliases_apply_only_to_the_live_side() -> None:
 @pytest.mark.parametrize("desired", [True, False], ids=["desired", "live"])
 def test_server_defaults_are_filled_in(desired: bool) -> None:
     """cluster_type KUBERNETES, install_traefik False and 0 preemptible GPUs when unset."""
-    fields = comparable_fields({"num_gpus": 8}, desired=desired)
+    fields = comparable_fields(CLUSTER, {"num_gpus": 8}, desired=desired)
     assert fields == {
         "num_gpus": 8,
         "cluster_type": "KUBERNETES",
@@ -113,13 +121,16 @@ def test_server_defaults_are_filled_in(desired: bool) -> None:
 @pytest.mark.parametrize("desired", [True, False], ids=["desired", "live"])
 def test_explicit_null_takes_the_server_default(desired: bool) -> None:
     """A field present but null is the same as absent: the server default applies."""
-    fields = comparable_fields({"install_traefik": None, "cluster_type": None}, desired=desired)
+    fields = comparable_fields(
+        CLUSTER, {"install_traefik": None, "cluster_type": None}, desired=desired
+    )
     assert (fields["install_traefik"], fields["cluster_type"]) == (False, "KUBERNETES")
 
 
 def test_set_values_win_over_server_defaults() -> None:
     """A value the user set is never replaced by a default."""
     fields = comparable_fields(
+        CLUSTER,
         {"cluster_type": "SLURM", "install_traefik": True, "num_preemptible_gpus": 8},
         desired=True,
     )
@@ -145,7 +156,7 @@ def test_reserved_defaults_num_reserved_gpus_on_desired_side(
     fields: dict[str, Any], desired: bool, expected: int | None
 ) -> None:
     """RESERVED billing ⇒ num_reserved_gpus = num_gpus on the desired side, as the server does."""
-    assert comparable_fields(fields, desired=desired).get("num_reserved_gpus") == expected
+    assert comparable_fields(CLUSTER, fields, desired=desired).get("num_reserved_gpus") == expected
 
 
 @pytest.mark.parametrize(
@@ -159,12 +170,13 @@ def test_reserved_defaults_num_reserved_gpus_on_desired_side(
 )
 def test_version_fields_compare_as_strings(field: str, value: Any, expected: str) -> None:
     """Version numbers are strings, whether YAML read them as numbers or not."""
-    assert comparable_fields({field: value}, desired=True)[field] == expected
+    assert comparable_fields(CLUSTER, {field: value}, desired=True)[field] == expected
 
 
 def test_only_compared_fields_are_kept() -> None:
     """Computed and create-only fields never reach the comparable form."""
     fields = comparable_fields(
+        CLUSTER,
         {
             "num_gpus": 8,
             "kube_config": "secret",
@@ -182,23 +194,25 @@ def test_only_compared_fields_are_kept() -> None:
 
 
 def test_parse_cluster_reads_identity_volumes_and_gpus() -> None:
-    """A list item becomes a LiveCluster with id, status, volume ids and GPU capacity."""
-    cluster = parse_cluster(
+    """A list item becomes a Live cluster with id, status, volume ids and GPU capacity."""
+    cluster = parse_resource(
+        CLUSTER,
         api_cluster(
             "train-a", "c-1", status="Degraded", volumes=["v-1", "v-2"], gpu_type="h200_sxm"
-        )
+        ),
     )
-    assert (cluster.cluster_id, cluster.name, cluster.status) == ("c-1", "train-a", "Degraded")
-    assert cluster.volume_ids == ("v-1", "v-2")
-    assert (cluster.num_gpus, cluster.gpu_type) == (8, "H200_SXM")
+    assert (cluster.id, cluster.name, cluster.status) == ("c-1", "train-a", "Degraded")
+    assert cluster.links["volume"] == ("v-1", "v-2")
+    assert CLUSTER.hooks.capacity is not None
+    assert CLUSTER.hooks.capacity(cluster.fields) == ("H200_SXM", 8)
     assert cluster.fields["gpu_type"] == "H200_SXM"
     assert "kube_config" not in cluster.fields
 
 
 def test_parse_cluster_fields_are_frozen() -> None:
     """Live fields are read-only: nested objects become mappings and lists tuples."""
-    cluster = parse_cluster(
-        api_cluster("a", add_ons=[{"add_on_type": "dashboard", "name": "d", "state": {}}])
+    cluster = parse_resource(
+        CLUSTER, api_cluster("a", add_ons=[{"add_on_type": "dashboard", "name": "d", "state": {}}])
     )
     assert isinstance(cluster.fields["add_ons"], tuple)
     with pytest.raises(TypeError):
@@ -219,13 +233,13 @@ def test_parse_cluster_rejects_missing_keys(drop: str, match: str) -> None:
     obj = api_cluster("a")
     del obj[drop]
     with pytest.raises(ValueError, match=match):
-        parse_cluster(obj)
+        parse_resource(CLUSTER, obj)
 
 
 def test_parse_cluster_rejects_non_string_id() -> None:
     """An id of the wrong type is as bad as a missing one."""
     with pytest.raises(ValueError, match="cluster_id"):
-        parse_cluster({**api_cluster("a"), "cluster_id": 17})
+        parse_resource(CLUSTER, {**api_cluster("a"), "cluster_id": 17})
 
 
 @pytest.mark.parametrize(
@@ -238,26 +252,28 @@ def test_parse_volume_rejects_missing_keys(drop: str, match: str) -> None:
     obj = api_volume("data")
     del obj[drop]
     with pytest.raises(ValueError, match=match):
-        parse_live_state([], [obj])
+        parse_live_state({"volume": [obj]})
 
 
 def test_parse_live_state_sorts_by_name_then_id() -> None:
     """Live state is sorted, so plans do not depend on the order the API lists things in."""
     state = parse_live_state(
-        [api_cluster("b", "c-2"), api_cluster("a", "c-9"), api_cluster("a", "c-1")],
-        [api_volume("y"), api_volume("x")],
+        {
+            "cluster": [api_cluster("b", "c-2"), api_cluster("a", "c-9"), api_cluster("a", "c-1")],
+            "volume": [api_volume("y"), api_volume("x")],
+        }
     )
-    assert [(c.name, c.cluster_id) for c in state.clusters] == [
+    assert [(c.name, c.id) for c in state.of_kind("cluster")] == [
         ("a", "c-1"),
         ("a", "c-9"),
         ("b", "c-2"),
     ]
-    assert [v.name for v in state.volumes] == ["x", "y"]
+    assert [v.name for v in state.of_kind("volume")] == ["x", "y"]
 
 
 def test_parse_volume_keeps_size_and_region_only() -> None:
     """A live volume compares on size_tib and region; unknown status reads as "unknown"."""
     obj = {**api_volume("data", size_tib=4), "status": None, "extra": 1}
-    (volume,) = parse_live_state([], [obj]).volumes
+    (volume,) = parse_live_state({"volume": [obj]}).resources
     assert dict(volume.fields) == {"region": "us-central-8", "size_tib": 4}
     assert volume.status == "unknown"

@@ -20,7 +20,6 @@ from reconciler.model import (
     LiveState,
     Plan,
     Prune,
-    ResourceKind,
     Spec,
     thaw,
 )
@@ -42,10 +41,12 @@ from tests.unit.factories import (
     absent_cluster,
     api_cluster,
     api_volume,
+    clusters_of,
     desired_cluster,
     desired_volume,
     live_state,
     make_spec,
+    volumes_of,
 )
 
 REPLACEABLE = Lifecycle(replace_on_change=True)
@@ -105,19 +106,19 @@ def test_actions_follow_the_design_order() -> None:
 @pytest.mark.parametrize(
     ("resource", "kind", "rank"),
     [
-        (ResourceKind.VOLUME, ActionKind.CREATE, 0),
-        (ResourceKind.VOLUME, ActionKind.UPDATE, 0),
-        (ResourceKind.CLUSTER, ActionKind.REPLACE, 1),
-        (ResourceKind.CLUSTER, ActionKind.CREATE, 2),
-        (ResourceKind.CLUSTER, ActionKind.UPDATE, 3),
-        (ResourceKind.CLUSTER, ActionKind.DELETE, 4),
-        (ResourceKind.VOLUME, ActionKind.DELETE, 6),
-        (ResourceKind.CLUSTER, ActionKind.BLOCKED, 9),
-        (ResourceKind.VOLUME, ActionKind.BLOCKED, 9),
+        ("volume", ActionKind.CREATE, 0),
+        ("volume", ActionKind.UPDATE, 0),
+        ("cluster", ActionKind.REPLACE, 1),
+        ("cluster", ActionKind.CREATE, 2),
+        ("cluster", ActionKind.UPDATE, 3),
+        ("cluster", ActionKind.DELETE, 4),
+        ("volume", ActionKind.DELETE, 6),
+        ("cluster", ActionKind.BLOCKED, 9),
+        ("volume", ActionKind.BLOCKED, 9),
     ],
     ids=lambda v: str(v),
 )
-def test_action_rank(resource: ResourceKind, kind: ActionKind, rank: int) -> None:
+def test_action_rank(resource: str, kind: ActionKind, rank: int) -> None:
     """Each (resource, kind) has its fixed place in the order."""
     assert action_rank(Action(kind=kind, resource=resource, name="x")) == rank
 
@@ -271,7 +272,7 @@ def test_max_deletes_counts_replaces_not_blocked() -> None:
 def test_targets_and_excludes_select_actions(options: PlanOptions, names: list[str]) -> None:
     """--target keeps only the named resources; --exclude drops named ones, and wins."""
     spec, live = every_kind()
-    spec = make_spec(*spec.clusters, volumes=spec.volumes[::2])
+    spec = make_spec(*clusters_of(spec), volumes=volumes_of(spec)[::2])
     plan = build_plan(spec, live, options)
     assert [a.name for a in plan.actions] == names
     assert set(plan.fingerprints) == {a.key for a in plan.actions}
@@ -346,8 +347,8 @@ def test_raise_if_unsafe_passes_a_clean_plan() -> None:
 def test_raise_if_unsafe_names_every_blocked_resource_and_rule() -> None:
     """UnsafePlanError (exit 3) lists each blocked resource and each plan-wide refusal."""
     spec, live = deletes(4)
-    spec = make_spec(*spec.clusters, desired_cluster("moved", region="eu-west-1"))
-    live = LiveState(clusters=(*live.clusters, *live_state(api_cluster("moved")).clusters))
+    spec = make_spec(*clusters_of(spec), desired_cluster("moved", region="eu-west-1"))
+    live = LiveState(resources=(*live.resources, *live_state(api_cluster("moved")).resources))
     with pytest.raises(UnsafePlanError) as caught:
         raise_if_unsafe(build_plan(spec, live))
     assert caught.value.exit_code == 3
@@ -380,7 +381,7 @@ def with_live(**changes: dict[str, Any] | None) -> LiveState:
             by_name.pop(name)
         else:
             by_name[name] = obj
-    return parse_live_state(list(by_name.values()))
+    return parse_live_state({"cluster": list(by_name.values())})
 
 
 @pytest.mark.parametrize(
@@ -457,7 +458,7 @@ def test_plan_json_round_trip_is_equal() -> None:
     """plan_to_dict → JSON → plan_from_dict gives back an equal plan (no secrets in it)."""
     spec, live = every_kind()
     spec = make_spec(
-        *spec.clusters,
+        *clusters_of(spec),
         desired_cluster(
             "f-addons",
             add_ons=[{"add_on_type": "dashboard", "name": "d"}],
@@ -466,7 +467,7 @@ def test_plan_json_round_trip_is_equal() -> None:
         ),
         absent_cluster("g", lifecycle=PROTECTED),
         desired_cluster("h-list", add_ons=[{"add_on_type": "ingress", "name": "i"}]),
-        volumes=spec.volumes,
+        volumes=volumes_of(spec),
         project_id=spec.project_id,
         digest=spec.digest,
     )
@@ -474,7 +475,7 @@ def test_plan_json_round_trip_is_equal() -> None:
         api_cluster("f-addons", add_ons=[{"add_on_type": "dashboard", "name": "d", "x": 1}]),
         api_cluster("g"),
     )
-    live = LiveState(clusters=(*live.clusters, *extra.clusters), volumes=live.volumes)
+    live = LiveState(resources=(*live.resources, *extra.resources))
     plan = build_plan(spec, live, PlanOptions(max_deletes=1))
     assert plan.refusals and plan.notes and plan.gpu_changes and plan.unmanaged
     assert {a.kind for a in plan.actions} == set(ActionKind)
@@ -605,7 +606,7 @@ def test_restore_secrets_puts_the_spec_secret_back() -> None:
     "spec",
     [
         secret_spec("OTHER-CA"),
-        make_spec(*secret_spec().clusters[1:]),
+        make_spec(*secret_spec().of_kind("cluster")[1:]),
     ],
     ids=["different-secret", "cluster-gone-from-spec"],
 )
@@ -687,11 +688,15 @@ def test_property_plan_order_is_independent_of_input_order(
     """Shuffling the spec's clusters and the API's list gives the same actions in the same order."""
     clusters, live, prune = scenario
     options = PlanOptions(max_deletes=100)
-    first = build_plan(make_spec(*clusters, prune=prune), parse_live_state(live), options)
+    first = build_plan(
+        make_spec(*clusters, prune=prune), parse_live_state({"cluster": live}), options
+    )
     shuffled_clusters = data.draw(st.permutations(clusters))
     shuffled_live = data.draw(st.permutations(live))
     second = build_plan(
-        make_spec(*shuffled_clusters, prune=prune), parse_live_state(shuffled_live), options
+        make_spec(*shuffled_clusters, prune=prune),
+        parse_live_state({"cluster": shuffled_live}),
+        options,
     )
     assert second.actions == first.actions
     assert (second.unmanaged, second.gpu_changes) == (first.unmanaged, first.gpu_changes)

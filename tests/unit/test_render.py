@@ -18,7 +18,6 @@ from reconciler.model import (
     GpuChange,
     Outcome,
     Plan,
-    ResourceKind,
 )
 from reconciler.plan import plan_to_dict
 from reconciler.render import (
@@ -33,7 +32,7 @@ from reconciler.render import (
 )
 
 FC = FieldChange
-CLUSTER, VOLUME = ResourceKind.CLUSTER, ResourceKind.VOLUME
+CLUSTER, VOLUME = "cluster", "volume"
 
 REPLACE = Action(
     ActionKind.REPLACE,

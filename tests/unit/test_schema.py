@@ -11,12 +11,11 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler import schema as schema_module
-from reconciler.model import (
-    CLUSTER_COMPARED_FIELDS,
-    VOLUME_IN_PLACE_FIELDS,
-    VOLUME_REPLACE_FIELDS,
-)
-from reconciler.schema import Issue, check_documents, merge_cluster, schema, schema_text
+from reconciler.kinds.cluster import KIND as CLUSTER_KIND
+from reconciler.kinds.cluster import merge_cluster
+from reconciler.kinds.volume import KIND as VOLUME_KIND
+from reconciler.schema import Issue, schema, schema_text
+from reconciler.spec.rules import check_documents
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -163,8 +162,8 @@ def test_ignore_changes_names_exactly_the_compared_fields() -> None:
     defs = schema()["$defs"]
     cluster = defs["cluster"]["properties"]["lifecycle"]["properties"]["ignore_changes"]
     volume = defs["volume"]["properties"]["lifecycle"]["properties"]["ignore_changes"]
-    assert set(cluster["items"]["enum"]) == set(CLUSTER_COMPARED_FIELDS)
-    assert set(volume["items"]["enum"]) == set(VOLUME_IN_PLACE_FIELDS | VOLUME_REPLACE_FIELDS)
+    assert set(cluster["items"]["enum"]) == set(CLUSTER_KIND.compared)
+    assert set(volume["items"]["enum"]) == set(VOLUME_KIND.compared)
 
 
 def test_rules_only_look_at_presence_and_constants() -> None:

@@ -50,7 +50,7 @@ def test_defaults_are_merged_under_clusters_and_cluster_keys_win() -> None:
     spec = load(
         HEADER + "clusters:\n  - cluster_name: a\n    num_gpus: 8\n    gpu_type: H200_SXM\n"
     )
-    (cluster,) = spec.clusters
+    (cluster,) = spec.of_kind("cluster")
     assert cluster.name == "a"
     assert dict(cluster.fields) == {
         "region": "us-central-8",
@@ -66,7 +66,7 @@ def test_defaults_are_merged_under_clusters_and_cluster_keys_win() -> None:
 def test_absent_clusters_get_no_defaults() -> None:
     """`ensure: absent` needs only a name, and defaults are not merged into it."""
     spec = load(HEADER + "clusters:\n  - cluster_name: gone\n    ensure: absent\n")
-    (cluster,) = spec.clusters
+    (cluster,) = spec.of_kind("cluster")
     assert (cluster.ensure, dict(cluster.fields)) == (Ensure.ABSENT, {})
 
 
@@ -81,11 +81,11 @@ def test_tool_keys_go_to_their_attributes() -> None:
         "replace_on_change: true}\n"
     )
     spec = load(text)
-    (cluster,) = spec.clusters
-    assert cluster.volume == "v"
+    (cluster,) = spec.of_kind("cluster")
+    assert cluster.refs.get("volume") == "v"
     assert cluster.lifecycle == Lifecycle(True, ("num_gpus",), True)
     assert not {"cluster_name", "ensure", "lifecycle", "volume"} & set(cluster.fields)
-    (volume,) = spec.volumes
+    (volume,) = spec.of_kind("volume")
     assert (volume.name, dict(volume.fields)) == ("v", {"region": "us-central-8", "size_tib": 2})
     assert volume.lifecycle == Lifecycle(prevent_destroy=True)
 
@@ -96,7 +96,7 @@ def test_values_are_frozen() -> None:
         "clusters:\n  - cluster_name: a\n    num_gpus: 8\n"
         "    add_ons: [{add_on_type: dashboard, name: d}]\n"
     )
-    (cluster,) = load(text).clusters
+    (cluster,) = load(text).of_kind("cluster")
     assert isinstance(cluster.fields, MappingProxyType)
     assert isinstance(cluster.fields["add_ons"], tuple)
     with pytest.raises(TypeError):
@@ -114,7 +114,7 @@ def test_timestamps_stay_strings_as_written(written: str) -> None:
         "clusters:\n  - cluster_name: a\n    num_gpus: 8\n    billing_type: SCHEDULED_CAPACITY\n"
         f"    reservation_start_time: {written}\n    reservation_end_time: {written}\n"
     )
-    (cluster,) = load(text).clusters
+    (cluster,) = load(text).of_kind("cluster")
     assert cluster.fields["reservation_start_time"] == written.strip('"')
 
 
@@ -127,7 +127,7 @@ def test_legacy_names_are_translated_with_warnings() -> None:
         "    gpu_node_failover_enabled: true\n"
     )
     spec = load(text)
-    fields = dict(spec.clusters[0].fields)
+    fields = dict(spec.of_kind("cluster")[0].fields)
     assert fields["cuda_version"] == "12.6" and fields["nvidia_driver_version"] == "560"
     assert fields["auto_scale"] is True
     assert not {"driver_version", "auto_scaled", "gpu_node_failover_enabled"} & set(fields)
@@ -160,7 +160,7 @@ def test_anchors_and_merge_keys() -> None:
         "clusters:\n  - &base\n    cluster_name: a\n    num_gpus: 8\n    install_traefik: true\n"
         "  - <<: *base\n    cluster_name: b\n    num_gpus: 16\n"
     )
-    a, b = load(text).clusters
+    a, b = load(text).of_kind("cluster")
     assert (b.name, b.fields["num_gpus"], b.fields["install_traefik"]) == ("b", 16, True)
     assert a.fields["num_gpus"] == 8
 
@@ -170,14 +170,14 @@ def test_volumes_across_files_can_be_referenced() -> None:
     volumes = b"version: 1\nvolumes:\n  - {volume_name: v, region: r, size_tib: 1}\n"
     clusters = (HEADER + "clusters:\n  - {cluster_name: a, num_gpus: 8, volume: v}\n").encode()
     spec = load_spec([("v.yaml", volumes), ("c.yaml", clusters)])
-    assert spec.clusters[0].volume == "v"
-    assert spec.clusters[0].location == Location("c.yaml", 9, 5)
+    assert spec.of_kind("cluster")[0].refs.get("volume") == "v"
+    assert spec.of_kind("cluster")[0].location == Location("c.yaml", 9, 5)
 
 
 def test_byte_order_mark_is_accepted() -> None:
     """A UTF-8 byte order mark at the start of a file is ignored."""
     text = HEADER + "clusters:\n  - {cluster_name: a, num_gpus: 8}\n"
-    assert load(b"\xef\xbb\xbf" + text.encode()).clusters[0].name == "a"
+    assert load(b"\xef\xbb\xbf" + text.encode()).of_kind("cluster")[0].name == "a"
 
 
 def test_the_c_loader_is_used_when_available() -> None:
@@ -225,7 +225,7 @@ def test_yaml_level_problems(text: str, expected: str) -> None:
 def test_explicit_str_tag_keeps_text() -> None:
     """`!!str 010` is the text "010" (the documented alternative to quoting)."""
     text = HEADER + "clusters:\n  - {cluster_name: !!str 010, num_gpus: !!int 8}\n"
-    (cluster,) = load(text).clusters
+    (cluster,) = load(text).of_kind("cluster")
     assert cluster.name == "010" and cluster.fields["num_gpus"] == 8
 
 
@@ -347,9 +347,13 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
 def test_generated_valid_specs_validate(document: dict[str, Any]) -> None:
     """Every generated valid spec loads, in order, with defaults merged into present clusters."""
     spec = load(yaml.safe_dump(document, sort_keys=False))
-    assert [c.name for c in spec.clusters] == [c["cluster_name"] for c in document["clusters"]]
-    assert [v.name for v in spec.volumes] == [v["volume_name"] for v in document["volumes"]]
-    for cluster, raw in zip(spec.clusters, document["clusters"], strict=True):
+    assert [c.name for c in spec.of_kind("cluster")] == [
+        c["cluster_name"] for c in document["clusters"]
+    ]
+    assert [v.name for v in spec.of_kind("volume")] == [
+        v["volume_name"] for v in document["volumes"]
+    ]
+    for cluster, raw in zip(spec.of_kind("cluster"), document["clusters"], strict=True):
         if cluster.ensure is Ensure.PRESENT:
             assert cluster.fields["num_gpus"] == raw["num_gpus"]
             assert cluster.fields["region"] == "us-central-8"

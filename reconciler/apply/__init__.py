@@ -1,0 +1,333 @@
+"""Executes a plan: ordering and parallelism, idempotent create, waiting, the report.
+
+Shell module: it calls the API through the client's generic methods and takes its clock and
+sleep injected, so tests drive it against the simulator with fake time. Each action runs in
+a worker thread; waits for ready / gone go through one shared poller (`poller.py`) that makes
+one list call per kind and interval for every resource waiting at once. What differs between
+kinds is asked of the kind (`reconciler.kinds`), never branched on here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+from typing import Any, Protocol
+
+from reconciler import kinds
+from reconciler.apply.poller import (
+    DEFAULT_OPTIONS,
+    ActionFailed,
+    ApplyOptions,
+    Poller,
+    PollFn,
+    WaitAbandoned,
+)
+from reconciler.errors import ConflictError, CreateOutcomeUnknown, NotFoundError, ReconcilerError
+from reconciler.kinds import Endpoints, Kind
+from reconciler.model import (
+    Action,
+    ActionKind,
+    ActionResult,
+    ApplyReport,
+    LiveState,
+    Outcome,
+    Plan,
+    thaw,
+)
+from reconciler.plan import action_rank
+from reconciler.render import show_name
+
+__all__ = ["ApiClient", "Applier", "ApplyOptions"]
+
+CREATES = (ActionKind.CREATE, ActionKind.REPLACE)
+DESTRUCTIVE = (ActionKind.DELETE, ActionKind.REPLACE)
+
+
+class ApiClient(Protocol):
+    """The client calls apply makes: one generic path for every kind."""
+
+    def list_resources(
+        self, api: Endpoints, project_id: str | None = None
+    ) -> list[dict[str, Any]]: ...
+    def create_resource(
+        self, api: Endpoints, body: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]: ...
+    def update_resource(
+        self, api: Endpoints, resource_id: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]: ...
+    def delete_resource(self, api: Endpoints, resource_id: str) -> dict[str, Any]: ...
+
+
+ProgressFn = Callable[[str], None]
+
+
+def _what(action: Action) -> str:
+    return f"{action.resource} {show_name(action.name)}"
+
+
+def dependencies(action: Action, actions: list[Action]) -> list[str]:
+    """Keys of the actions that must succeed first: a create waits for the creates of what it
+    refers to; a delete waits for the deletes of the kinds that refer to its kind."""
+    kind = kinds.get(action.resource)
+    if action.kind in CREATES and action.refs:
+        wanted = {(r.kind, action.refs[r.key]) for r in kind.refs if r.key in action.refs}
+        return [a.key for a in actions if (a.resource, a.name) in wanted and a.kind in CREATES]
+    if action.kind is ActionKind.DELETE:
+        referring = {k.name for k, _ in kinds.referrers(kind)}
+        return [a.key for a in actions if a.resource in referring and a.kind in DESTRUCTIVE]
+    return []
+
+
+class Applier:
+    """Runs one plan: `run(plan, live)` → ApplyReport. `request_stop()` is the first Ctrl-C."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        *,
+        options: ApplyOptions = DEFAULT_OPTIONS,
+        project_id: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        progress: ProgressFn | None = None,
+        on_poll: PollFn | None = None,
+        new_key: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._client = client
+        self._options = options
+        self._project_id = project_id
+        self._clock = clock
+        self._sleep = sleep
+        self._progress = progress or (lambda _line: None)
+        self._on_poll = on_poll
+        self._new_key = new_key
+        self._stop = threading.Event()
+        self._ids: dict[tuple[str, str], str] = {}  # (kind, name) → id, for references
+        self._deleting: dict[tuple[str, str], str] = {}  # (kind, name) → id still going away
+        self._lock = threading.Lock()
+        self._poller: Poller | None = None
+
+    def request_stop(self) -> None:
+        """Start no new action; the in-flight ones finish."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(
+        self,
+        plan: Plan,
+        live: LiveState,
+        *,
+        on_interrupt: Callable[[], None] | None = None,
+        on_second_interrupt: Callable[[], None] | None = None,
+    ) -> ApplyReport:
+        """Execute every unblocked action; Ctrl-C once stops new ones, twice calls
+        `on_second_interrupt` (which is expected to exit the process)."""
+        actions = sorted(
+            (a for a in plan.actions if a.kind is not ActionKind.BLOCKED), key=action_rank
+        )
+        for resource in live.resources:
+            gone = resource.status == kinds.get(resource.kind).statuses.deleting
+            (self._deleting if gone else self._ids)[(resource.kind, resource.name)] = resource.id
+        poller = Poller(
+            self._client, self._project_id, self._options, self._clock, self._sleep, self._on_poll
+        )
+        self._poller = poller
+        pool = ThreadPoolExecutor(max_workers=max(1, self._options.parallelism))
+        futures: dict[str, Future[ActionResult]] = {}
+        for action in actions:
+            deps = [futures[k] for k in dependencies(action, actions) if k in futures]
+            futures[action.key] = pool.submit(self._run_one, action, deps)
+        results: dict[str, ActionResult] = {}
+        pending = list(futures.items())
+        while pending:
+            key, future = pending[0]
+            try:
+                results[key] = future.result(timeout=0.1)
+                pending.pop(0)
+            except FuturesTimeout:
+                continue
+            except KeyboardInterrupt:
+                if self.stopping:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    if on_second_interrupt is not None:
+                        on_second_interrupt()
+                    raise
+                self.request_stop()
+                poller.close()  # waits end now; in-flight API calls finish
+                if on_interrupt is not None:
+                    on_interrupt()
+        pool.shutdown(wait=True)
+        poller.close()
+        return ApplyReport(
+            results=tuple(results[a.key] for a in actions), interrupted=self.stopping
+        )
+
+    def _run_one(self, action: Action, deps: list[Future[ActionResult]]) -> ActionResult:
+        for dep in deps:
+            result = dep.result()
+            if result.outcome is not Outcome.DONE:
+                what = f"{result.action.resource} {result.action.name!r}"
+                return ActionResult(action, Outcome.SKIPPED, f"depends on {what}, which failed")
+        if self.stopping:
+            return ActionResult(action, Outcome.SKIPPED, "not started: apply was interrupted")
+        started = self._clock()
+        try:
+            resource_id, status = self._execute(action)
+        except WaitAbandoned:
+            return ActionResult(
+                action,
+                Outcome.DONE,
+                f"{action.kind} sent; not waited for (interrupted)",
+                action.resource_id,
+                None,
+                self._clock() - started,
+            )
+        except (ActionFailed, ReconcilerError) as exc:
+            self._progress(f"{_what(action)}: failed: {exc}")
+            return ActionResult(
+                action, Outcome.FAILED, str(exc), action.resource_id, None, self._clock() - started
+            )
+        elapsed = self._clock() - started
+        done = {"create": "created", "update": "updated", "replace": "replaced"}.get(
+            str(action.kind), "destroyed"
+        )
+        settled = f", {status}" if status else ""
+        self._progress(f"{_what(action)}: {done} after {elapsed:.0f}s{settled}")
+        return ActionResult(action, Outcome.DONE, "", resource_id, status, elapsed)
+
+    def _execute(self, action: Action) -> tuple[str | None, str | None]:
+        kind = kinds.get(action.resource)
+        match action.kind:
+            case ActionKind.CREATE:
+                return self._create(kind, action)
+            case ActionKind.UPDATE:
+                return self._update(kind, action)
+            case ActionKind.DELETE:
+                return self._delete(kind, action)
+            case ActionKind.REPLACE:
+                self._delete(kind, action, always_wait=True)
+                return self._create(kind, action)
+            case _:
+                raise ActionFailed(f"cannot {action.kind} a {action.resource}")
+
+    def _wait(self, kind: Kind, resource_id: str, name: str, want: str) -> None:
+        assert self._poller is not None
+        goal = kind.statuses.ready if want == "ready" else "gone"
+        self._progress(f"{kind.name} {show_name(name)}: waiting until {goal}")
+        self._poller.wait(kind, resource_id, name, want)
+
+    def _create_body(self, kind: Kind, action: Action) -> dict[str, Any]:
+        """The create body with every reference by name resolved to the id it has now."""
+        body: dict[str, Any] = thaw(action.body)
+        for ref in kind.refs:
+            name = action.refs.get(ref.key)
+            if name is None:
+                continue
+            with self._lock:
+                resource_id = self._ids.get((ref.kind, name))
+            if resource_id is None:
+                raise ActionFailed(f"{ref.kind} {name!r} does not exist")
+            body[ref.body_key] = resource_id
+        return body
+
+    def _create(self, kind: Kind, action: Action) -> tuple[str | None, str | None]:
+        body = self._create_body(kind, action)
+        dying = self._deleting.get((kind.name, action.name))
+        if action.kind is ActionKind.CREATE and dying is not None:
+            self._wait(kind, dying, action.name, "gone")
+        key = self._new_key()
+        self._progress(f"{_what(action)}: creating")
+        try:
+            created = self._client.create_resource(kind.api, body, idempotency_key=key)
+        except CreateOutcomeUnknown as exc:
+            created = self._recover_create(kind, action, body, key, exc)
+        except ConflictError as exc:
+            found = self._find(kind, action.name)
+            also = (
+                f"; a {kind.name} named {action.name!r} now exists (id {found[kind.api.id_key]})"
+                if found
+                else ""
+            )
+            raise ActionFailed(f"{exc}{also}; run plan again") from None
+        resource_id = str(created[kind.api.id_key])
+        with self._lock:
+            self._ids[(kind.name, action.name)] = resource_id
+        if kind.waits and self._options.wait:
+            self._wait(kind, resource_id, action.name, "ready")
+            return resource_id, kind.statuses.ready
+        return resource_id, str(created.get("status", ""))
+
+    def _find(self, kind: Kind, name: str) -> dict[str, Any] | None:
+        for found in self._client.list_resources(kind.api, self._project_id):
+            if found.get(kind.api.name_key) == name and found.get("status") != (
+                kind.statuses.deleting
+            ):
+                return found
+        return None
+
+    def _recover_create(
+        self,
+        kind: Kind,
+        action: Action,
+        body: dict[str, Any],
+        key: str,
+        exc: CreateOutcomeUnknown,
+    ) -> dict[str, Any]:
+        """The create may or may not have happened: adopt what appeared, else resend once
+        after the grace period (DESIGN §7), with the same idempotency key."""
+        self._progress(f"{_what(action)}: create outcome unknown ({exc}); checking")
+        found = self._find(kind, action.name)
+        if found is None:
+            self._sleep(self._options.adopt_grace)
+            found = self._find(kind, action.name)
+        if found is not None:
+            self._progress(f"{_what(action)}: adopted {found[kind.api.id_key]}")
+            return found
+        try:
+            return self._client.create_resource(kind.api, body, idempotency_key=key)
+        except CreateOutcomeUnknown as again:
+            found = self._find(kind, action.name)
+            if found is not None:
+                return found
+            raise ActionFailed(
+                f"create outcome unknown twice ({again}); no {kind.name} named "
+                f"{action.name!r} appeared; run plan again"
+            ) from None
+
+    def _update(self, kind: Kind, action: Action) -> tuple[str | None, str | None]:
+        resource_id = str(action.resource_id)
+        provisioning = kind.statuses.provisioning_prefixes
+        if kind.waits and action.status and action.status.startswith(provisioning):
+            self._wait(kind, resource_id, action.name, "ready")
+        self._progress(f"{_what(action)}: updating")
+        try:
+            updated = self._client.update_resource(kind.api, resource_id, thaw(action.body))
+        except NotFoundError:
+            raise ActionFailed(
+                f"{kind.name} {resource_id} no longer exists (404): it was deleted outside "
+                "reconciler; run plan again (it is never re-created implicitly)"
+            ) from None
+        if kind.waits and self._options.wait:
+            self._wait(kind, resource_id, action.name, "ready")
+            return resource_id, kind.statuses.ready
+        return resource_id, str(updated.get("status", ""))
+
+    def _delete(
+        self, kind: Kind, action: Action, always_wait: bool = False
+    ) -> tuple[str | None, str | None]:
+        resource_id = str(action.resource_id)
+        self._progress(f"{_what(action)}: deleting")
+        try:
+            self._client.delete_resource(kind.api, resource_id)
+        except NotFoundError:
+            return resource_id, None  # already gone: the goal is reached
+        if kind.waits and (self._options.wait or always_wait):
+            self._wait(kind, resource_id, action.name, "gone")
+        return resource_id, None

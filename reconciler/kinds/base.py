@@ -1,0 +1,178 @@
+"""What a resource kind is made of: its field table, endpoints, statuses, references, hooks.
+
+Pure. Plain data plus optional hooks: a hook exists only where a kind has a rule of its own,
+and every stage treats a missing hook as "nothing special".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from reconciler.model import ActionKind, Region
+
+
+class FieldClass(StrEnum):
+    """How a change to a field is carried out (DESIGN §5)."""
+
+    IN_PLACE = "in-place"  # one update call with only the changed fields
+    REPLACE = "replace"  # delete, then create
+    CREATE_ONLY = "create-only"  # sent on create, never reported back: a change is a note
+    COMPUTED = "computed"  # reported by the API, never sent or compared
+
+
+class _NoDefault:
+    """Marker: the field has no default of this sort."""
+
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Any = _NoDefault()
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One row of a kind's field table."""
+
+    name: str  # the spec's (and the create body's) name
+    cls: FieldClass
+    live: str | None = None  # the name the API echoes it under, when different
+    normalise: Callable[[Any], Any] | None = None  # both sides, before comparing
+    server_default: Any = NO_DEFAULT  # what the server assumes when a create omits it
+    export_default: Any = NO_DEFAULT  # a live value equal to this is left out of exports
+    sensitive: tuple[str, ...] = ()  # dotted sub-paths that are secret ("" = the whole field)
+    unreported_matches: bool = False  # absent from a live answer: taken as what is wanted
+
+    @property
+    def is_compared(self) -> bool:
+        return self.cls in (FieldClass.IN_PLACE, FieldClass.REPLACE)
+
+    @property
+    def live_name(self) -> str:
+        return self.live or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where a kind lives in the API and how its answers are shaped."""
+
+    collection: str  # GET lists, POST creates; `{collection}/{id}` gets, puts, deletes
+    list_key: str  # the list answer's array: `{"clusters": [...]}`
+    id_key: str
+    name_key: str
+    required: tuple[str, ...]  # string fields every object of this kind must carry
+    update_id_in_body: bool = False  # PUT `{collection}` with the id in the body (volumes)
+    delete_reports_success: bool = False  # DELETE answers `{"success": bool}` (volumes)
+
+
+@dataclass(frozen=True, slots=True)
+class Statuses:
+    """What a kind's `status` values mean to the plan and to apply."""
+
+    default: str = "unknown"  # when an answer carries none
+    ready: str | None = None  # apply waits for this after create and update
+    deleting: str | None = None  # counts as gone; a create of the name waits for it
+    failed: frozenset[str] = frozenset()  # will not become ready by itself: apply fails
+    unhealthy: frozenset[str] = frozenset()  # flagged in plans
+    provisioning_prefixes: tuple[str, ...] = ()  # an update waits these out before sending
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A reference by name from one kind to another: `volume: team-data` in a cluster."""
+
+    key: str  # the spec key, and the key in Desired.refs / Action.refs / Live.links
+    kind: str  # the kind referred to
+    body_key: str  # the create body's field that carries the resolved id
+    live_list: str  # the live answer's list of referenced objects (`volumes: [{volume_id}]`)
+    live_id: str  # the id key inside each item of that list
+
+
+@dataclass(frozen=True, slots=True)
+class Texts:
+    """A kind's own words in plans (kept byte-identical to what users already see)."""
+
+    update_reason: str = "fields differ from the spec"
+    replace_reason: str = "a field that cannot be updated in place changed"
+    replace_why: str = "changing {fields} forces replacement (delete, then create)"
+
+
+#: (spec defaults, spec item, is it present) → its API fields.
+SpecItem = Callable[[Mapping[str, Any], Mapping[str, Any], bool], dict[str, Any]]
+#: (wanted, live) comparable maps → a reason to block the update, or None.
+UpdateGuard = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
+#: The catalogue check of a create body: why the regions cannot serve it, or None.
+CatalogueCheck = Callable[[Mapping[str, Any], Mapping[str, Region]], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """The rules only some kinds have; None means the kind has no such rule."""
+
+    # (spec defaults, spec item, is it present) → its fields as the API names them: defaults
+    # merged under it, older names translated
+    spec_item: SpecItem | None = None
+    # desired comparable fields → completed with defaults that depend on other fields
+    complete_desired: Callable[[dict[str, Any]], None] | None = None
+    # desired fields → compared fields the spec does not govern (e.g. owned by an autoscaler)
+    ungoverned: Callable[[Mapping[str, Any]], frozenset[str]] | None = None
+    # (wanted, live fields) → top-level fields whose change must force replacement anyway
+    forces_replacement: Callable[[Mapping[str, Any], Mapping[str, Any]], frozenset[str]] | None = (
+        None
+    )
+    # the update body, reshaped to the update call's own item shapes
+    update_body: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    update_guard: UpdateGuard | None = None
+    catalogue: CatalogueCheck | None = None
+    # comparable live fields → (GPU type, count) it holds, for the plan's capacity line
+    capacity: Callable[[Mapping[str, Any]], tuple[str, int]] | None = None
+    # live comparable fields → the spec fields an export writes (secrets already dropped)
+    export: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Kind:
+    """One resource kind, as every stage of the pipeline sees it."""
+
+    name: str  # "cluster": in plans, keys (`cluster.train-a`) and messages
+    plural: str  # the spec's top-level list key, "clusters"
+    api: Endpoints
+    fields: tuple[Field, ...]
+    rank: Mapping[ActionKind, int]  # the apply order (DESIGN §6); lower runs first
+    statuses: Statuses = Statuses()
+    waits: bool = False  # apply waits for ready / gone (through the one poller)
+    refs: tuple[Ref, ...] = ()
+    prunable: bool = False  # live-only resources are pruned or listed as unmanaged
+    texts: Texts = Texts()
+    hooks: Hooks = Hooks()
+    by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
+    by_live_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
+    unreported_matches: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
+        object.__setattr__(self, "by_live_name", {f.live_name: f for f in self.fields})
+        unreported = frozenset(f.name for f in self.fields if f.unreported_matches)
+        object.__setattr__(self, "unreported_matches", unreported)
+
+    def names(self, *classes: FieldClass) -> frozenset[str]:
+        """The spec names of the fields of these classes."""
+        return frozenset(f.name for f in self.fields if f.cls in classes)
+
+    @property
+    def tool_keys(self) -> frozenset[str]:
+        """Keys of a spec item that are the tool's, not the API's fields."""
+        return frozenset({self.api.name_key, "ensure", "lifecycle", *(r.key for r in self.refs)})
+
+    @property
+    def compared(self) -> frozenset[str]:
+        return self.names(FieldClass.IN_PLACE, FieldClass.REPLACE)
+
+    @property
+    def sensitive_paths(self) -> frozenset[str]:
+        return frozenset(
+            f"{f.name}.{sub}" if sub else f.name for f in self.fields for sub in f.sensitive
+        )

@@ -1,0 +1,34 @@
+"""Normalisers the field tables use: both sides go through them before comparing. Pure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+def normalise_time(value: Any) -> Any:
+    """An RFC 3339 timestamp → canonical UTC `YYYY-MM-DDTHH:MM:SSZ`; anything else unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return value
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + (
+        f".{instant.microsecond:06d}Z" if instant.microsecond else "Z"
+    )
+
+
+def upper(value: Any) -> Any:
+    """Enums compare case-folded: the API echoes `h100_sxm` as `H100_SXM`."""
+    return value.upper() if isinstance(value, str) else value
+
+
+def text(value: Any) -> Any:
+    """Version strings YAML may have read as numbers (`cuda_version: 12.6`)."""
+    return str(value)

@@ -1,0 +1,253 @@
+"""The Plan: ordering, safety rules and the capacity change; `saved.py` pins and stores it.
+
+Pure. Safety lives here, not in the CLI (octoDNS's `raise_if_unsafe`): prevent_destroy turns
+deletes and replaces into blocked actions, `max_deletes` refuses the whole plan. Every rule
+that belongs to one kind is that kind's hook or data (`reconciler.kinds`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from reconciler import kinds
+from reconciler.diff import blocked, compute_actions
+from reconciler.errors import UnsafePlanError
+from reconciler.model import (
+    Action,
+    ActionKind,
+    Ensure,
+    GpuChange,
+    Lifecycle,
+    LiveState,
+    Plan,
+    Prune,
+    Region,
+    Spec,
+    freeze,
+    frozen_map,
+    thaw,
+)
+from reconciler.plan.saved import (
+    ABSENT,
+    FORMAT_VERSION,
+    PlanFileError,
+    fingerprint,
+    has_redacted_secrets,
+    live_snapshots,
+    plan_from_dict,
+    plan_to_dict,
+    raise_if_stale,
+    restore_secrets,
+)
+
+__all__ = [
+    "DEFAULT_MAX_DELETES",
+    "FORMAT_VERSION",
+    "PlanFileError",
+    "PlanOptions",
+    "action_rank",
+    "build_plan",
+    "check_catalogue",
+    "destroy_spec",
+    "gpu_changes",
+    "has_redacted_secrets",
+    "order_actions",
+    "plan_from_dict",
+    "plan_to_dict",
+    "raise_if_stale",
+    "raise_if_unsafe",
+    "restore_secrets",
+]
+
+DEFAULT_MAX_DELETES = 3
+BLOCKED_RANK = 9
+DESTRUCTIVE = (ActionKind.DELETE, ActionKind.REPLACE)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    allow_replace: tuple[str, ...] = ()
+    max_deletes: int = DEFAULT_MAX_DELETES
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+
+
+# --- order (DESIGN §6) ------------------------------------------------------------------------
+
+
+def action_rank(action: Action) -> int:
+    """Each kind's rank for the action (volume creates → cluster replaces → cluster creates →
+    cluster updates → cluster deletes → volume deletes); blocked actions last."""
+    if action.kind is ActionKind.BLOCKED:
+        return BLOCKED_RANK
+    return kinds.get(action.resource).rank[action.kind]
+
+
+def order_actions(actions: Iterable[Action]) -> tuple[Action, ...]:
+    return tuple(sorted(actions, key=lambda a: (action_rank(a), a.name, a.resource_id or "")))
+
+
+# --- safety -----------------------------------------------------------------------------------
+
+
+def _apply_prevent_destroy(action: Action, lifecycle: Lifecycle | None) -> Action:
+    if lifecycle is None or not lifecycle.prevent_destroy or action.kind not in DESTRUCTIVE:
+        return action
+    verb = "delete" if action.kind is ActionKind.DELETE else "replace"
+    return blocked(
+        action,
+        f"{action.resource} {action.name!r} has lifecycle.prevent_destroy: true, and this "
+        f"plan would {verb} it ({action.reason}); remove the setting to allow it",
+    )
+
+
+def _selected(action: Action, options: PlanOptions) -> bool:
+    if options.targets and action.name not in options.targets:
+        return False
+    return action.name not in options.excludes
+
+
+def _staying_users(live: LiveState, going: set[str]) -> dict[str, dict[str, list[str]]]:
+    """id → referring kind → names of the live resources that use it and stay."""
+    users: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for kind in kinds.KINDS:
+        for ref in kind.refs:
+            for resource in live.of_kind(kind.name):
+                if resource.id in going or resource.status == kind.statuses.deleting:
+                    continue
+                for target in resource.links.get(ref.key, ()):
+                    users[target][kind.name].append(resource.name)
+    return users
+
+
+def _guard_referenced_deletes(actions: Iterable[Action], live: LiveState) -> list[Action]:
+    """Deletes blocked while a live resource using the target stays: the diff assumed its
+    user's delete, which a target, an exclude or prevent_destroy may have taken away."""
+    actions = list(actions)
+    going = {a.resource_id for a in actions if a.kind in DESTRUCTIVE and a.resource_id}
+    users = _staying_users(live, going)
+    guarded = []
+    for action in actions:
+        staying = users.get(action.resource_id or "") if action.kind is ActionKind.DELETE else None
+        if staying:
+            named = "; ".join(f"{k}(s) {', '.join(sorted(n))}" for k, n in staying.items())
+            action = blocked(action, f"still used by {named}, which this plan does not delete")
+        guarded.append(action)
+    return guarded
+
+
+def raise_if_unsafe(plan: Plan) -> None:
+    """UnsafePlanError (exit 3) naming every blocked resource and rule."""
+    reasons = [f"{a.resource} {a.name!r}: {a.reason}" for a in plan.blocked]
+    reasons += list(plan.refusals)
+    if reasons:
+        raise UnsafePlanError("plan blocked by a safety rule:\n  " + "\n  ".join(reasons))
+
+
+# --- capacity ---------------------------------------------------------------------------------
+
+
+def gpu_changes(live: LiveState, actions: Iterable[Action]) -> tuple[GpuChange, ...]:
+    """GPUs per type before → after, from the kinds that hold capacity."""
+    before: Counter[str] = Counter()
+    by_id = {}
+    for kind in kinds.KINDS:
+        if kind.hooks.capacity is None:
+            continue
+        for resource in live.of_kind(kind.name):
+            by_id[(kind.name, resource.id)] = resource
+            if resource.status != kind.statuses.deleting:
+                gpu_type, count = kind.hooks.capacity(resource.fields)
+                before[gpu_type] += count
+    after = Counter(before)
+    for action in actions:
+        capacity = kinds.get(action.resource).hooks.capacity
+        if capacity is None or action.kind is ActionKind.BLOCKED:
+            continue
+        old = by_id.get((action.resource, action.resource_id or ""))
+        if old and action.kind in (*DESTRUCTIVE, ActionKind.UPDATE):
+            gpu_type, count = capacity(old.fields)
+            after[gpu_type] -= count
+        if action.kind in (ActionKind.CREATE, ActionKind.REPLACE):
+            gpu_type, count = capacity(action.body)
+            after[gpu_type] += count
+        if action.kind is ActionKind.UPDATE and old:
+            gpu_type, count = capacity({**old.fields, **action.body})
+            after[gpu_type] += count
+    return tuple(
+        GpuChange(t, before[t], after[t])
+        for t in sorted(set(before) | set(after))
+        if before[t] != after[t]
+    )
+
+
+# --- building ---------------------------------------------------------------------------------
+
+
+def build_plan(spec: Spec, live: LiveState, options: PlanOptions = PlanOptions()) -> Plan:
+    """The reviewed plan: actions ordered, safety rules applied, touched resources pinned."""
+    result = compute_actions(spec, live, options.allow_replace)
+    lifecycles: Mapping[str, Lifecycle] = {d.key: d.lifecycle for d in spec.resources}
+    actions = order_actions(
+        _guard_referenced_deletes(
+            (
+                _apply_prevent_destroy(a, lifecycles.get(a.key))
+                for a in result.actions
+                if _selected(a, options)
+            ),
+            live,
+        )
+    )
+    destructive = [a for a in actions if a.kind in DESTRUCTIVE]
+    refusals: list[str] = []
+    if len(destructive) > options.max_deletes:
+        refusals.append(
+            f"this plan would delete or replace {len(destructive)} resources "
+            f"({', '.join(a.key for a in destructive)}), more than --max-deletes "
+            f"{options.max_deletes}; raise --max-deletes if that is intended"
+        )
+    snapshots = live_snapshots(live, {a.key for a in actions})
+    touched = {a.key: snapshots.get(a.key, ABSENT) for a in actions}
+    return Plan(
+        actions=actions,
+        unchanged=result.unchanged,
+        unmanaged=result.unmanaged,
+        notes=result.notes,
+        gpu_changes=gpu_changes(live, actions),
+        fingerprints=frozen_map({k: fingerprint(v) for k, v in touched.items()}),
+        snapshots=freeze(touched),
+        project_id=spec.project_id,
+        spec_digest=spec.digest,
+        refusals=tuple(refusals),
+    )
+
+
+def destroy_spec(spec: Spec) -> Spec:
+    """The spec with every declared resource marked `ensure: absent` (for `destroy`).
+
+    Prune is switched off: destroy deletes what the spec declares and nothing else, never an
+    undeclared cluster that happens to match `prune.name_prefix`.
+    """
+    return replace(
+        spec,
+        resources=tuple(replace(r, ensure=Ensure.ABSENT) for r in spec.resources),
+        prune=Prune(),
+    )
+
+
+# --- online checks before any prompt (DESIGN §6) ----------------------------------------------
+
+
+def check_catalogue(plan: Plan, regions: Iterable[Region]) -> Plan:
+    """Creates and replaces the regions catalogue cannot serve become blocked actions."""
+    by_name = {r.name: r for r in regions}
+    checked = []
+    for action in plan.actions:
+        check = kinds.get(action.resource).hooks.catalogue
+        problem = None
+        if check is not None and action.kind in (ActionKind.CREATE, ActionKind.REPLACE):
+            problem = check(thaw(action.body), by_name)
+        checked.append(action if problem is None else blocked(action, problem))
+    return replace(plan, actions=order_actions(checked))
