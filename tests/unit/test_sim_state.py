@@ -713,7 +713,7 @@ def test_invalid_volume_update(
     response = call(sim_state, "PUT", VOLUMES, request)
     assert response.status == status
     assert error(response)["param"] == param
-    assert sim_state.volumes[volume["volume_id"]]["size_tib"] == 2
+    assert sim_state.volumes[volume["volume_id"]].size_tib == 2
 
 
 @pytest.mark.parametrize(
