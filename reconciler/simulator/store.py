@@ -153,12 +153,25 @@ class Store:
             phases.insert(3, "WaitingForSharedVolume")
         schedule = walk(now, phases, self.speed, instant=instant)
         fields = cluster_fields(create)
-        machine_cluster_id = f"mc-{self.ids.hex(10)}"
+        machine_cluster_id = f"mc-{self.ids.hex(10)}"  # drawn before the secret, as saved
         kube_secret = self.ids.hex(16) + self.ids.hex(16)
         cluster = StoredCluster(
-            cluster_id, fields, now, schedule, None, None, None, [], [], [], [],
-            volume_ids, owned, machine_cluster_id, kube_secret,
-        )  # fmt: skip
+            cluster_id=cluster_id,
+            fields=fields,
+            created_at=now,
+            schedule=schedule,
+            gone_at=None,
+            stuck=None,
+            unhealthy_node=None,
+            nodes=[],
+            deleted_nodes=[],
+            control_nodes=[],
+            events=[],
+            volume_ids=volume_ids,
+            owned_volume_ids=owned,
+            machine_cluster_id=machine_cluster_id,
+            kube_secret=kube_secret,
+        )
         control_ready = next(e.at for e in schedule if e.status == "WaitingForDataPlaneNodes")
         for _ in range(3 if fields.cluster_type == "KUBERNETES" else 1):
             cluster.control_nodes.append(
