@@ -1,10 +1,16 @@
 """The built-in simulator of the Together GPU cluster API (DESIGN §9).
 
-`state` is the pure API, `transport` serves it in-process to httpx, `http` over a socket.
+Pure parts: `wire` (requests, routes, errors), `catalogue`, `shapes` (request bodies),
+`faults`, `clusters` (+ `cluster_requests`, `cluster_views`), `volumes`, `store` and `state`
+(the API facade, `SimState`). Shells: `persist` (the state file), `transport` (in-process,
+for httpx) and `http` (a loopback socket).
 """
 
 from __future__ import annotations
 
-from reconciler.simulator.state import DEMO_SPEED, Faults, SimRequest, SimResponse, SimState
+from reconciler.simulator.clusters import DEMO_SPEED
+from reconciler.simulator.faults import Faults
+from reconciler.simulator.state import SimState
+from reconciler.simulator.wire import SimRequest, SimResponse
 
 __all__ = ["DEMO_SPEED", "Faults", "SimRequest", "SimResponse", "SimState"]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import sys
 import time
 
-from reconciler.simulator.state import DEMO_SPEED, SimState
-from reconciler.simulator.transport import save_state
+from reconciler.simulator.clusters import DEMO_SPEED
+from reconciler.simulator.persist import save_state
+from reconciler.simulator.state import SimState
 
 
 def seed(state_file: str) -> None:

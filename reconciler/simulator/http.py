@@ -15,8 +15,10 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from reconciler.simulator.state import MUTATING, SimRequest, SimState
-from reconciler.simulator.transport import DEFAULT_STALL_SECONDS, save_state
+from reconciler.simulator.persist import save_state
+from reconciler.simulator.state import SimState
+from reconciler.simulator.transport import DEFAULT_STALL_SECONDS
+from reconciler.simulator.wire import MUTATING, SimRequest
 
 MAX_BODY = 16 * 1024 * 1024
 

@@ -1,69 +1,32 @@
 """The simulator as an httpx transport: `--sim` runs every command in-process, no socket.
 
-Also home of the state-file I/O shared with http.py: load at start, save atomically after
-every mutating request.
+The state file is saved (persist.py) after every mutating request; `save_state` and
+`load_state` stay importable from here.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 
 import httpx
 
-from reconciler.errors import ReconcilerError
-from reconciler.simulator.state import MUTATING, Faults, SimRequest, SimResponse, SimState
+from reconciler.simulator.persist import load_state, save_state
+from reconciler.simulator.state import SimState
+from reconciler.simulator.wire import DEFAULT_TOKEN, MUTATING, SimRequest, SimResponse
+
+__all__ = [
+    "DEFAULT_STALL_SECONDS",
+    "SimTransport",
+    "load_state",
+    "open_sim",
+    "save_state",
+    "to_sim_request",
+]
 
 DEFAULT_STALL_SECONDS = 65.0
-
-
-def save_state(state: SimState, path: str) -> None:
-    """Write the state to `path` atomically: a temp file in the same directory, then rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".sim-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(state.to_json(), handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def load_state(
-    path: str | None,
-    *,
-    clock: Callable[[], float] = time.time,
-    speed: float | None = None,
-    token: str | None = None,
-    seed: int = 0,
-    faults: Faults | None = None,
-) -> SimState:
-    """The state saved in `path` if it exists (options given here override it), else a new one."""
-    if path is not None and os.path.exists(path):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
-            return SimState.from_json(data, clock=clock, token=token, speed=speed, faults=faults)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ReconcilerError(
-                f"{path}: cannot read the simulator state ({exc}); remove the file to start over"
-            ) from exc
-    return SimState(
-        clock=clock,
-        token=token if token is not None else "sim-token",
-        speed=speed if speed is not None else 1.0,
-        seed=seed,
-        faults=faults,
-    )
 
 
 def to_sim_request(request: httpx.Request) -> SimRequest:
@@ -119,7 +82,7 @@ class SimTransport(httpx.BaseTransport):
         )
 
 
-def open_sim(state_file: str | None, *, speed: float, token: str = "sim-token") -> SimTransport:
+def open_sim(state_file: str | None, *, speed: float, token: str = DEFAULT_TOKEN) -> SimTransport:
     """The in-process simulator behind `--sim`: state loaded from / saved to `state_file`."""
     if state_file is not None:
         os.makedirs(os.path.dirname(os.path.abspath(state_file)), exist_ok=True)

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from together.types import Cluster
 from together.types.clusters import ClusterStorage
 
-from reconciler.simulator.state import (
-    DEMO_SPEED,
-    PHASE_SECONDS,
-    Faults,
-    SimRequest,
-    SimResponse,
-    SimState,
-)
+from reconciler.simulator.clusters import DEMO_SPEED, PHASE_SECONDS, StoredCluster
+from reconciler.simulator.faults import FAULT_KINDS, FAULTS, Faults, fault_help
+from reconciler.simulator.shapes import CREATE_FIELDS, UPDATE_FIELDS
+from reconciler.simulator.state import SimState
+from reconciler.simulator.wire import SimRequest, SimResponse
 from tests.conftest import SIM_TOKEN, FakeClock
 
 CLUSTERS = "/v1/compute/clusters"
@@ -713,7 +712,7 @@ def test_invalid_volume_update(
     response = call(sim_state, "PUT", VOLUMES, request)
     assert response.status == status
     assert error(response)["param"] == param
-    assert sim_state.volumes[volume["volume_id"]]["size_tib"] == 2
+    assert sim_state.volumes[volume["volume_id"]].size_tib == 2
 
 
 @pytest.mark.parametrize(
@@ -951,3 +950,66 @@ def test_from_json_refuses_foreign_data(fake_clock: FakeClock) -> None:
     """A file that is not a simulator state is refused with ValueError."""
     with pytest.raises(ValueError, match="not a reconciler simulator state"):
         SimState.from_json({"clusters": {}}, clock=fake_clock)
+
+
+def test_saved_state_loads_and_saves_back_unchanged(
+    slow_state: SimState, fake_clock: FakeClock
+) -> None:
+    """The saved document survives load → save byte for byte (typed records lose nothing)."""
+    cluster = create(slow_state, num_gpus=16, shared_volume=VOLUME, billing_type="RESERVED")
+    slow_state.add_volume(volume_name="loose")
+    fake_clock.advance(3600)
+    call(slow_state, "PUT", f"{CLUSTERS}/{cluster['cluster_id']}", {"num_gpus": 8})
+    slow_state.degrade(cluster["cluster_id"])
+    saved = json.dumps(slow_state.to_json(), sort_keys=True)
+    restored = SimState.from_json(json.loads(saved), clock=fake_clock)
+    assert json.dumps(restored.to_json(), sort_keys=True) == saved
+
+
+def test_stored_clusters_are_typed_records(sim_state: SimState) -> None:
+    """A stored cluster is a StoredCluster with attributes (and item access for old callers)."""
+    cluster_id = create(sim_state)["cluster_id"]
+    stored = sim_state.clusters[cluster_id]
+    assert isinstance(stored, StoredCluster)
+    assert stored.fields.cluster_name == stored["fields"]["cluster_name"] == "train-a"
+    with pytest.raises(KeyError):
+        stored["colour"]
+
+
+# --- one vocabulary, plain data for cross-checks ---------------------------------------------
+
+
+def test_fault_vocabulary_is_one_table() -> None:
+    """--fault accepts exactly the kinds of FAULTS, in draw order, and the help names each."""
+    assert tuple(FAULTS) == FAULT_KINDS
+    assert Faults.parse([f"{kind}:0" for kind in FAULTS]).rates == dict.fromkeys(FAULTS, 0.0)
+    help_text = fault_help()
+    for kind, description in FAULTS.items():
+        assert f"{kind} ({description}" in help_text
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        Faults.parse(["501:0.1"])
+
+
+def test_body_field_tables_are_plain_data() -> None:
+    """CREATE_FIELDS / UPDATE_FIELDS name each kind's top-level body fields."""
+    assert set(CREATE_FIELDS) == set(UPDATE_FIELDS) == {"cluster", "volume"}
+    assert {"cluster_name", "num_gpus", "shared_volume"} <= CREATE_FIELDS["cluster"]
+    assert UPDATE_FIELDS["cluster"] <= CREATE_FIELDS["cluster"]
+    assert UPDATE_FIELDS["volume"] == {"volume_id", "size_tib"}
+
+
+def test_simulator_imports_no_product_module() -> None:
+    """The simulator never imports kinds/, model, live, diff, plan...: only itself and errors."""
+    package = Path(__file__).resolve().parents[2] / "reconciler" / "simulator"
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                if name.startswith("reconciler"):
+                    assert name.startswith(("reconciler.simulator", "reconciler.errors")), (
+                        f"{path.name} imports {name}"
+                    )

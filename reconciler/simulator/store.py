@@ -1,0 +1,253 @@
+"""The stored resources and their operations: create, update, delete, sweep and views.
+
+`Store` keeps clusters and volumes with the clock, the speed and the id generator; `SimState`
+(state.py) adds the API around it: auth, routing, faults, idempotency and the request log.
+The test hooks that act on resources directly (`add_cluster`, `stick`, ...) live here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from reconciler.simulator.cluster_requests import (
+    apply_cluster_update,
+    check_cluster_create,
+    check_cluster_update,
+    cluster_fields,
+)
+from reconciler.simulator.cluster_views import cluster_view
+from reconciler.simulator.clusters import (
+    CREATE_WALK,
+    STATUSES,
+    ControlNode,
+    StoredCluster,
+    new_id,
+    walk,
+)
+from reconciler.simulator.prng import Prng
+from reconciler.simulator.shapes import CLUSTER_CREATE, VOLUME_CREATE, check_shape
+from reconciler.simulator.volumes import (
+    VOLUME_PROVISION_SECONDS,
+    StoredVolume,
+    check_volume_body,
+    new_volume,
+    volume_view,
+)
+from reconciler.simulator.wire import DEFAULT_PROJECT, ApiFailure
+
+
+class Store:
+    """Clusters and volumes over the injected clock, at `speed` (0 = instant)."""
+
+    def __init__(self, *, clock: Callable[[], float], speed: float, seed: int) -> None:
+        if speed < 0:
+            raise ValueError("speed must be zero (instant) or positive")
+        self.clock = clock
+        self.speed = speed
+        self.ids = Prng(seed)
+        self.clusters: dict[str, StoredCluster] = {}
+        self.volumes: dict[str, StoredVolume] = {}
+
+    # --- test hooks: act on resources directly (no auth, faults or log) -----------------
+
+    def clusters_named(self, name: str) -> list[dict[str, Any]]:
+        """Live clusters (not gone) with this name, as the API shows them."""
+        self.sweep()
+        return [
+            self.cluster_view(c) for c in self.clusters.values() if c.fields.cluster_name == name
+        ]
+
+    def oob_update(self, cluster_id: str, **fields: Any) -> dict[str, Any]:
+        """Change a cluster behind the tool's back (as a console user would); returns it."""
+        cluster = self.live_cluster(cluster_id)
+        now = self.clock()
+        for key, value in fields.items():
+            if key == "num_gpus":
+                cluster.resize(int(value), now, self.speed, self.ids, walks=True)
+            elif key == "num_preemptible_gpus":
+                cluster.fields.desired_preemptible_gpus = value
+            elif key == "status":
+                self.stick(cluster_id, str(value))
+            else:
+                cluster.fields.set(key, value)
+        return self.cluster_view(cluster)
+
+    def stick(self, cluster_id: str, status: str) -> None:
+        """Put the cluster in `status` now (unless it is there) and keep it there forever."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        self.live_cluster(cluster_id).stick(status, self.clock())
+
+    def degrade(self, cluster_id: str) -> None:
+        """Turn the cluster `Degraded` now (one GPU node reports NotReady)."""
+        self.live_cluster(cluster_id).degrade(self.clock())
+
+    def recover(self, cluster_id: str) -> None:
+        """Undo `stick`/`degrade`: the cluster becomes Ready now."""
+        self.live_cluster(cluster_id).recover(self.clock())
+
+    def add_cluster(self, *, status: str = "Ready", **create_fields: Any) -> dict[str, Any]:
+        """Create a cluster directly (no auth, faults or log), Ready at once unless told."""
+        body: dict[str, Any] = {
+            "cluster_name": "sim-cluster",
+            "region": "us-central-8",
+            "gpu_type": "H100_SXM",
+            "num_gpus": 8,
+            "billing_type": "ON_DEMAND",
+        }
+        body.update(create_fields)
+        if "nvidia_version_id" not in body and "cuda_version" not in body:
+            body.update(cuda_version="12.6", nvidia_driver_version="560")
+        try:
+            cluster = self.create_cluster(body, instant=True)
+        except ApiFailure as exc:
+            raise ValueError(exc.message) from None
+        if status == "Degraded":
+            self.degrade(cluster.cluster_id)
+        elif status != "Ready":
+            self.stick(cluster.cluster_id, status)
+        return self.cluster_view(cluster)
+
+    def add_volume(self, **create_fields: Any) -> dict[str, Any]:
+        """Create a volume directly (no auth, faults or log), available at once."""
+        body: dict[str, Any] = {
+            "volume_name": "sim-volume",
+            "size_tib": 1,
+            "region": "us-central-8",
+        }
+        body.update(create_fields)
+        try:
+            volume = self.create_volume(body, instant=True)
+        except ApiFailure as exc:
+            raise ValueError(exc.message) from None
+        return self.volume_view(volume)
+
+    # --- clusters ----------------------------------------------------------------------------
+
+    def live_cluster(self, cluster_id: str, *, api: bool = False) -> StoredCluster:
+        self.sweep()
+        cluster = self.clusters.get(cluster_id)
+        if cluster is None:
+            if api:
+                raise ApiFailure(404, f"cluster {cluster_id} not found", code="not_found")
+            raise KeyError(f"no live cluster {cluster_id}")
+        return cluster
+
+    def create_cluster(self, body: dict[str, Any], *, instant: bool = False) -> StoredCluster:
+        """Validate a create body, then add the cluster (and its inline shared volume)."""
+        check_shape(body, CLUSTER_CREATE, "")
+        create = check_cluster_create(body, self.volumes, self.clusters)
+        now = self.clock()
+        volume_ids, owned = list(create.volume_ids), []
+        if "shared_volume" in body:
+            shared = dict(body["shared_volume"])
+            shared.setdefault("project_id", create.project)
+            volume = self.create_volume(shared, instant=instant)
+            volume_ids.append(volume.volume_id)
+            if not shared.get("is_lifecycle_independent", False):
+                owned.append(volume.volume_id)
+        cluster_id = new_id("c", self.clusters, self.ids)
+        phases = list(CREATE_WALK)
+        if volume_ids:
+            phases.insert(3, "WaitingForSharedVolume")
+        schedule = walk(now, phases, self.speed, instant=instant)
+        fields = cluster_fields(create)
+        machine_cluster_id = f"mc-{self.ids.hex(10)}"  # drawn before the secret, as saved
+        kube_secret = self.ids.hex(16) + self.ids.hex(16)
+        cluster = StoredCluster(
+            cluster_id=cluster_id,
+            fields=fields,
+            created_at=now,
+            schedule=schedule,
+            gone_at=None,
+            stuck=None,
+            unhealthy_node=None,
+            nodes=[],
+            deleted_nodes=[],
+            control_nodes=[],
+            events=[],
+            volume_ids=volume_ids,
+            owned_volume_ids=owned,
+            machine_cluster_id=machine_cluster_id,
+            kube_secret=kube_secret,
+        )
+        control_ready = next(e.at for e in schedule if e.status == "WaitingForDataPlaneNodes")
+        for _ in range(3 if fields.cluster_type == "KUBERNETES" else 1):
+            cluster.control_nodes.append(
+                ControlNode(new_id("cp", (), self.ids), now, control_ready)
+            )
+        data_ready = schedule[2].at  # the end of WaitingForDataPlaneNodes
+        cluster.add_nodes(fields.num_gpus // 8, now, data_ready, self.ids, reason=None)
+        self.clusters[cluster_id] = cluster
+        return cluster
+
+    def update_cluster(self, cluster: StoredCluster, body: dict[str, Any]) -> None:
+        now = self.clock()
+        num_gpus, end = check_cluster_update(cluster, body, cluster.status_at(now))
+        apply_cluster_update(cluster.fields, body, end)
+        cluster.resize(num_gpus, now, self.speed, self.ids, walks=True)
+
+    def delete_cluster(self, cluster: StoredCluster) -> None:
+        cluster.begin_delete(self.clock(), self.speed)
+
+    def status_at(self, cluster: StoredCluster, now: float) -> str:
+        return cluster.status_at(now)
+
+    def sweep(self) -> None:
+        """Forget clusters whose deletion finished, with the volumes they own."""
+        now = self.clock()
+        for cluster_id in [
+            c.cluster_id
+            for c in self.clusters.values()
+            if c.gone_at is not None and c.gone_at <= now
+        ]:
+            cluster = self.clusters.pop(cluster_id)
+            for volume_id in cluster.owned_volume_ids:
+                if not self.attached_clusters(volume_id):
+                    self.volumes.pop(volume_id, None)
+
+    def cluster_view(self, cluster: StoredCluster) -> dict[str, Any]:
+        """The cluster as the API returns it: every field of the SDK's `Cluster` model."""
+        return cluster_view(cluster, self.clock(), self.volumes)
+
+    # --- volumes ---------------------------------------------------------------------------
+
+    def live_volume(self, volume_id: str, *, api: bool = False) -> StoredVolume:
+        self.sweep()
+        volume = self.volumes.get(volume_id)
+        if volume is None:
+            if api:
+                raise ApiFailure(404, f"volume {volume_id} not found", code="not_found")
+            raise KeyError(f"no volume {volume_id}")
+        return volume
+
+    def create_volume(self, body: dict[str, Any], *, instant: bool = False) -> StoredVolume:
+        check_shape(body, VOLUME_CREATE, "")
+        check_volume_body(body, "", self.clusters)
+        provision = 0.0 if instant or self.speed == 0 else VOLUME_PROVISION_SECONDS / self.speed
+        volume_id = new_id("vol", self.volumes, self.ids)
+        volume = new_volume(volume_id, body, DEFAULT_PROJECT, self.clock(), provision)
+        self.volumes[volume_id] = volume
+        return volume
+
+    def attached_clusters(self, volume_id: str) -> list[str]:
+        return [c.cluster_id for c in self.clusters.values() if volume_id in c.volume_ids]
+
+    def delete_volume(self, volume: StoredVolume) -> None:
+        users = self.attached_clusters(volume.volume_id)
+        if users:
+            raise ApiFailure(
+                409,
+                f"volume {volume.volume_id} is attached to cluster(s) {', '.join(users)}; "
+                "delete them first",
+                param="volume_id",
+                code="volume_attached",
+            )
+        del self.volumes[volume.volume_id]
+
+    def volume_view(self, volume: StoredVolume, attached: bool | None = None) -> dict[str, Any]:
+        """The volume as the API returns it, plus the undocumented `region`."""
+        if attached is None:
+            attached = bool(self.attached_clusters(volume.volume_id))
+        return volume_view(volume, self.clock(), attached)
