@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from reconciler.cli.progress import echo_err
+from reconciler.simulator.faults import fault_help
 
 
 @click.group()
@@ -35,9 +36,7 @@ def sim() -> None:
     "faults",
     multiple=True,
     metavar="KIND:RATE",
-    help="KIND is 429 (answers Retry-After), 500, 502, 503, 504, drop (commit, then close "
-    "without answering) or stall (answer after the client's timeout); RATE is the "
-    "probability per mutating request, 0-1. Repeatable.",
+    help=fault_help(),
 )
 @click.option("--retry-after", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option("--stall-seconds", type=click.FloatRange(min=0), default=65.0, show_default=True)

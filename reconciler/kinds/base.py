@@ -45,6 +45,7 @@ class Field:
     export_default: Any = NO_DEFAULT  # a live value equal to this is left out of exports
     sensitive: tuple[str, ...] = ()  # dotted sub-paths that are secret ("" = the whole field)
     unreported_matches: bool = False  # absent from a live answer: taken as what is wanted
+    in_spec: bool = True  # declared in a spec item (False: the tool fills it in, or nobody)
 
     @property
     def is_compared(self) -> bool:
@@ -102,6 +103,8 @@ class Texts:
 
 #: (spec defaults, spec item, is it present) → its API fields.
 SpecItem = Callable[[Mapping[str, Any], Mapping[str, Any], bool], dict[str, Any]]
+#: A spec item → (key, message) for each name it should no longer use.
+SpecWarnings = Callable[[Mapping[str, Any]], list[tuple[str, str]]]
 #: (wanted, live) comparable maps → a reason to block the update, or None.
 UpdateGuard = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
 #: The catalogue check of a create body: why the regions cannot serve it, or None.
@@ -115,6 +118,9 @@ class Hooks:
     # (spec defaults, spec item, is it present) → its fields as the API names them: defaults
     # merged under it, older names translated
     spec_item: SpecItem | None = None
+    # a spec item (or `defaults:`) → (key, message) for each name the spec still accepts but
+    # should no longer be written (older API names)
+    spec_warnings: SpecWarnings | None = None
     # desired comparable fields → completed with defaults that depend on other fields
     complete_desired: Callable[[dict[str, Any]], None] | None = None
     # desired fields → compared fields the spec does not govern (e.g. owned by an autoscaler)

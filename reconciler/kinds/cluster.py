@@ -67,7 +67,7 @@ FIELDS = (
     Field("acceptance_tests_params", CREATE_ONLY),
     Field("shared_volume", CREATE_ONLY),
     Field("volume_id", CREATE_ONLY),
-    Field("project_id", CREATE_ONLY),
+    Field("project_id", CREATE_ONLY, in_spec=False),  # from the spec's top-level project_id
     # computed: reported, never sent or compared
     Field("kube_config", COMPUTED, sensitive=("",)),
 )
@@ -107,6 +107,30 @@ def merge_cluster(defaults: Mapping[str, Any] | None, cluster: Mapping[str, Any]
     merged = translate_legacy(defaults or {})
     merged.update(translate_legacy(cluster))
     return merged
+
+
+def legacy_warnings(item: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key, message) for each older name in a spec item (or `defaults:`)."""
+    warnings = []
+    if "driver_version" in item:
+        cuda, driver = LEGACY_DRIVER_VERSIONS[item["driver_version"]]
+        warnings.append(
+            (
+                "driver_version",
+                f'deprecated; read as cuda_version "{cuda}" + nvidia_driver_version '
+                f'"{driver}" — write those instead',
+            )
+        )
+    if "auto_scaled" in item:
+        warnings.append(("auto_scaled", "deprecated; read as auto_scale — rename it"))
+    if "gpu_node_failover_enabled" in item:
+        warnings.append(
+            (
+                "gpu_node_failover_enabled",
+                "removed from the API; ignored and never sent — remove it",
+            )
+        )
+    return warnings
 
 
 def spec_item(
@@ -214,6 +238,7 @@ KIND = Kind(
     prunable=True,
     hooks=Hooks(
         spec_item=spec_item,
+        spec_warnings=legacy_warnings,
         complete_desired=complete_desired,
         ungoverned=ungoverned,
         forces_replacement=forces_replacement,

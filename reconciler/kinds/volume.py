@@ -19,8 +19,9 @@ FIELDS = (
     # Not every answer reports a volume's region: absent, it is taken as the spec's.
     Field("region", FieldClass.REPLACE, unreported_matches=True),
     Field("is_lifecycle_independent", FieldClass.CREATE_ONLY),
-    Field("instance_cluster_id", FieldClass.CREATE_ONLY),
-    Field("project_id", FieldClass.CREATE_ONLY),
+    # Not offered in specs: a cluster names its volume instead of a volume its cluster.
+    Field("instance_cluster_id", FieldClass.CREATE_ONLY, in_spec=False),
+    Field("project_id", FieldClass.CREATE_ONLY, in_spec=False),  # the spec's top-level one
 )
 
 

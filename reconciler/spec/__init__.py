@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import SpecError
-from reconciler.kinds.cluster import LEGACY_DRIVER_VERSIONS
+from reconciler.kinds import KINDS
+from reconciler.kinds.base import SpecWarnings
 from reconciler.model import Spec
 from reconciler.schema import Issue
 from reconciler.spec.build import build_spec
@@ -137,31 +138,23 @@ def _format_issue(files: Sequence[File], issue: Issue) -> tuple[int, int, int, s
 
 
 def _legacy_warnings(files: Sequence[File]) -> list[str]:
-    """Older field names, in file order: each file's defaults first, then its clusters."""
+    """Older field names, in file order: each file's defaults first, then its items."""
     warnings: list[str] = []
     for file in files:
         document: Mapping[str, Any] = file.value
-        warnings += _legacy_warnings_at(file, ("defaults",), document.get("defaults", {}))
-        for index, item in enumerate(document.get("clusters", ())):
-            warnings += _legacy_warnings_at(file, ("clusters", index), item)
+        for kind in KINDS:
+            check = kind.hooks.spec_warnings
+            if check is None:
+                continue
+            warnings += _warnings_at(check, file, ("defaults",), document.get("defaults", {}))
+            for index, item in enumerate(document.get(kind.plural, ())):
+                warnings += _warnings_at(check, file, (kind.plural, index), item)
     return warnings
 
 
-def _legacy_warnings_at(file: File, path: Path, raw: Mapping[str, Any]) -> list[str]:
+def _warnings_at(check: SpecWarnings, file: File, path: Path, raw: Mapping[str, Any]) -> list[str]:
     warnings: list[str] = []
-    for key in ("driver_version", "auto_scaled", "gpu_node_failover_enabled"):
-        if key not in raw:
-            continue
+    for key, message in check(raw):
         node, _ = locate(file.node, (*path, key), True)
-        where = f"{file.path}:{node[0]}:{node[1]}: {format_path((*path, key))}"
-        if key == "driver_version":
-            cuda, driver = LEGACY_DRIVER_VERSIONS[raw[key]]
-            warnings.append(
-                f'{where}: deprecated; read as cuda_version "{cuda}" + nvidia_driver_version '
-                f'"{driver}" — write those instead'
-            )
-        elif key == "auto_scaled":
-            warnings.append(f"{where}: deprecated; read as auto_scale — rename it")
-        else:
-            warnings.append(f"{where}: removed from the API; ignored and never sent — remove it")
+        warnings.append(f"{file.path}:{node[0]}:{node[1]}: {format_path((*path, key))}: {message}")
     return warnings

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from reconciler.client import Client
-from reconciler.model import ActionKind, Ensure, Outcome
-from reconciler.simulator.state import ROUTE_CLUSTERS, SimState
+from reconciler.model import ActionKind, Desired, Ensure, Outcome, Spec, frozen_map
+from reconciler.simulator.state import ROUTE_CLUSTERS, ROUTE_VOLUMES, SimState
 from reconciler.simulator.transport import SimTransport
 from tests.conftest import FakeClock
 from tests.integration.helpers import (
@@ -67,6 +67,56 @@ def test_create_faults_never_duplicate(
     assert len(keys) == posts
     assert len(set(keys)) == 1 and keys[0], "a resend must reuse the same Idempotency-Key"
     assert not plan_against(api, make_spec(desired("solo")))[0].has_changes
+
+
+#: One spec per kind, and the route its create is POSTed to.
+ONE_OF_EACH_KIND = [
+    (make_spec(desired("solo")), ROUTE_CLUSTERS, "solo"),
+    (
+        make_spec(
+            volumes=[
+                Desired(
+                    kind="volume",
+                    name="solo",
+                    fields=frozen_map({"region": "us-central-8", "size_tib": 2}),
+                )
+            ]
+        ),
+        ROUTE_VOLUMES,
+        "solo",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "route", "name"), ONE_OF_EACH_KIND, ids=[r for _, r, _ in ONE_OF_EACH_KIND]
+)
+def test_unknown_create_outcome_waits_the_grace_before_its_one_resend(
+    spec: Spec, route: str, name: str, sim_state: SimState, fake_clock: FakeClock
+) -> None:
+    """Every kind: after a create whose outcome is unknown and nothing of that name listed,
+    apply waits adopt_grace and lists again before it sends the create once more (DESIGN §7);
+    the volume path used to resend at once."""
+    sim_state.queue_fault("503", method="POST", route=route)
+    events: list[tuple[str, float]] = []
+    transport = RecordingTransport(
+        sim_state,
+        sleep=fake_clock.sleep,
+        after=lambda method, path: (
+            events.append((method, fake_clock.now)) if path == route else None
+        ),
+    )
+    api = sim_api(transport, fake_clock)
+    _, report = apply_spec(api, spec, fake_clock)
+    assert report.results[0].outcome is Outcome.DONE, report.results[0].message
+    first, second = [i for i, (method, _) in enumerate(events) if method == "POST"]
+    between = events[first + 1 : second]
+    # One list at once, one after the grace, then the resend: never a resend at once.
+    assert [method for method, _ in between] == ["GET", "GET"]
+    assert between[1][1] - between[0][1] >= FAST.adopt_grace
+    assert events[second][1] >= between[1][1]
+    keys = {key for method, path, key in transport.keys if method == "POST" and path == route}
+    assert len(keys) == 1
 
 
 def test_drop_on_every_create_of_many(sim_state: SimState, fake_clock: FakeClock) -> None:
