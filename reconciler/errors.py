@@ -13,11 +13,13 @@ ReconcilerError            exit 1   anything that stops a command before it chan
 │   └── CreateOutcomeUnknown        a create was sent, but whether it happened is unknown
 ├── ConfigError            exit 1   API key or base URL missing or unsafe
 ├── Cancelled              exit 1   the user did not type 'yes' at the confirmation prompt
+├── PlanFileError          exit 1   a saved plan file this version cannot read
 ├── UnsafePlanError        exit 3   a safety rule blocked the plan
 ├── StalePlanError         exit 4   a saved plan no longer matches live state
 ├── ApplyFailedError       exit 5   apply finished with failures (some actions done)
-├── UsageError             exit 64  wrong command-line usage
 └── Interrupted            exit 130 the user pressed Ctrl-C
+
+Wrong command-line usage (exit 64) is click's own UsageError, mapped in `cli.main`.
 """
 
 from __future__ import annotations
@@ -108,6 +110,10 @@ class Cancelled(ReconcilerError):
     """The user did not type 'yes' at the confirmation prompt; nothing was changed."""
 
 
+class PlanFileError(ReconcilerError):
+    """A saved plan file that this version cannot read."""
+
+
 class UnsafePlanError(ReconcilerError):
     exit_code = EXIT_BLOCKED
 
@@ -118,10 +124,6 @@ class StalePlanError(ReconcilerError):
 
 class ApplyFailedError(ReconcilerError):
     exit_code = EXIT_APPLY_FAILED
-
-
-class UsageError(ReconcilerError):
-    exit_code = EXIT_USAGE
 
 
 class Interrupted(ReconcilerError):

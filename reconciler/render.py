@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from reconciler.kinds import SENSITIVE_MARK, is_sensitive, redact
+from reconciler.kinds import KINDS, SENSITIVE_MARK, is_sensitive, redact
 from reconciler.model import (
     Action,
     ActionKind,
@@ -23,6 +23,8 @@ from reconciler.model import (
 )
 from reconciler.plan.saved import plan_to_dict
 
+#: "Live clusters and volumes match the spec.": every kind, referrers first.
+MATCHED = f"Live {' and '.join(k.plural for k in reversed(KINDS))} match the spec."
 MARKDOWN_LIMIT = 65_000
 MARKDOWN_BLOCKED_SHOWN = 20
 
@@ -159,7 +161,7 @@ def render_text(plan: Plan, color: bool = False) -> str:
             f"{'are' if n != 1 else 'is'} left alone."
         )
     if not plan.has_changes and not plan.is_blocked:
-        lines.append("No changes. Live clusters and volumes match the spec.")
+        lines.append(f"No changes. {MATCHED}")
     else:
         lines.append(summary_line(plan))
         if gpu := gpu_line(plan):
@@ -188,7 +190,7 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     scope = f" (project `{escape(plan.project_id)}`)" if plan.project_id else ""
     head = [f"### reconciler plan{scope}", ""]
     if not plan.has_changes and not plan.is_blocked:
-        head.append("**No changes.** Live clusters and volumes match the spec.")
+        head.append(f"**No changes.** {MATCHED}")
         return "\n".join(head) + "\n"
     head += [
         "| action | count |",

@@ -58,7 +58,9 @@ class _Target:
     error: str = ""
 
 
-PollFn = Callable[[list[tuple[str, str, float]]], None]
+#: What is still waiting after a poll: (kind, name, phase or "?", seconds waited).
+Waiting = tuple[str, str, str, float]
+PollFn = Callable[[list[Waiting]], None]
 
 
 class Poller:
@@ -154,7 +156,9 @@ class Poller:
             for target in finished:
                 if target in self._targets:
                     self._targets.remove(target)
-            waiting = [(t.name, t.phase or "?", now - t.started) for t in self._targets]
+            waiting = [
+                (t.kind.name, t.name, t.phase or "?", now - t.started) for t in self._targets
+            ]
         if self._on_poll is not None:
             self._on_poll(waiting)
 

@@ -8,9 +8,9 @@ import os
 import tempfile
 from collections.abc import Sequence
 
-from reconciler.errors import ConfigError, SpecError
+from reconciler.errors import ConfigError, PlanFileError, SpecError
 from reconciler.model import Plan
-from reconciler.plan import PlanFileError, plan_from_dict, plan_to_dict
+from reconciler.plan import plan_from_dict, plan_to_dict
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 MAX_SPEC_BYTES = 1024 * 1024  # the same limit spec.py enforces, checked before reading

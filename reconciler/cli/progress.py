@@ -26,24 +26,24 @@ class ProgressPrinter:
         self.clock = clock
         self.every = every
         self.last = -every
-        self.phases: dict[str, str] = {}
+        self.phases: dict[tuple[str, str], str] = {}
 
     def line(self, text: str) -> None:
         click.echo(escape(text))
 
-    def poll(self, waiting: list[tuple[str, str, float]]) -> None:
+    def poll(self, waiting: list[tuple[str, str, str, float]]) -> None:
         now = self.clock()
         if self.tty:
-            changed = [w for w in waiting if self.phases.get(w[0]) != w[1]]
+            changed = [w for w in waiting if self.phases.get(w[:2]) != w[2]]
         elif now - self.last >= self.every:
             changed, self.last = waiting, now
         else:
             changed = []
-        for name, phase, elapsed in changed:
+        for kind, name, phase, elapsed in changed:
             if phase == "?":  # not listed yet: nothing to say
                 continue
-            self.phases[name] = phase
-            click.echo(f"  cluster {show_name(name)}: {escape(phase)} ({elapsed:.0f}s elapsed)")
+            self.phases[(kind, name)] = phase
+            click.echo(f"  {kind} {show_name(name)}: {escape(phase)} ({elapsed:.0f}s elapsed)")
 
 
 def on_first_interrupt() -> None:

@@ -32,7 +32,6 @@ from reconciler.model import (
 from reconciler.plan.saved import (
     ABSENT,
     FORMAT_VERSION,
-    PlanFileError,
     fingerprint,
     has_redacted_secrets,
     live_snapshots,
@@ -45,7 +44,6 @@ from reconciler.plan.saved import (
 __all__ = [
     "DEFAULT_MAX_DELETES",
     "FORMAT_VERSION",
-    "PlanFileError",
     "PlanOptions",
     "action_rank",
     "build_plan",

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler import kinds
-from reconciler.errors import ReconcilerError, StalePlanError
+from reconciler.errors import PlanFileError, StalePlanError
 from reconciler.kinds import is_sensitive, redact
 from reconciler.model import (
     Action,
@@ -165,10 +165,6 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "fingerprints": dict(plan.fingerprints),
         "snapshots": thaw(plan.snapshots),
     }
-
-
-class PlanFileError(ReconcilerError):
-    """A saved plan file that this version cannot read."""
 
 
 def _change_from_dict(data: Mapping[str, Any]) -> FieldChange:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.errors import StalePlanError, UnsafePlanError
+from reconciler.errors import PlanFileError, StalePlanError, UnsafePlanError
 from reconciler.live import parse_live_state
 from reconciler.model import (
     Action,
@@ -25,7 +25,6 @@ from reconciler.model import (
 )
 from reconciler.plan import (
     FORMAT_VERSION,
-    PlanFileError,
     PlanOptions,
     action_rank,
     build_plan,
