@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 from reconciler.simulator.prng import Prng
 from reconciler.simulator.wire import format_time
@@ -50,25 +50,6 @@ CREATE_WALK = (
 SCALE_WALK = ("WaitingForDataPlaneNodes", "InstallingDrivers")
 
 
-class LegacyItems:
-    """`record["field"]` reads and writes an attribute: for callers (tests) written when the
-    stored state was plain dicts. The simulator itself uses attributes only."""
-
-    __dataclass_fields__: ClassVar[dict[str, Any]]
-
-    def _check_key(self, key: str) -> None:
-        if key not in type(self).__dataclass_fields__:
-            raise KeyError(key)
-
-    def __getitem__(self, key: str) -> Any:
-        self._check_key(key)
-        return getattr(self, key)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._check_key(key)
-        setattr(self, key, value)
-
-
 class PhaseEntry(NamedTuple):
     """From `at` on, the cluster is in `status` (saved as a `[status, at]` pair)."""
 
@@ -95,7 +76,7 @@ class AddOn:
 
 
 @dataclass
-class ClusterFields(LegacyItems):
+class ClusterFields:
     """The fields the API echoes back as they were asked for (or defaulted)."""
 
     cluster_name: str
@@ -231,7 +212,7 @@ def walk(
 
 
 @dataclass
-class StoredCluster(LegacyItems):
+class StoredCluster:
     """One cluster as the simulator keeps it (its API view is computed, see cluster_views)."""
 
     cluster_id: str

@@ -161,7 +161,7 @@ def apply_spec(
 
 def duplicate_names(state: SimState) -> dict[str, int]:
     """Names held by more than one live cluster in the simulator (must always be empty)."""
-    counts = Counter(c["fields"]["cluster_name"] for c in state.clusters.values())
+    counts = Counter(c.fields.cluster_name for c in state.clusters.values())
     return {name: n for name, n in counts.items() if n > 1}
 
 

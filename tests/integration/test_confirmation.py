@@ -81,7 +81,7 @@ def test_prompt_on_a_terminal(answer: bytes | None, code: int, setup: tuple[Path
     assert "Only 'yes' will be accepted to approve." in screen
     assert exit_code == code, screen
     state = load_sim_file(sim_file)
-    sizes = {c["fields"]["cluster_name"]: c["fields"]["num_gpus"] for c in state.clusters.values()}
+    sizes = {c.fields.cluster_name: c.fields.num_gpus for c in state.clusters.values()}
     if code == 0:
         assert sizes == {"grow-me": 16, "new-one": 8}
         assert "Apply complete: 2 done, 0 failed, 0 skipped." in screen

@@ -198,7 +198,7 @@ def _live_of(fields: dict[str, Any]) -> dict[str, Any]:
 
 def _check_converged(state: SimState, case: Case) -> None:
     assert duplicate_names(state) == {}
-    names = sorted(c["fields"]["cluster_name"] for c in state.clusters.values())
+    names = sorted(c.fields.cluster_name for c in state.clusters.values())
     assert names == sorted([*case.declared, *case.untouchable]), case.spec_yaml
 
 

@@ -109,7 +109,7 @@ def account(state_file: Path) -> SimState:
 def live_names(state_file: Path) -> set[str]:
     state = load_sim_file(state_file)
     state.sweep()
-    return {c["fields"]["cluster_name"] for c in state.clusters.values()}
+    return {c.fields.cluster_name for c in state.clusters.values()}
 
 
 def test_workflow_is_valid_yaml_with_the_gitops_triggers_and_jobs() -> None:

@@ -81,7 +81,7 @@ class Sim:
     def names(self) -> list[str]:
         state = load_sim_file(self.state_file)
         state.sweep()
-        return sorted(c["fields"]["cluster_name"] for c in state.clusters.values())
+        return sorted(c.fields.cluster_name for c in state.clusters.values())
 
     def cluster(self, name: str) -> dict[str, Any]:
         [cluster] = load_sim_file(self.state_file).clusters_named(name)

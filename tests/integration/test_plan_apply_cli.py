@@ -105,7 +105,7 @@ def spec_file(tmp_path: Path) -> str:
 def ids(sim_file: Path) -> dict[str, str]:
     """Seed the account; name → cluster id."""
     state = seed_sim_file(sim_file, SEEDED)
-    return {c["fields"]["cluster_name"]: c["cluster_id"] for c in state.clusters.values()}
+    return {c.fields.cluster_name: c.cluster_id for c in state.clusters.values()}
 
 
 def cli(sim_file: Path, *args: str, input: str | None = None) -> tuple[int, str, str]:
@@ -228,7 +228,7 @@ def test_detailed_exitcode(sim_file: Path, spec_file: str, ids: dict[str, str]) 
     assert code == 0
     assert "No changes." in out
     state = load_sim_file(sim_file)
-    names = sorted(c["fields"]["cluster_name"] for c in state.clusters.values())
+    names = sorted(c.fields.cluster_name for c in state.clusters.values())
     assert names == ["eval-b", "slurm-c", "someone-else", "train-a"]
 
 
@@ -391,7 +391,7 @@ def test_apply_then_destroy(tmp_path: Path, sim_file: Path) -> None:
     code, out, _ = cli(sim_file, "destroy", "-f", path, "--auto-approve")
     assert code == 0, out
     assert "Plan: 0 to create, 0 to update, 0 to replace, 2 to delete." in out
-    names = [c["fields"]["cluster_name"] for c in load_sim_file(sim_file).clusters.values()]
+    names = [c.fields.cluster_name for c in load_sim_file(sim_file).clusters.values()]
     assert names == ["outsider"]
     assert "No changes." in cli(sim_file, "destroy", "-f", path, "--auto-approve")[1]
 
@@ -470,7 +470,7 @@ def test_saved_plan_applies_exactly_what_was_saved(
         ]
     )
     final = load_sim_file(sim_file)
-    names = sorted(c["fields"]["cluster_name"] for c in final.clusters.values())
+    names = sorted(c.fields.cluster_name for c in final.clusters.values())
     assert names == ["eval-b", "slurm-c", "someone-else", "train-a"]
     assert "late-addition" not in out
 

@@ -62,7 +62,7 @@ class TestSecretsOverLoopback:
         kept = sim_state.add_cluster(
             cluster_name="kept", oidc_config={**OIDC_BASE, "ca_cert": CA_CERT}
         )
-        sim_state.clusters[kept["cluster_id"]]["kube_secret"] = KUBE_SECRET
+        sim_state.clusters[kept["cluster_id"]].kube_secret = KUBE_SECRET
         assert KUBE_SECRET in sim_state.clusters_named("kept")[0]["kube_config"]
         yield sim_http_server
 

@@ -967,13 +967,12 @@ def test_saved_state_loads_and_saves_back_unchanged(
 
 
 def test_stored_clusters_are_typed_records(sim_state: SimState) -> None:
-    """A stored cluster is a StoredCluster with attributes (and item access for old callers)."""
+    """A stored cluster is a StoredCluster with typed attributes, not a dict."""
     cluster_id = create(sim_state)["cluster_id"]
     stored = sim_state.clusters[cluster_id]
     assert isinstance(stored, StoredCluster)
-    assert stored.fields.cluster_name == stored["fields"]["cluster_name"] == "train-a"
-    with pytest.raises(KeyError):
-        stored["colour"]
+    assert stored.fields.cluster_name == "train-a"
+    assert not hasattr(stored, "__getitem__")
 
 
 # --- one vocabulary, plain data for cross-checks ---------------------------------------------
