@@ -5,17 +5,22 @@ Each command is a plain click command; the group in cli/__init__.py adds them.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from reconciler.apply import ApplyOptions
 from reconciler.cli.files import read_plan_file, write_file_atomically, write_plan_file
 from reconciler.cli.progress import echo_err
 from reconciler.cli.session import (
     CONFIRM_APPLY,
     CONFIRM_DESTROY,
+    Selection,
     apply_options,
     execute_saved_plan,
     export_text,
@@ -177,76 +182,87 @@ def show(settings: Settings, planfile: str, fmt: str) -> None:
     click.echo(render_plan(read_plan_file(planfile), fmt, settings.color), nl=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """How to execute, from the options apply and destroy share."""
+
+    auto_approve: bool
+    options: ApplyOptions
+    selection: Selection
+
+
+def run_options(approve: str, wait: str, timeout: str) -> Callable[[Any], Any]:
+    """--auto-approve, --parallelism, --no-wait, --timeout and the plan options, handed to the
+    command as one `run` (below `click.pass_obj`, so `settings` comes first)."""
+
+    def decorate(func: Any) -> Any:
+        @functools.wraps(func)
+        def command(settings: Settings, *args: Any, **kwargs: Any) -> Any:
+            wait_for = not kwargs.pop("no_wait")
+            duration = parse_duration(kwargs.pop("timeout"))
+            options = apply_options(settings, kwargs.pop("parallelism"), wait_for, duration)
+            selection: Selection = tuple(
+                kwargs.pop(k) for k in ("targets", "excludes", "allow_replace", "max_deletes")
+            )
+            run = Run(kwargs.pop("auto_approve"), options, selection)
+            return func(settings, *args, run=run, **kwargs)
+
+        options = [
+            click.option("--auto-approve", is_flag=True, help=approve),
+            click.option(
+                "--parallelism",
+                type=click.IntRange(min=1, max=100),
+                default=10,
+                show_default=True,
+                help="How many independent actions run at once.",
+            ),
+            click.option("--no-wait", is_flag=True, help=wait),
+            click.option("--timeout", default="45m", show_default=True, help=timeout),
+        ]
+        command = plan_options(command)
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 @click.command()
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False))
 @spec_option
-@click.option("--auto-approve", is_flag=True, help="Skip the 'yes' prompt (for CI).")
-@click.option(
-    "--parallelism",
-    type=click.IntRange(min=1, max=100),
-    default=10,
-    show_default=True,
-    help="How many independent actions run at once.",
-)
-@click.option("--no-wait", is_flag=True, help="Do not wait for Ready / gone.")
-@click.option(
-    "--timeout",
-    default="45m",
-    show_default=True,
-    help="How long to wait for each resource (e.g. 45m, 90s).",
-)
-@plan_options
 @click.pass_obj
-def apply(
-    settings: Settings,
-    planfile: str | None,
-    paths: tuple[str, ...],
-    auto_approve: bool,
-    parallelism: int,
-    no_wait: bool,
-    timeout: str,
-    targets: tuple[str, ...],
-    excludes: tuple[str, ...],
-    allow_replace: tuple[str, ...],
-    max_deletes: int,
-) -> None:
+@run_options(
+    approve="Skip the 'yes' prompt (for CI).",
+    wait="Do not wait for Ready / gone.",
+    timeout="How long to wait for each resource (e.g. 45m, 90s).",
+)
+def apply(settings: Settings, planfile: str | None, paths: tuple[str, ...], run: Run) -> None:
     """Make live state match the spec (or run a saved PLANFILE), after you type 'yes'."""
-    options = apply_options(settings, parallelism, not no_wait, parse_duration(timeout))
     if planfile is not None:
-        execute_saved_plan(settings, planfile, paths, options)
+        execute_saved_plan(settings, planfile, paths, run.options)
         return
-    require_confirmation_possible(auto_approve)
+    require_confirmation_possible(run.auto_approve)
     spec = load_desired(paths)
-    selection = (targets, excludes, allow_replace, max_deletes)
-    plan_confirm_execute(settings, spec, selection, options, auto_approve, CONFIRM_APPLY)
+    plan_confirm_execute(
+        settings, spec, run.selection, run.options, run.auto_approve, CONFIRM_APPLY
+    )
 
 
 @click.command()
 @spec_option
-@click.option("--auto-approve", is_flag=True, help="Skip the 'yes' prompt.")
-@click.option("--parallelism", type=click.IntRange(min=1, max=100), default=10, show_default=True)
-@click.option("--no-wait", is_flag=True, help="Do not wait until the resources are gone.")
-@click.option("--timeout", default="45m", show_default=True, help="Wait per resource.")
-@plan_options
 @click.pass_obj
-def destroy(
-    settings: Settings,
-    paths: tuple[str, ...],
-    auto_approve: bool,
-    parallelism: int,
-    no_wait: bool,
-    timeout: str,
-    targets: tuple[str, ...],
-    excludes: tuple[str, ...],
-    allow_replace: tuple[str, ...],
-    max_deletes: int,
-) -> None:
+@run_options(
+    approve="Skip the 'yes' prompt.",
+    wait="Do not wait until the resources are gone.",
+    timeout="Wait per resource.",
+)
+def destroy(settings: Settings, paths: tuple[str, ...], run: Run) -> None:
     """Delete everything the spec declares (and nothing else)."""
-    options = apply_options(settings, parallelism, not no_wait, parse_duration(timeout))
-    require_confirmation_possible(auto_approve)
+    require_confirmation_possible(run.auto_approve)
     spec = destroy_spec(load_desired(paths))
-    selection = (targets, excludes, allow_replace, max_deletes)
-    plan_confirm_execute(settings, spec, selection, options, auto_approve, CONFIRM_DESTROY)
+    plan_confirm_execute(
+        settings, spec, run.selection, run.options, run.auto_approve, CONFIRM_DESTROY
+    )
 
 
 # --- regions / export (issue 5) --------------------------------------------------------------

@@ -8,7 +8,7 @@ The test hooks that act on resources directly (`add_cluster`, `stick`, ...) live
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.simulator.cluster_requests import (
     apply_cluster_update,
@@ -35,6 +35,17 @@ from reconciler.simulator.volumes import (
     volume_view,
 )
 from reconciler.simulator.wire import DEFAULT_PROJECT, ApiFailure
+
+T = TypeVar("T")
+
+
+def _found(record: T | None, noun: str, record_id: str, api: bool, missing: str) -> T:
+    """`record`, or the API's 404 (`api`) or a KeyError for a test hook naming a wrong id."""
+    if record is None:
+        if api:
+            raise ApiFailure(404, f"{noun} {record_id} not found", code="not_found")
+        raise KeyError(f"no {missing} {record_id}")
+    return record
 
 
 class Store:
@@ -127,12 +138,7 @@ class Store:
 
     def live_cluster(self, cluster_id: str, *, api: bool = False) -> StoredCluster:
         self.sweep()
-        cluster = self.clusters.get(cluster_id)
-        if cluster is None:
-            if api:
-                raise ApiFailure(404, f"cluster {cluster_id} not found", code="not_found")
-            raise KeyError(f"no live cluster {cluster_id}")
-        return cluster
+        return _found(self.clusters.get(cluster_id), "cluster", cluster_id, api, "live cluster")
 
     def create_cluster(self, body: dict[str, Any], *, instant: bool = False) -> StoredCluster:
         """Validate a create body, then add the cluster (and its inline shared volume)."""
@@ -215,12 +221,7 @@ class Store:
 
     def live_volume(self, volume_id: str, *, api: bool = False) -> StoredVolume:
         self.sweep()
-        volume = self.volumes.get(volume_id)
-        if volume is None:
-            if api:
-                raise ApiFailure(404, f"volume {volume_id} not found", code="not_found")
-            raise KeyError(f"no volume {volume_id}")
-        return volume
+        return _found(self.volumes.get(volume_id), "volume", volume_id, api, "volume")
 
     def create_volume(self, body: dict[str, Any], *, instant: bool = False) -> StoredVolume:
         check_shape(body, VOLUME_CREATE, "")
