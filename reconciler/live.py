@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.kinds import KINDS, NO_DEFAULT, Kind
+from reconciler.kinds import KINDS, Kind
 from reconciler.kinds.values import normalise_time
 from reconciler.model import DriverVersion, Live, LiveState, Region, freeze, frozen_map
 
@@ -29,19 +29,17 @@ def comparable_fields(kind: Kind, fields: Mapping[str, Any], *, desired: bool) -
     the spec shows as a change back to the default, and an API that omits a field at its
     default shows no phantom change.
     """
+    table = kind.compared_by_name if desired else kind.compared_by_live_name
     result: dict[str, Any] = {}
     for key, value in fields.items():
-        row = (
-            kind.by_name.get(key) if desired else kind.by_live_name.get(key, kind.by_name.get(key))
-        )
-        if row is None or not row.is_compared:
+        row = table.get(key)
+        if row is None:
             continue
-        if value is not None and row.normalise is not None:
-            value = row.normalise(value)
-        result[row.name] = value
-    for row in kind.fields:
-        if row.server_default is not NO_DEFAULT and result.get(row.name) is None:
-            result[row.name] = row.server_default
+        normalise = row.normalise
+        result[row.name] = value if normalise is None or value is None else normalise(value)
+    for name, default in kind.server_defaults:
+        if result.get(name) is None:
+            result[name] = default
     if desired and kind.hooks.complete_desired is not None:
         kind.hooks.complete_desired(result)
     return result

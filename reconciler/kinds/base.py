@@ -157,21 +157,40 @@ class Kind:
     by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
     by_live_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
     unreported_matches: frozenset[str] = field(init=False, repr=False, compare=False)
+    # Precomputed for the hottest loop of a large plan (live.comparable_fields).
+    compared_by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
+    compared_by_live_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
+    server_defaults: tuple[tuple[str, Any], ...] = field(init=False, repr=False, compare=False)
+    #: Keys of a spec item that are the tool's, not the API's fields.
+    tool_keys: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
-        object.__setattr__(self, "by_live_name", {f.live_name: f for f in self.fields})
-        unreported = frozenset(f.name for f in self.fields if f.unreported_matches)
-        object.__setattr__(self, "unreported_matches", unreported)
+        set_ = object.__setattr__
+        set_(self, "by_name", {f.name: f for f in self.fields})
+        set_(self, "by_live_name", {f.live_name: f for f in self.fields})
+        set_(
+            self,
+            "unreported_matches",
+            frozenset(f.name for f in self.fields if f.unreported_matches),
+        )
+        compared = [f for f in self.fields if f.is_compared]
+        set_(self, "compared_by_name", {f.name: f for f in compared})
+        # An answer may carry a field under its spec name as well as under its alias.
+        set_(
+            self,
+            "compared_by_live_name",
+            {**{f.name: f for f in compared}, **{f.live_name: f for f in compared}},
+        )
+        defaults = tuple(
+            (f.name, f.server_default) for f in self.fields if f.server_default is not NO_DEFAULT
+        )
+        set_(self, "server_defaults", defaults)
+        tool_keys = {self.api.name_key, "ensure", "lifecycle", *(r.key for r in self.refs)}
+        set_(self, "tool_keys", frozenset(tool_keys))
 
     def names(self, *classes: FieldClass) -> frozenset[str]:
         """The spec names of the fields of these classes."""
         return frozenset(f.name for f in self.fields if f.cls in classes)
-
-    @property
-    def tool_keys(self) -> frozenset[str]:
-        """Keys of a spec item that are the tool's, not the API's fields."""
-        return frozenset({self.api.name_key, "ensure", "lifecycle", *(r.key for r in self.refs)})
 
     @property
     def compared(self) -> frozenset[str]:
