@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 
-from reconciler.kinds import FieldClass
+from reconciler.kinds import KINDS, FieldClass
 from reconciler.kinds.cluster import KIND as CLUSTER
 
 Path = tuple[str | int, ...]
@@ -82,23 +82,27 @@ def validators() -> dict[str, Any]:
     """
     root = dict(schema())
     props = dict(root["properties"])
-    for key in ("clusters", "volumes"):
-        props[key] = {**props[key], "items": True}
-    root["properties"] = props
     defs = root["$defs"]
-    return {
-        "document": SpecValidator(root),
-        "cluster": SpecValidator(defs["cluster"]),
-        "cluster_name": SpecValidator(defs["cluster"]["properties"]["cluster_name"]),
-        "volume": SpecValidator(defs["volume"]),
-        "volume_name": SpecValidator(defs["volume"]["properties"]["volume_name"]),
-        "rules": SpecValidator(defs["clusterRules"]),
-    }
+    built: dict[str, Any] = {}
+    for kind in KINDS:
+        props[kind.plural] = {**props[kind.plural], "items": True}
+        built[kind.name] = SpecValidator(defs[kind.name])
+        built[kind.api.name_key] = SpecValidator(defs[kind.name]["properties"][kind.api.name_key])
+        if rules_key(kind.name) in defs:
+            built[rules_key(kind.name)] = SpecValidator(defs[rules_key(kind.name)])
+    root["properties"] = props
+    built["document"] = SpecValidator(root)
+    return built
+
+
+def rules_key(kind: str) -> str:
+    """`$defs.clusterRules`: the rules a kind's items must meet once defaults are merged."""
+    return f"{kind}Rules"
 
 
 @cache
-def _rule_condition_fields() -> tuple[str, ...]:
-    """Fields whose values (not only presence) the merged-cluster rules look at."""
+def _rule_condition_fields(kind: str) -> tuple[str, ...]:
+    """Fields whose values (not only presence) a kind's merged-item rules look at."""
     found: set[str] = set()
 
     def walk(node: Any) -> None:
@@ -111,7 +115,7 @@ def _rule_condition_fields() -> tuple[str, ...]:
             for item in node:
                 walk(item)
 
-    walk(schema()["$defs"]["clusterRules"])
+    walk(schema()["$defs"][rules_key(kind)])
     return tuple(sorted(found))
 
 
@@ -286,11 +290,11 @@ class ItemChecker:
 
 
 class RulesChecker:
-    """The merged-cluster rules of the schema (`$defs.clusterRules`), each distinct case once."""
+    """A kind's merged-item rules of the schema (`$defs.clusterRules`), each case once."""
 
-    def __init__(self) -> None:
-        self._rules = validators()["rules"]
-        self._conditions = _rule_condition_fields()
+    def __init__(self, kind: str) -> None:
+        self._rules = validators()[rules_key(kind)]
+        self._conditions = _rule_condition_fields(kind)
         self._cache: dict[Any, list[Issue]] = {}
 
     def check(self, merged: Mapping[str, Any], doc: int, prefix: Path) -> list[Issue]:

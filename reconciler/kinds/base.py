@@ -103,7 +103,7 @@ class Texts:
 
 #: (spec defaults, spec item, is it present) → its API fields.
 SpecItem = Callable[[Mapping[str, Any], Mapping[str, Any], bool], dict[str, Any]]
-#: A spec item → (key, message) for each name it should no longer use.
+#: A spec item → (key, message) for each problem or each name it should no longer use.
 SpecWarnings = Callable[[Mapping[str, Any]], list[tuple[str, str]]]
 #: (wanted, live) comparable maps → a reason to block the update, or None.
 UpdateGuard = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
@@ -121,6 +121,8 @@ class Hooks:
     # a spec item (or `defaults:`) → (key, message) for each name the spec still accepts but
     # should no longer be written (older API names)
     spec_warnings: SpecWarnings | None = None
+    # a present spec item, defaults merged → (key, message) for rules JSON Schema cannot say
+    spec_checks: SpecWarnings | None = None
     # desired comparable fields → completed with defaults that depend on other fields
     complete_desired: Callable[[dict[str, Any]], None] | None = None
     # desired fields → compared fields the spec does not govern (e.g. owned by an autoscaler)

@@ -7,7 +7,7 @@ forces delete + create, what is sent on create and never reported back.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from reconciler.kinds.base import (
     Endpoints,
@@ -140,6 +140,36 @@ def spec_item(
     return merge_cluster(defaults, item) if present else translate_legacy(item)
 
 
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_gpu_counts(merged: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key, message) for GPU counts that contradict num_gpus in a merged spec item."""
+    num = merged.get("num_gpus")
+    if not _is_int(num):
+        return []
+    problems = []
+    top = merged.get("auto_scale_max_gpus")
+    if merged.get("auto_scale") is True and _is_int(top) and top < num:
+        problems.append(
+            (
+                "auto_scale_max_gpus",
+                f"{top} is less than num_gpus ({num}); the autoscaler's maximum must be at "
+                "least num_gpus",
+            )
+        )
+    pool = merged.get("num_capacity_pool_gpus")
+    if _is_int(pool) and pool > num:
+        problems.append(
+            (
+                "num_capacity_pool_gpus",
+                f"{pool} is more than num_gpus ({num}); it must not exceed num_gpus",
+            )
+        )
+    return problems
+
+
 # --- comparing ----------------------------------------------------------------------------------
 
 
@@ -239,6 +269,7 @@ KIND = Kind(
     hooks=Hooks(
         spec_item=spec_item,
         spec_warnings=legacy_warnings,
+        spec_checks=check_gpu_counts,
         complete_desired=complete_desired,
         ungoverned=ungoverned,
         forces_replacement=forces_replacement,

@@ -82,7 +82,7 @@ def _escape(text: str) -> str:
 
 def _declared(document: Any) -> bool:
     return isinstance(document, dict) and any(
-        isinstance(document.get(k), list) and document[k] for k in ("clusters", "volumes")
+        isinstance(document.get(k.plural), list) and document[k.plural] for k in KINDS
     )
 
 

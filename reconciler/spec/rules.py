@@ -8,15 +8,17 @@ after the schema (`reconciler.schema`) on each document and each merged cluster.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, TypeGuard
+from typing import Any
 
-from reconciler.kinds.cluster import merge_cluster
+from reconciler import kinds
+from reconciler.kinds import KINDS, Kind
 from reconciler.schema import (
     Issue,
     ItemChecker,
     Path,
     RulesChecker,
     did_you_mean,
+    rules_key,
     validate,
     validators,
 )
@@ -25,13 +27,14 @@ from reconciler.schema import (
 def check_documents(documents: Sequence[Any]) -> list[Issue]:
     """Every problem of a spec made of these documents (one per file), in no special order.
 
-    JSON Schema on each document, the merged-cluster rules on each present cluster, and the
-    cross-file rules: names declared twice, volume references, settings that disagree.
+    JSON Schema on each document and each item, each kind's merged-item rules on each present
+    item, and the cross-file rules: names declared twice, references, settings that disagree.
     """
     document_validator = validators()["document"]
-    clusters = ItemChecker("cluster", "cluster_name")
-    volumes = ItemChecker("volume", "volume_name")
-    rules = RulesChecker()
+    items = {k.name: ItemChecker(k.name, k.api.name_key) for k in KINDS}
+    merged_rules = {
+        k.name: RulesChecker(k.name) for k in KINDS if rules_key(k.name) in validators()
+    }
     issues: list[Issue] = []
     for doc, document in enumerate(documents):
         issues += validate(document_validator, document, doc, ())
@@ -39,18 +42,42 @@ def check_documents(documents: Sequence[Any]) -> list[Issue]:
             continue
         defaults = document.get("defaults")
         defaults = defaults if isinstance(defaults, dict) else {}
-        for index, item in _items(document, "volumes"):
-            issues += volumes.check(item, doc, ("volumes", index))
-        for index, item in _items(document, "clusters"):
-            issues += clusters.check(item, doc, ("clusters", index))
-            if isinstance(item, dict) and item.get("ensure") != "absent":
-                merged = merge_cluster(defaults, item)
-                issues += rules.check(merged, doc, ("clusters", index))
-                issues += _compare_gpu_counts(merged, doc, ("clusters", index))
+        for kind in KINDS:
+            for index, item in _items(document, kind.plural):
+                where: Path = (kind.plural, index)
+                issues += items[kind.name].check(item, doc, where)
+                if isinstance(item, dict) and item.get("ensure") != "absent":
+                    issues += _check_merged(
+                        kind, merged_rules.get(kind.name), defaults, item, doc, where
+                    )
     issues += _check_names(documents)
-    issues += _check_volume_references(documents)
+    issues += _check_references(documents)
     issues += _check_settings_agree(documents, "project_id")
     issues += _check_settings_agree(documents, "prune")
+    return issues
+
+
+def _merged(kind: Kind, defaults: Mapping[str, Any], item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A present item as its kind reads it: defaults merged, older names translated."""
+    return kind.hooks.spec_item(defaults, item, True) if kind.hooks.spec_item else item
+
+
+def _check_merged(
+    kind: Kind,
+    rules: RulesChecker | None,
+    defaults: Mapping[str, Any],
+    item: Mapping[str, Any],
+    doc: int,
+    where: Path,
+) -> list[Issue]:
+    """The rules a present item must meet once defaults are merged: the schema's, then the
+    kind's own."""
+    if rules is None and kind.hooks.spec_checks is None:
+        return []
+    merged = _merged(kind, defaults, item)
+    issues = rules.check(merged, doc, where) if rules is not None else []
+    if kind.hooks.spec_checks is not None:
+        issues += [Issue(doc, (*where, k), m) for k, m in kind.hooks.spec_checks(merged)]
     return issues
 
 
@@ -72,16 +99,14 @@ def _names(
 
 def _check_names(documents: Sequence[Any]) -> list[Issue]:
     issues: list[Issue] = []
-    for key, name_key, kind in (
-        ("clusters", "cluster_name", "cluster"),
-        ("volumes", "volume_name", "volume"),
-    ):
+    for kind in KINDS:
+        name_key = kind.api.name_key
         first: dict[str, tuple[int, Path]] = {}
-        for doc, index, name, _item in _names(documents, key, name_key):
-            path: Path = (key, index, name_key)
+        for doc, index, name, _item in _names(documents, kind.plural, name_key):
+            path: Path = (kind.plural, index, name_key)
             if name in first:
                 message = (
-                    f'{kind} "{name}" is declared twice (first at {{see}}); '
+                    f'{kind.name} "{name}" is declared twice (first at {{see}}); '
                     "rename one or remove one"
                 )
                 issues.append(Issue(doc, path, message, see=first[name]))
@@ -90,35 +115,50 @@ def _check_names(documents: Sequence[Any]) -> list[Issue]:
     return issues
 
 
-def _check_volume_references(documents: Sequence[Any]) -> list[Issue]:
-    declared = {name: item for _d, _i, name, item in _names(documents, "volumes", "volume_name")}
+def _check_references(documents: Sequence[Any]) -> list[Issue]:
+    """Every reference by name (`volume: team-data`) names a declared, present resource."""
     issues: list[Issue] = []
+    for kind in KINDS:
+        for ref in kind.refs:
+            target = kinds.get(ref.kind)
+            declared = {
+                name: item
+                for _d, _i, name, item in _names(documents, target.plural, target.api.name_key)
+            }
+            for doc, where, name in _references(documents, kind, ref.key):
+                issues += _reference_problems(kind, target, declared, name, doc, where)
+    return issues
+
+
+def _references(documents: Sequence[Any], kind: Kind, key: str) -> Iterator[tuple[int, Path, str]]:
+    """(document, path, name) of each reference `key` a present item of `kind` makes."""
     for doc, document in enumerate(documents):
         if not isinstance(document, dict):
             continue
         defaults = document.get("defaults")
-        default_ref = defaults.get("volume") if isinstance(defaults, dict) else None
-        for index, item in _items(document, "clusters"):
+        defaults = defaults if isinstance(defaults, dict) else {}
+        for index, item in _items(document, kind.plural):
             if not isinstance(item, dict) or item.get("ensure") == "absent":
                 continue
-            ref = item.get("volume", default_ref)
-            if not isinstance(ref, str) or not ref:
-                continue
-            where: Path = ("clusters", index, "volume")
-            if ref not in declared:
-                hint = did_you_mean(ref, sorted(declared)) or "; declare it or fix the name"
-                message = f'no volume named "{ref}" is declared under volumes{hint}'
-                issues.append(Issue(doc, where, message))
-            elif declared[ref].get("ensure") == "absent":
-                issues.append(
-                    Issue(
-                        doc,
-                        where,
-                        f'volume "{ref}" is declared with ensure: absent; a present cluster '
-                        "cannot use a volume that is being deleted",
-                    )
-                )
-    return issues
+            name = _merged(kind, defaults, item).get(key)
+            if isinstance(name, str) and name:
+                yield doc, (kind.plural, index, key), name
+
+
+def _reference_problems(
+    kind: Kind, target: Kind, declared: Mapping[str, Any], name: str, doc: int, where: Path
+) -> list[Issue]:
+    if name not in declared:
+        hint = did_you_mean(name, sorted(declared)) or "; declare it or fix the name"
+        message = f'no {target.name} named "{name}" is declared under {target.plural}{hint}'
+        return [Issue(doc, where, message)]
+    if declared[name].get("ensure") == "absent":
+        message = (
+            f'{target.name} "{name}" is declared with ensure: absent; a present {kind.name} '
+            f"cannot use a {target.name} that is being deleted"
+        )
+        return [Issue(doc, where, message)]
+    return []
 
 
 def _check_settings_agree(documents: Sequence[Any], key: str) -> list[Issue]:
@@ -133,35 +173,4 @@ def _check_settings_agree(documents: Sequence[Any], key: str) -> list[Issue]:
         elif document[key] != first[1]:
             message = f"differs from the {key} set at {{see}}; set it in one file only"
             issues.append(Issue(doc, (key,), message, see=(first[0], (key,))))
-    return issues
-
-
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _compare_gpu_counts(merged: Mapping[str, Any], doc: int, prefix: Path) -> list[Issue]:
-    issues: list[Issue] = []
-    num = merged.get("num_gpus")
-    if not _is_int(num):
-        return issues
-    top = merged.get("auto_scale_max_gpus")
-    if merged.get("auto_scale") is True and _is_int(top) and top < num:
-        issues.append(
-            Issue(
-                doc,
-                (*prefix, "auto_scale_max_gpus"),
-                f"{top} is less than num_gpus ({num}); the autoscaler's maximum must be at "
-                "least num_gpus",
-            )
-        )
-    pool = merged.get("num_capacity_pool_gpus")
-    if _is_int(pool) and pool > num:
-        issues.append(
-            Issue(
-                doc,
-                (*prefix, "num_capacity_pool_gpus"),
-                f"{pool} is more than num_gpus ({num}); it must not exceed num_gpus",
-            )
-        )
     return issues
