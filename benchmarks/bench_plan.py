@@ -42,7 +42,7 @@ from deepdiff import DeepDiff
 
 from reconciler.cli import read_spec_files, tuned_gc
 from reconciler.client import Client
-from reconciler.kinds import KINDS
+from reconciler.kinds import TOP_LEVEL
 from reconciler.live import parse_live_state
 from reconciler.model import ActionKind, Plan, thaw
 from reconciler.plan import build_plan
@@ -168,7 +168,7 @@ def plan_once(spec_dir: Path, state: SimState) -> Run:
         t0 = clock()
         spec = load_spec(read_spec_files([str(spec_dir)]))
         t1 = clock()
-        answers = {k.name: client.list_resources(k.api, spec.project_id) for k in KINDS}
+        answers = {k.name: client.list_resources(k.api, spec.project_id) for k in TOP_LEVEL}
         t2 = clock()
         live = parse_live_state(answers)
         t3 = clock()

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.kinds import KINDS, NO_DEFAULT, Kind, redact
+from reconciler.kinds import NO_DEFAULT, TOP_LEVEL, Kind, children, redact
 from reconciler.model import Live, LiveState, thaw
 
 EXPORT_HEADER = """\
@@ -37,9 +37,13 @@ def _drop_omitted(value: Any) -> Any:
 
 
 def export_resource(
-    kind: Kind, resource: Live, names_by_id: dict[tuple[str, str], str]
+    kind: Kind,
+    resource: Live,
+    names_by_id: dict[tuple[str, str], str],
+    nested: dict[tuple[str, str], list[Live]] | None = None,
 ) -> dict[str, Any]:
-    """One live resource as a spec item: its name, then its fields in order, then references."""
+    """One live resource as a spec item: its name, its fields in order, the resources nested
+    in it (a cluster's add-ons), then references."""
     item: dict[str, Any] = {kind.api.name_key: resource.name}
     live = thaw(resource.fields)
     if kind.hooks.export is not None:
@@ -52,6 +56,10 @@ def export_resource(
             continue
         item[key] = redact(value, key, mark=lambda _secret: _Omit)
     item = _drop_omitted(item)
+    for child in children(kind):
+        inside = (nested or {}).get((child.name, resource.id), [])
+        if child.parent is not None and inside:
+            item[child.parent.key] = [export_resource(child, r, names_by_id) for r in inside]
     for ref in kind.refs:
         ids = resource.links.get(ref.key, ())
         used = [names_by_id[(ref.kind, i)] for i in ids if (ref.kind, i) in names_by_id]
@@ -64,7 +72,7 @@ def _chosen(live: LiveState, wanted: set[str]) -> dict[str, list[Live]]:
     """Kind → the resources to export: named ones (all when none are named) and what they use."""
     chosen: dict[str, list[Live]] = {}
     used: set[str] = set()  # ids referred to by a chosen resource
-    for kind in reversed(KINDS):  # referrers first, so their references are known
+    for kind in reversed(TOP_LEVEL):  # referrers first, so their references are known
         chosen[kind.name] = [
             r
             for r in live.of_kind(kind.name)
@@ -79,15 +87,19 @@ def render_export(live: LiveState, names: Iterable[str] = (), project_id: str | 
     """A spec (YAML text) that declares the live resources as they are."""
     chosen = _chosen(live, set(names))
     names_by_id = {(r.kind, r.id): r.name for r in live.resources}
+    nested: dict[tuple[str, str], list[Live]] = {}
+    for resource in live.resources:
+        if resource.parent_id is not None:
+            nested.setdefault((resource.kind, resource.parent_id), []).append(resource)
     document: dict[str, Any] = {"version": 1}
     if project_id:
         document["project_id"] = project_id
-    for kind in KINDS:
+    for kind in TOP_LEVEL:
         if chosen[kind.name]:
             document[kind.plural] = [
-                export_resource(kind, r, names_by_id) for r in chosen[kind.name]
+                export_resource(kind, r, names_by_id, nested) for r in chosen[kind.name]
             ]
     if len(document) == (2 if project_id else 1):
-        document[KINDS[-1].plural] = []  # an empty account: still a recognisable spec
+        document[TOP_LEVEL[-1].plural] = []  # an empty account: still a recognisable spec
     body = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=100)
     return EXPORT_HEADER + body

@@ -6,9 +6,10 @@ value the API echoes compare equal whenever they mean the same thing (DESIGN §5
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from reconciler import kinds
 from reconciler.kinds import KINDS, Kind
 from reconciler.kinds.values import normalise_time
 from reconciler.model import DriverVersion, Live, LiveState, Region, freeze, frozen_map
@@ -52,8 +53,11 @@ def _require_str(obj: Mapping[str, Any], key: str, what: str) -> str:
     return value
 
 
-def parse_resource(kind: Kind, obj: Mapping[str, Any]) -> Live:
-    """One object of the API → Live (the client already checked the required keys)."""
+def parse_resource(
+    kind: Kind, obj: Mapping[str, Any], parent: tuple[str, str] | None = None
+) -> Live:
+    """One object of the API → Live (the client already checked the required keys);
+    `parent`: (name, id) of the resource a nested kind's object belongs to."""
     name = _require_str(obj, kind.api.name_key, kind.name)
     if "status" in kind.api.required:
         status = _require_str(obj, "status", f"{kind.name} {name!r}")
@@ -72,16 +76,36 @@ def parse_resource(kind: Kind, obj: Mapping[str, Any]) -> Live:
         status=status,
         fields=freeze(comparable_fields(kind, obj, desired=False)),
         links=frozen_map(links),
+        parent=parent[0] if parent else None,
+        parent_id=parent[1] if parent else None,
     )
 
 
 def parse_live_state(answers: Mapping[str, Sequence[Mapping[str, Any]]]) -> LiveState:
-    """Each kind's list answer (by kind name) → LiveState, sorted by name then id."""
+    """Each top-level kind's list answer (by kind name) → LiveState, sorted by name then id.
+
+    A nested kind's objects are read from its parents' objects (a cluster's `add_ons`): one
+    list call per top-level kind serves them all.
+    """
     resources: list[Live] = []
     for kind in KINDS:
-        parsed = (parse_resource(kind, obj) for obj in answers.get(kind.name, ()))
-        resources.extend(sorted(parsed, key=lambda r: (r.name, r.id)))
+        if kind.parent is None:
+            parsed = [parse_resource(kind, obj) for obj in answers.get(kind.name, ())]
+        else:
+            parent = kinds.get(kind.parent.kind)
+            parsed = list(_nested(kind, parent, kind.parent.key, answers))
+        resources.extend(sorted(parsed, key=lambda r: (r.parent or "", r.name, r.id)))
     return LiveState(resources=tuple(resources))
+
+
+def _nested(
+    kind: Kind, parent: Kind, key: str, answers: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> Iterator[Live]:
+    for obj in answers.get(parent.name, ()):
+        owner = (str(obj[parent.api.name_key]), str(obj[parent.api.id_key]))
+        for item in obj.get(key) or ():
+            if isinstance(item, Mapping):
+                yield parse_resource(kind, item, owner)
 
 
 def parse_regions(regions: Sequence[Mapping[str, Any]]) -> tuple[Region, ...]:

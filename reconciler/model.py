@@ -47,6 +47,11 @@ def frozen_map(value: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return result
 
 
+def resource_key(kind: str, name: str, parent: str | None = None) -> str:
+    """`cluster.train-a`, or for a nested kind `add-on.train-a/dash` (unique per parent)."""
+    return f"{kind}.{parent}/{name}" if parent is not None else f"{kind}.{name}"
+
+
 # --- enums -----------------------------------------------------------------------------------
 
 
@@ -102,10 +107,11 @@ class Desired:
     lifecycle: Lifecycle = Lifecycle()
     refs: Mapping[str, str] = field(default_factory=frozen_map)
     location: Location | None = None
+    parent: str | None = None  # a nested kind's resource: the name of the one it belongs to
 
     @property
     def key(self) -> str:
-        return f"{self.kind}.{self.name}"
+        return resource_key(self.kind, self.name, self.parent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +148,12 @@ class Live:
     status: str
     fields: Mapping[str, Any] = field(default_factory=frozen_map)
     links: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_map)
+    parent: str | None = None  # a nested kind's resource: the name of the one it belongs to
+    parent_id: str | None = None
 
     @property
     def key(self) -> str:
-        return f"{self.kind}.{self.name}"
+        return resource_key(self.kind, self.name, self.parent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,10 +214,11 @@ class Action:
     notes: tuple[str, ...] = ()
     intended: ActionKind | None = None  # for BLOCKED: what the action would have been
     refs: Mapping[str, str] = field(default_factory=frozen_map)  # create: spec resources used
+    parent: str | None = None  # a nested kind's action: the name of the resource it belongs to
 
     @property
     def key(self) -> str:
-        return f"{self.resource}.{self.name}"
+        return resource_key(self.resource, self.name, self.parent)
 
 
 @dataclass(frozen=True, slots=True)

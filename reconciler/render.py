@@ -10,7 +10,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from reconciler.kinds import KINDS, SENSITIVE_MARK, is_sensitive, redact
+from reconciler import kinds
+from reconciler.kinds import SENSITIVE_MARK, TOP_LEVEL, is_sensitive, redact
 from reconciler.model import (
     Action,
     ActionKind,
@@ -24,7 +25,7 @@ from reconciler.model import (
 from reconciler.plan.saved import plan_to_dict
 
 #: "Live clusters and volumes match the spec.": every kind, referrers first.
-MATCHED = f"Live {' and '.join(k.plural for k in reversed(KINDS))} match the spec."
+MATCHED = f"Live {' and '.join(k.plural for k in reversed(TOP_LEVEL))} match the spec."
 MARKDOWN_LIMIT = 65_000
 MARKDOWN_BLOCKED_SHOWN = 20
 
@@ -55,6 +56,23 @@ def show_name(name: str) -> str:
     return json.dumps(name, ensure_ascii=False) if name.isprintable() else json.dumps(name)
 
 
+def label(action: Action) -> str:
+    """`cluster "train-a"`, or for a nested kind `add-on "dash" on cluster "train-a"`."""
+    text = f"{action.resource} {show_name(action.name)}"
+    parent = kinds.get(action.resource).parent
+    if parent is not None and action.parent is not None:
+        text += f" on {parent.kind} {show_name(action.parent)}"
+    return text
+
+
+def _md_label(action: Action) -> str:
+    text = f"{action.resource} `{escape(action.name)}`"
+    parent = kinds.get(action.resource).parent
+    if parent is not None and action.parent is not None:
+        text += f" on {parent.kind} `{escape(action.parent)}`"
+    return text
+
+
 def show_value(value: Any, path: str = "") -> str:
     if path and is_sensitive(path):
         return SENSITIVE_MARK
@@ -65,7 +83,7 @@ def show_value(value: Any, path: str = "") -> str:
 
 
 def _header(action: Action, project_id: str | None = None) -> str:
-    what = f"{action.resource} {show_name(action.name)}"
+    what = label(action)
     match action.kind:
         case ActionKind.CREATE:
             return f"# {what} will be created"
@@ -81,7 +99,8 @@ def _header(action: Action, project_id: str | None = None) -> str:
 
 
 def _ident(action: Action) -> str:
-    parts = [f"id {escape(action.resource_id)}"] if action.resource_id else []
+    shown_id = action.resource_id and action.resource_id != action.name  # add-ons: id is the name
+    parts = [f"id {escape(action.resource_id or '')}"] if shown_id else []
     if action.status:
         parts.append(escape(action.status))
     return f" ({', '.join(parts)})" if parts else ""
@@ -115,7 +134,7 @@ def render_action(action: Action, color: bool = False) -> list[str]:
     symbol = SYMBOL[action.kind]
     lead = symbol.rjust(3)
     lines = [f"  {_header(action)}"]
-    title = f"{action.resource} {show_name(action.name)}{_ident(action)}"
+    title = f"{label(action)}{_ident(action)}"
     shown_kind = action.intended or action.kind
     if action.kind is ActionKind.DELETE or not action.changes:
         lines.append(f"{paint(lead, symbol, color)} {title}")
@@ -213,7 +232,7 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     if plan.is_blocked:
         # Capped: a changed default can block thousands of clusters, and the comment must fit.
         head.append("")
-        reasons = [f"{a.resource} `{escape(a.name)}`: {escape(a.reason)}" for a in plan.blocked]
+        reasons = [f"{_md_label(a)}: {escape(a.reason)}" for a in plan.blocked]
         reasons += [escape(r) for r in plan.refusals]
         head += [f"> :no_entry: **Blocked:** {r}" for r in reasons[:MARKDOWN_BLOCKED_SHOWN]]
         if len(reasons) > MARKDOWN_BLOCKED_SHOWN:
@@ -221,9 +240,7 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
                 f"> … and {len(reasons) - MARKDOWN_BLOCKED_SHOWN} more blocked; see the details."
             )
     rows = ["", "| | resource | action |", "|---|---|---|"]
-    rows += [
-        f"| `{SYMBOL[a.kind]}` | {a.resource} `{escape(a.name)}` | {a.kind} |" for a in plan.actions
-    ]
+    rows += [f"| `{SYMBOL[a.kind]}` | {_md_label(a)} | {a.kind} |" for a in plan.actions]
     details = diff_highlight(render_text(plan, color=False))
     fence = "`" * max(3, _longest_backtick_run(details) + 1)
     tail_open = ["", "<details><summary>Plan details</summary>", "", f"{fence}diff"]
@@ -276,7 +293,7 @@ def render_report(report: ApplyReport, color: bool = False) -> str:
     lines = []
     for result in report.results:
         action = result.action
-        what = f"{action.resource} {show_name(action.name)}"
+        what = label(action)
         verb = {"create": "created", "update": "updated", "replace": "replaced"}.get(
             str(action.kind), "destroyed"
         )

@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 
-from reconciler.kinds import KINDS, FieldClass
+from reconciler.kinds import TOP_LEVEL, FieldClass
 from reconciler.kinds.cluster import KIND as CLUSTER
 
 Path = tuple[str | int, ...]
@@ -84,7 +84,7 @@ def validators() -> dict[str, Any]:
     props = dict(root["properties"])
     defs = root["$defs"]
     built: dict[str, Any] = {}
-    for kind in KINDS:
+    for kind in TOP_LEVEL:
         props[kind.plural] = {**props[kind.plural], "items": True}
         built[kind.name] = SpecValidator(defs[kind.name])
         built[kind.api.name_key] = SpecValidator(defs[kind.name]["properties"][kind.api.name_key])

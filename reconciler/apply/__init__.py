@@ -39,7 +39,7 @@ from reconciler.model import (
     thaw,
 )
 from reconciler.plan import action_rank
-from reconciler.render import show_name
+from reconciler.render import label, show_name
 
 __all__ = ["ApiClient", "Applier", "ApplyOptions"]
 
@@ -51,22 +51,34 @@ class ApiClient(Protocol):
     """The client calls apply makes: one generic path for every kind."""
 
     def list_resources(
-        self, api: Endpoints, project_id: str | None = None
+        self, api: Endpoints, project_id: str | None = None, *, parent_id: str | None = None
     ) -> list[dict[str, Any]]: ...
     def create_resource(
-        self, api: Endpoints, body: Mapping[str, Any], *, idempotency_key: str | None = None
+        self,
+        api: Endpoints,
+        body: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        parent_id: str | None = None,
     ) -> dict[str, Any]: ...
     def update_resource(
-        self, api: Endpoints, resource_id: str, body: Mapping[str, Any]
+        self,
+        api: Endpoints,
+        resource_id: str,
+        body: Mapping[str, Any],
+        *,
+        parent_id: str | None = None,
     ) -> dict[str, Any]: ...
-    def delete_resource(self, api: Endpoints, resource_id: str) -> dict[str, Any]: ...
+    def delete_resource(
+        self, api: Endpoints, resource_id: str, *, parent_id: str | None = None
+    ) -> dict[str, Any]: ...
 
 
 ProgressFn = Callable[[str], None]
 
 
 def _what(action: Action) -> str:
-    return f"{action.resource} {show_name(action.name)}"
+    return label(action)
 
 
 def dependencies(action: Action, actions: list[Action]) -> list[str]:
@@ -133,6 +145,8 @@ class Applier:
             (a for a in plan.actions if a.kind is not ActionKind.BLOCKED), key=action_rank
         )
         for resource in live.resources:
+            if resource.parent is not None:
+                continue  # nested resources are reached through their parent's id
             gone = resource.status == kinds.get(resource.kind).statuses.deleting
             (self._deleting if gone else self._ids)[(resource.kind, resource.name)] = resource.id
         poller = Poller(
@@ -217,6 +231,16 @@ class Applier:
             case _:
                 raise ActionFailed(f"cannot {action.kind} a {action.resource}")
 
+    def _parent_id(self, kind: Kind, action: Action) -> str | None:
+        """The id of the resource a nested kind's action belongs to (None for other kinds)."""
+        if kind.parent is None:
+            return None
+        with self._lock:
+            parent_id = self._ids.get((kind.parent.kind, action.parent or ""))
+        if parent_id is None:
+            raise ActionFailed(f"{kind.parent.kind} {action.parent!r} does not exist")
+        return parent_id
+
     def _wait(self, kind: Kind, resource_id: str, name: str, want: str) -> None:
         assert self._poller is not None
         goal = kind.statuses.ready if want == "ready" else "gone"
@@ -243,13 +267,16 @@ class Applier:
         if action.kind is ActionKind.CREATE and dying is not None:
             self._wait(kind, dying, action.name, "gone")
         key = self._new_key()
+        parent_id = self._parent_id(kind, action)
         self._progress(f"{_what(action)}: creating")
         try:
-            created = self._client.create_resource(kind.api, body, idempotency_key=key)
+            created = self._client.create_resource(
+                kind.api, body, idempotency_key=key, parent_id=parent_id
+            )
         except CreateOutcomeUnknown as exc:
             created = self._recover_create(kind, action, body, key, exc)
         except ConflictError as exc:
-            found = self._find(kind, action.name)
+            found = self._find(kind, action)
             also = (
                 f"; a {kind.name} named {action.name!r} now exists (id {found[kind.api.id_key]})"
                 if found
@@ -257,16 +284,21 @@ class Applier:
             )
             raise ActionFailed(f"{exc}{also}; run plan again") from None
         resource_id = str(created[kind.api.id_key])
-        with self._lock:
-            self._ids[(kind.name, action.name)] = resource_id
+        if kind.parent is None:
+            with self._lock:
+                self._ids[(kind.name, action.name)] = resource_id
         if kind.waits and self._options.wait:
             self._wait(kind, resource_id, action.name, "ready")
             return resource_id, kind.statuses.ready
         return resource_id, str(created.get("status", ""))
 
-    def _find(self, kind: Kind, name: str) -> dict[str, Any] | None:
-        for found in self._client.list_resources(kind.api, self._project_id):
-            if found.get(kind.api.name_key) == name and found.get("status") != (
+    def _find(self, kind: Kind, action: Action) -> dict[str, Any] | None:
+        """The live object of the action's name, if one is listed now."""
+        listed = self._client.list_resources(
+            kind.api, self._project_id, parent_id=self._parent_id(kind, action)
+        )
+        for found in listed:
+            if found.get(kind.api.name_key) == action.name and found.get("status") != (
                 kind.statuses.deleting
             ):
                 return found
@@ -283,17 +315,19 @@ class Applier:
         """The create may or may not have happened: adopt what appeared, else resend once
         after the grace period (DESIGN §7), with the same idempotency key."""
         self._progress(f"{_what(action)}: create outcome unknown ({exc}); checking")
-        found = self._find(kind, action.name)
+        found = self._find(kind, action)
         if found is None:
             self._sleep(self._options.adopt_grace)
-            found = self._find(kind, action.name)
+            found = self._find(kind, action)
         if found is not None:
             self._progress(f"{_what(action)}: adopted {found[kind.api.id_key]}")
             return found
         try:
-            return self._client.create_resource(kind.api, body, idempotency_key=key)
+            return self._client.create_resource(
+                kind.api, body, idempotency_key=key, parent_id=self._parent_id(kind, action)
+            )
         except CreateOutcomeUnknown as again:
-            found = self._find(kind, action.name)
+            found = self._find(kind, action)
             if found is not None:
                 return found
             raise ActionFailed(
@@ -308,7 +342,9 @@ class Applier:
             self._wait(kind, resource_id, action.name, "ready")
         self._progress(f"{_what(action)}: updating")
         try:
-            updated = self._client.update_resource(kind.api, resource_id, thaw(action.body))
+            updated = self._client.update_resource(
+                kind.api, resource_id, thaw(action.body), parent_id=self._parent_id(kind, action)
+            )
         except NotFoundError:
             raise ActionFailed(
                 f"{kind.name} {resource_id} no longer exists (404): it was deleted outside "
@@ -325,7 +361,9 @@ class Applier:
         resource_id = str(action.resource_id)
         self._progress(f"{_what(action)}: deleting")
         try:
-            self._client.delete_resource(kind.api, resource_id)
+            self._client.delete_resource(
+                kind.api, resource_id, parent_id=self._parent_id(kind, action)
+            )
         except NotFoundError:
             return resource_id, None  # already gone: the goal is reached
         if kind.waits and (self._options.wait or always_wait):

@@ -32,7 +32,7 @@ from reconciler.cli.session import (
     require_confirmation_possible,
 )
 from reconciler.errors import EXIT_CHANGES
-from reconciler.kinds import KINDS
+from reconciler.kinds import TOP_LEVEL
 from reconciler.plan import DEFAULT_MAX_DELETES, destroy_spec
 from reconciler.render import render_plan, render_regions
 
@@ -116,7 +116,7 @@ def parse_duration(text: str) -> float:
 def validate(paths: tuple[str, ...]) -> None:
     """Check spec files offline: schema and rules, every problem at once."""
     spec = load_desired(paths)
-    counts = ", ".join(f"{len(spec.of_kind(k.name))} {k.name}(s)" for k in reversed(KINDS))
+    counts = ", ".join(f"{len(spec.of_kind(k.name))} {k.name}(s)" for k in reversed(TOP_LEVEL))
     click.echo(f"Valid: {counts}.")
 
 

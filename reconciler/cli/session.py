@@ -28,7 +28,7 @@ from reconciler.errors import (
     Interrupted,
 )
 from reconciler.export import render_export
-from reconciler.kinds import KINDS
+from reconciler.kinds import TOP_LEVEL
 from reconciler.live import parse_live_state, parse_regions
 from reconciler.model import ActionKind, LiveState, Outcome, Plan, Region, Spec
 from reconciler.plan import (
@@ -86,7 +86,7 @@ def load_desired(paths: Sequence[str]) -> Spec:
 
 def read_live(client: Client, project_id: str | None) -> LiveState:
     """One list call per resource kind, whatever the number of clusters."""
-    answers = {kind.name: client.list_resources(kind.api, project_id) for kind in KINDS}
+    answers = {kind.name: client.list_resources(kind.api, project_id) for kind in TOP_LEVEL}
     try:
         return parse_live_state(answers)
     except ValueError as exc:
@@ -142,7 +142,7 @@ def export_text(settings: Settings, names: tuple[str, ...], project_id: str | No
         live = read_live(client, project_id)
     missing = sorted(set(names) - {r.name for r in live.resources})
     if missing:
-        kinds = " or ".join(k.name for k in reversed(KINDS))
+        kinds = " or ".join(k.name for k in reversed(TOP_LEVEL))
         raise ConfigError(f"export: no live {kinds} named {', '.join(missing)}")
     return render_export(live, names, project_id)
 

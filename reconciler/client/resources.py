@@ -30,26 +30,35 @@ REGIONS = "/v1/compute/regions"
 class Client(RequestLoop):
     """The one HTTP client of the tool: generic calls over any kind's endpoints."""
 
-    def list_resources(self, api: Endpoints, project_id: str | None = None) -> list[dict[str, Any]]:
+    def list_resources(
+        self, api: Endpoints, project_id: str | None = None, *, parent_id: str | None = None
+    ) -> list[dict[str, Any]]:
         """GET {collection}[?projectId=]: every object of the kind, validated."""
-        params = {"projectId": project_id} if project_id else None
-        path = api.collection
+        params = {"projectId": project_id} if project_id and parent_id is None else None
+        path = collection(api, parent_id)
         body = self._call("GET", path, params=params, limit=MAX_LIST_BODY_BYTES)
         return items(body, api.list_key, Shape.of(api), "GET", path)
 
-    def get_resource(self, api: Endpoints, resource_id: str) -> dict[str, Any]:
+    def get_resource(
+        self, api: Endpoints, resource_id: str, *, parent_id: str | None = None
+    ) -> dict[str, Any]:
         """GET {collection}/{id}."""
-        path = f"{api.collection}/{segment(resource_id)}"
+        path = f"{collection(api, parent_id)}/{segment(resource_id)}"
         return checked(self._call("GET", path), Shape.of(api), "GET", path)
 
     def create_resource(
-        self, api: Endpoints, body: Mapping[str, Any], *, idempotency_key: str | None = None
+        self,
+        api: Endpoints,
+        body: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        parent_id: str | None = None,
     ) -> dict[str, Any]:
         """POST {collection} once; raises CreateOutcomeUnknown when it may have committed.
 
         An unusable 2xx answer means the create probably happened: outcome unknown too.
         """
-        path = api.collection
+        path = collection(api, parent_id)
         try:
             answer = self._call("POST", path, body=body, idempotency_key=idempotency_key)
             return checked(answer, Shape.of(api), "POST", path)
@@ -62,21 +71,28 @@ class Client(RequestLoop):
             ) from None
 
     def update_resource(
-        self, api: Endpoints, resource_id: str, body: Mapping[str, Any]
+        self,
+        api: Endpoints,
+        resource_id: str,
+        body: Mapping[str, Any],
+        *,
+        parent_id: str | None = None,
     ) -> dict[str, Any]:
         """PUT {collection}/{id} with a partial body; or, for a kind whose API takes the id in
         the body, PUT {collection} with `{id_key: id, **body}`."""
         if api.update_id_in_body:
             segment(resource_id)
-            path = api.collection
+            path = collection(api, parent_id)
             body = {api.id_key: resource_id, **body}
         else:
-            path = f"{api.collection}/{segment(resource_id)}"
+            path = f"{collection(api, parent_id)}/{segment(resource_id)}"
         return checked(self._call("PUT", path, body=body), Shape.of(api), "PUT", path)
 
-    def delete_resource(self, api: Endpoints, resource_id: str) -> dict[str, Any]:
+    def delete_resource(
+        self, api: Endpoints, resource_id: str, *, parent_id: str | None = None
+    ) -> dict[str, Any]:
         """DELETE {collection}/{id}; answers `{success}` or an optional `{id_key}`."""
-        path = f"{api.collection}/{segment(resource_id)}"
+        path = f"{collection(api, parent_id)}/{segment(resource_id)}"
         answer = as_object(self._call("DELETE", path, empty_ok=True), "DELETE", path)
         if api.delete_reports_success:
             reported_success(answer, Shape.of(api).noun, path)
@@ -87,6 +103,15 @@ class Client(RequestLoop):
     def list_regions(self) -> list[dict[str, Any]]:
         """GET /v1/compute/regions."""
         return items(self._call("GET", REGIONS), "regions", REGION, "GET", REGIONS)
+
+
+def collection(api: Endpoints, parent_id: str | None) -> str:
+    """The kind's collection path; a nested kind's has its parent's id in it."""
+    if "{parent_id}" not in api.collection:
+        return api.collection
+    if parent_id is None:
+        raise ValueError(f"{api.collection} needs the id of the resource it belongs to")
+    return api.collection.replace("{parent_id}", segment(parent_id))
 
 
 def segment(resource_id: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.kinds import cluster, volume
+from reconciler.kinds import addon, cluster, volume
 from reconciler.kinds.base import (
     NO_DEFAULT,
     Endpoints,
@@ -20,6 +20,7 @@ from reconciler.kinds.base import (
     FieldClass,
     Hooks,
     Kind,
+    Parent,
     Ref,
     Statuses,
     Texts,
@@ -29,28 +30,39 @@ __all__ = [
     "KINDS",
     "NO_DEFAULT",
     "SENSITIVE_MARK",
+    "TOP_LEVEL",
     "Endpoints",
     "Field",
     "FieldClass",
     "Hooks",
     "Kind",
+    "Parent",
     "Ref",
     "Statuses",
     "Texts",
+    "children",
     "get",
     "is_sensitive",
     "redact",
     "referrers",
 ]
 
-#: Every kind, in the order plans list them and specs declare them.
-KINDS: tuple[Kind, ...] = (volume.KIND, cluster.KIND)
+#: Every kind, in the order plans list them and specs declare them: a referenced kind before
+#: the kinds that refer to it, a nested kind after its parent.
+KINDS: tuple[Kind, ...] = (volume.KIND, cluster.KIND, addon.KIND)
+#: The kinds a spec lists at its top level (`volumes:`, `clusters:`); the others are nested.
+TOP_LEVEL: tuple[Kind, ...] = tuple(k for k in KINDS if k.parent is None)
 _BY_NAME: Mapping[str, Kind] = {k.name: k for k in KINDS}
 
 
 def get(name: str) -> Kind:
     """The kind called `name`; KeyError for a name no kind has."""
     return _BY_NAME[name]
+
+
+def children(kind: Kind) -> tuple[Kind, ...]:
+    """The kinds nested in `kind` (add-ons in clusters)."""
+    return tuple(k for k in KINDS if k.parent is not None and k.parent.kind == kind.name)
 
 
 def referrers(kind: Kind) -> tuple[tuple[Kind, Ref], ...]:

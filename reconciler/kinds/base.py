@@ -21,6 +21,7 @@ class FieldClass(StrEnum):
     REPLACE = "replace"  # delete, then create
     CREATE_ONLY = "create-only"  # sent on create, never reported back: a change is a note
     COMPUTED = "computed"  # reported by the API, never sent or compared
+    NESTED = "nested"  # its items are a kind of their own (add-ons): sent with the create only
 
 
 class _NoDefault:
@@ -93,6 +94,14 @@ class Ref:
 
 
 @dataclass(frozen=True, slots=True)
+class Parent:
+    """A nested kind lives inside resources of another kind: add-ons inside clusters."""
+
+    kind: str  # the parent kind
+    key: str  # the parent's spec item key, create body key and answer key for the list
+
+
+@dataclass(frozen=True, slots=True)
 class Texts:
     """A kind's own words in plans (kept byte-identical to what users already see)."""
 
@@ -154,6 +163,8 @@ class Kind:
     waits: bool = False  # apply waits for ready / gone (through the one poller)
     refs: tuple[Ref, ...] = ()
     prunable: bool = False  # live-only resources are pruned or listed as unmanaged
+    parent: Parent | None = None  # a nested kind: its collection has a `{parent_id}` in it
+    replace_needs_consent: bool = True  # a replace is blocked unless the spec or a flag allows it
     texts: Texts = Texts()
     hooks: Hooks = Hooks()
     by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)

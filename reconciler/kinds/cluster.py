@@ -6,7 +6,7 @@ forces delete + create, what is sent on create and never reported back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, TypeGuard
 
 from reconciler.kinds.base import (
@@ -45,7 +45,6 @@ FIELDS = (
         export_default=0,
     ),
     Field("num_capacity_pool_gpus", IN_PLACE, export_default=0),
-    Field("add_ons", IN_PLACE, export_default=[]),
     Field("cluster_config", IN_PLACE),
     # replace: delete, then create
     Field("region", REPLACE),
@@ -59,6 +58,8 @@ FIELDS = (
     Field("slurm_shm_size_gib", REPLACE),
     Field("install_traefik", REPLACE, server_default=False, export_default=False),
     Field("oidc_config", REPLACE, sensitive=("ca_cert",)),
+    # nested: a kind of its own (kinds/addon.py), sent in the create body with the cluster
+    Field("add_ons", FieldClass.NESTED),
     # create-only: sent on create, never reported back
     Field("duration_days", CREATE_ONLY),
     Field("auto_scale", CREATE_ONLY),
@@ -184,33 +185,6 @@ def ungoverned(fields: Mapping[str, Any]) -> frozenset[str]:
     return frozenset({"num_gpus"}) if fields.get("auto_scale") else frozenset()
 
 
-def forces_replacement(wanted: Mapping[str, Any], live: Mapping[str, Any]) -> frozenset[str]:
-    """The update API only changes add-ons that exist (REFERENCE §5): adding one means
-    creating the cluster again."""
-    declared = wanted.get("add_ons")
-    if not isinstance(declared, Sequence):
-        return frozenset()
-    have = {i.get("name") for i in live.get("add_ons") or () if isinstance(i, Mapping)}
-    new = {i["name"] for i in declared if isinstance(i, Mapping) and i.get("name") not in have}
-    return frozenset({"add_ons"}) if new else frozenset()
-
-
-def update_body(body: dict[str, Any]) -> dict[str, Any]:
-    """An update's add-on item is `{name, config}` (REFERENCE §5): `add_on_type` is refused. An
-    add-on declared without config is wanted enabled, as a create would make it; the API
-    lists only enabled add-ons, so without this a disabled one would never converge.
-    """
-    if "add_ons" in body:
-        items = []
-        for item in body["add_ons"]:
-            config = item.get("config")
-            if not config and item.get("add_on_type"):
-                config = {item["add_on_type"]: {"enabled": True}}
-            items.append({"name": item["name"], **({"config": config} if config else {})})
-        body["add_ons"] = items
-    return body
-
-
 def capacity(fields: Mapping[str, Any]) -> tuple[str, int]:
     num_gpus = fields.get("num_gpus")
     return str(fields.get("gpu_type") or "").upper(), num_gpus if isinstance(num_gpus, int) else 0
@@ -226,8 +200,6 @@ def export(live: dict[str, Any]) -> dict[str, Any]:
         billing == "RESERVED" and reserved == live.get("num_gpus")
     ):
         live.pop("num_reserved_gpus", None)
-    if isinstance(live.get("add_ons"), list):
-        live["add_ons"] = [{k: v for k, v in a.items() if k != "state"} for a in live["add_ons"]]
     return live
 
 
@@ -272,8 +244,6 @@ KIND = Kind(
         spec_checks=check_gpu_counts,
         complete_desired=complete_desired,
         ungoverned=ungoverned,
-        forces_replacement=forces_replacement,
-        update_body=update_body,
         catalogue=compute_problem,
         capacity=capacity,
         export=export,

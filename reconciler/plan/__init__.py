@@ -136,9 +136,14 @@ def _guard_referenced_deletes(actions: Iterable[Action], live: LiveState) -> lis
     return guarded
 
 
+def _on(action: Action) -> str:
+    parent = kinds.get(action.resource).parent
+    return f" on {parent.kind} {action.parent!r}" if parent and action.parent else ""
+
+
 def raise_if_unsafe(plan: Plan) -> None:
     """UnsafePlanError (exit 3) naming every blocked resource and rule."""
-    reasons = [f"{a.resource} {a.name!r}: {a.reason}" for a in plan.blocked]
+    reasons = [f"{a.resource} {a.name!r}{_on(a)}: {a.reason}" for a in plan.blocked]
     reasons += list(plan.refusals)
     if reasons:
         raise UnsafePlanError("plan blocked by a safety rule:\n  " + "\n  ".join(reasons))

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import SpecError
-from reconciler.kinds import KINDS
+from reconciler.kinds import TOP_LEVEL
 from reconciler.kinds.base import SpecWarnings
 from reconciler.model import Spec
 from reconciler.schema import Issue
@@ -82,7 +82,7 @@ def _escape(text: str) -> str:
 
 def _declared(document: Any) -> bool:
     return isinstance(document, dict) and any(
-        isinstance(document.get(k.plural), list) and document[k.plural] for k in KINDS
+        isinstance(document.get(k.plural), list) and document[k.plural] for k in TOP_LEVEL
     )
 
 
@@ -142,7 +142,7 @@ def _legacy_warnings(files: Sequence[File]) -> list[str]:
     warnings: list[str] = []
     for file in files:
         document: Mapping[str, Any] = file.value
-        for kind in KINDS:
+        for kind in TOP_LEVEL:
             check = kind.hooks.spec_warnings
             if check is None:
                 continue

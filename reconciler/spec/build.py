@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.kinds import KINDS, Kind
+from reconciler.kinds import TOP_LEVEL, Kind, children
 from reconciler.model import (
     Desired,
     Ensure,
@@ -36,9 +36,9 @@ def build_spec(files: Sequence[File], digest: str, warnings: Sequence[str]) -> S
             raw_prune = document["prune"]
             prune = Prune(bool(raw_prune.get("enabled", False)), raw_prune.get("name_prefix"))
         defaults: Mapping[str, Any] = document.get("defaults", {})
-        for kind in KINDS:
+        for kind in TOP_LEVEL:
             for index, item in enumerate(document.get(kind.plural, ())):
-                resources.append(_build(kind, file, index, item, defaults))
+                resources += _build(kind, file, (kind.plural, index), item, defaults)
     return Spec(
         resources=tuple(resources),
         project_id=project_id,
@@ -49,22 +49,40 @@ def build_spec(files: Sequence[File], digest: str, warnings: Sequence[str]) -> S
 
 
 def _build(
-    kind: Kind, file: File, index: int, item: Mapping[str, Any], defaults: Mapping[str, Any]
-) -> Desired:
-    node, _ = locate(file.node, (kind.plural, index), False)
+    kind: Kind,
+    file: File,
+    path: tuple[str | int, ...],
+    item: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    parent: str | None = None,
+) -> list[Desired]:
+    """The item as a Desired resource, followed by the resources nested in it (add-ons)."""
+    node, _ = locate(file.node, path, False)
     ensure = Ensure(item.get("ensure", "present"))
     prepare = kind.hooks.spec_item
     merged = prepare(defaults, item, ensure is Ensure.PRESENT) if prepare else dict(item)
-    tool_keys = kind.tool_keys
-    return Desired(
-        kind=kind.name,
-        name=item[kind.api.name_key],
-        fields=freeze({k: v for k, v in merged.items() if k not in tool_keys}),
-        ensure=ensure,
-        lifecycle=_lifecycle(item.get("lifecycle")),
-        refs=frozen_map({r.key: merged[r.key] for r in kind.refs if merged.get(r.key)}),
-        location=Location(file.path, node[0], node[1]),
-    )
+    nested = {child.parent.key: child for child in children(kind) if child.parent}
+    tool_keys = kind.tool_keys | nested.keys()
+    built = [
+        Desired(
+            kind=kind.name,
+            name=item[kind.api.name_key],
+            fields=freeze({k: v for k, v in merged.items() if k not in tool_keys}),
+            ensure=ensure,
+            lifecycle=_lifecycle(item.get("lifecycle")),
+            refs=frozen_map({r.key: merged[r.key] for r in kind.refs if merged.get(r.key)}),
+            location=Location(file.path, node[0], node[1]),
+            parent=parent,
+        )
+    ]
+    for key, child in nested.items():
+        if key not in item and ensure is Ensure.PRESENT and key in defaults:
+            path_of_items: tuple[str | int, ...] = ("defaults", key)  # inherited from defaults
+        else:
+            path_of_items = (*path, key)
+        for index, sub in enumerate(merged.get(key) or ()):
+            built += _build(child, file, (*path_of_items, index), sub, {}, built[0].name)
+    return built
 
 
 def _lifecycle(raw: Mapping[str, Any] | None) -> Lifecycle:

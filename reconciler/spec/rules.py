@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from reconciler import kinds
-from reconciler.kinds import KINDS, Kind
+from reconciler.kinds import TOP_LEVEL, Kind
 from reconciler.schema import (
     Issue,
     ItemChecker,
@@ -31,9 +31,9 @@ def check_documents(documents: Sequence[Any]) -> list[Issue]:
     item, and the cross-file rules: names declared twice, references, settings that disagree.
     """
     document_validator = validators()["document"]
-    items = {k.name: ItemChecker(k.name, k.api.name_key) for k in KINDS}
+    items = {k.name: ItemChecker(k.name, k.api.name_key) for k in TOP_LEVEL}
     merged_rules = {
-        k.name: RulesChecker(k.name) for k in KINDS if rules_key(k.name) in validators()
+        k.name: RulesChecker(k.name) for k in TOP_LEVEL if rules_key(k.name) in validators()
     }
     issues: list[Issue] = []
     for doc, document in enumerate(documents):
@@ -42,7 +42,7 @@ def check_documents(documents: Sequence[Any]) -> list[Issue]:
             continue
         defaults = document.get("defaults")
         defaults = defaults if isinstance(defaults, dict) else {}
-        for kind in KINDS:
+        for kind in TOP_LEVEL:
             for index, item in _items(document, kind.plural):
                 where: Path = (kind.plural, index)
                 issues += items[kind.name].check(item, doc, where)
@@ -99,7 +99,7 @@ def _names(
 
 def _check_names(documents: Sequence[Any]) -> list[Issue]:
     issues: list[Issue] = []
-    for kind in KINDS:
+    for kind in TOP_LEVEL:
         name_key = kind.api.name_key
         first: dict[str, tuple[int, Path]] = {}
         for doc, index, name, _item in _names(documents, kind.plural, name_key):
@@ -118,7 +118,7 @@ def _check_names(documents: Sequence[Any]) -> list[Issue]:
 def _check_references(documents: Sequence[Any]) -> list[Issue]:
     """Every reference by name (`volume: team-data`) names a declared, present resource."""
     issues: list[Issue] = []
-    for kind in KINDS:
+    for kind in TOP_LEVEL:
         for ref in kind.refs:
             target = kinds.get(ref.kind)
             declared = {

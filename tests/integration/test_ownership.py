@@ -301,7 +301,9 @@ def test_destroy_deletes_only_what_the_spec_declares_after_the_strong_prompt(
 ) -> None:
     """destroy on a real terminal asks "There is no undo"; 'no' changes nothing (exit 1); 'yes'
     deletes the declared clusters and volume, and unmanaged ones survive."""
-    sim = Sim(tmp_path, [{"cluster_name": n} for n in ("a", "b", "unmanaged")])
+    # "b" is created by the apply, with the volume: attaching a volume to a live cluster is a
+    # replacement (the API attaches volumes only on create).
+    sim = Sim(tmp_path, [{"cluster_name": n} for n in ("a", "unmanaged")])
     volume = {"volume_name": "data", "region": "us-central-8", "size_tib": 1}
     sim.write(
         spec_text(

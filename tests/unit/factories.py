@@ -7,6 +7,7 @@ the JSON objects the list endpoints return, so tests go through `live.py` like p
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from reconciler.kinds import FieldClass
@@ -94,11 +95,31 @@ def make_spec(
     digest: str = "",
 ) -> Spec:
     return Spec(
-        resources=(*volumes, *clusters),
+        resources=(*volumes, *(r for c in clusters for r in with_add_ons(c))),
         project_id=project_id,
         prune=prune,
         digest=digest,
     )
+
+
+def with_add_ons(cluster: Desired) -> list[Desired]:
+    """A cluster written with `add_ons=[...]` as the spec builder reads it: the cluster, then
+    each add-on as a resource of its own nested in it."""
+    add_ons = cluster.fields.get("add_ons")
+    if add_ons is None:
+        return [cluster]
+    fields = {k: v for k, v in cluster.fields.items() if k != "add_ons"}
+    nested = [
+        Desired(
+            kind="add-on",
+            name=item["name"],
+            fields=frozen_map({k: v for k, v in item.items() if k not in ("name", "ensure")}),
+            ensure=Ensure(item.get("ensure", "present")),
+            parent=cluster.name,
+        )
+        for item in add_ons
+    ]
+    return [replace(cluster, fields=frozen_map(fields)), *nested]
 
 
 def echo_fields(fields: Mapping[str, Any]) -> dict[str, Any]:

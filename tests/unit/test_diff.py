@@ -148,7 +148,8 @@ def test_equivalent_values_produce_no_diff(
     """Normalisation makes the spec's value and the API's echo of it compare equal (§5)."""
     result = diff(make_spec(desired_cluster("a", **desired)), api_cluster("a", **live))
     assert result.actions == ()
-    assert result.unchanged == ("cluster.a",)
+    assert result.unchanged[0] == "cluster.a"
+    assert all(u.startswith("add-on.a/") for u in result.unchanged[1:])
 
 
 @pytest.mark.parametrize(
@@ -227,22 +228,6 @@ UPDATES = [
         {"cluster_config": {"load_balancer": "TRAEFIK"}},
         "nested-key",
     ),
-    (
-        {
-            "add_ons": [
-                {"add_on_type": "dashboard", "name": "d", "config": {"x": {"enabled": True}}}
-            ]
-        },
-        {
-            "add_ons": [
-                {"add_on_type": "dashboard", "name": "d", "config": {"x": {"enabled": False}}}
-            ]
-        },
-        [("add_ons[0].config.x.enabled", False, True)],
-        # An update's add-on item is {name, config}: the API refuses add_on_type there.
-        {"add_ons": [{"name": "d", "config": {"x": {"enabled": True}}}]},
-        "add_on-config",
-    ),
 ]
 
 
@@ -270,8 +255,8 @@ def test_in_place_field_change_is_an_update(
     assert thaw(action.body) == body
 
 
-def test_extra_live_add_on_is_not_compared() -> None:
-    """An add-on live has but the spec does not list is no diff: the API cannot remove one."""
+def test_extra_live_add_on_is_left_alone_and_named() -> None:
+    """An add-on live has but the spec does not list is no action, only a note naming it."""
     spec = make_spec(desired_cluster("a", add_ons=[{"add_on_type": "dashboard", "name": "d"}]))
     live = api_cluster(
         "a",
@@ -280,7 +265,107 @@ def test_extra_live_add_on_is_not_compared() -> None:
             {"add_on_type": "ingress", "name": "i", "state": {}},
         ],
     )
-    assert diff(spec, live).actions == ()
+    result = diff(spec, live)
+    assert result.actions == ()
+    assert result.notes == ("add-ons the spec does not name are left alone (unmanaged): a/i",)
+
+
+def test_add_on_config_change_is_an_add_on_update() -> None:
+    """A changed config is one update of that add-on (body {config}), never of the cluster."""
+    spec = make_spec(
+        desired_cluster(
+            "a",
+            add_ons=[{"add_on_type": "dashboard", "name": "d", "config": {"x": {"enabled": True}}}],
+        )
+    )
+    live = api_cluster(
+        "a",
+        add_ons=[{"add_on_type": "dashboard", "name": "d", "config": {"x": {"enabled": False}}}],
+    )
+    action = only_action(diff(spec, live))
+    assert (action.kind, action.resource, action.name, action.parent) == (
+        ActionKind.UPDATE,
+        "add-on",
+        "d",
+        "a",
+    )
+    assert changes_of(action) == [("config.x.enabled", False, True)]
+    assert thaw(action.body) == {"config": {"x": {"enabled": True}}}
+
+
+def test_new_add_on_is_created_on_the_live_cluster() -> None:
+    """An add-on the live cluster lacks is one add-on create; the cluster is untouched."""
+    spec = make_spec(desired_cluster("a", add_ons=[{"add_on_type": "dashboard", "name": "d"}]))
+    action = only_action(diff(spec, api_cluster("a", add_ons=[])))
+    assert (action.kind, action.resource, action.name, action.parent) == (
+        ActionKind.CREATE,
+        "add-on",
+        "d",
+        "a",
+    )
+    assert thaw(action.body) == {"name": "d", "add_on_type": "dashboard"}
+
+
+def test_add_on_marked_absent_is_deleted_and_only_that() -> None:
+    """ensure: absent on an add-on deletes it from the live cluster; the cluster stays."""
+    spec = make_spec(
+        desired_cluster(
+            "a", add_ons=[{"name": "d", "ensure": "absent"}, {"name": "gone", "ensure": "absent"}]
+        )
+    )
+    live = api_cluster("a", add_ons=[{"add_on_type": "dashboard", "name": "d", "state": {}}])
+    action = only_action(diff(spec, live))
+    assert (action.kind, action.resource, action.name, action.resource_id) == (
+        ActionKind.DELETE,
+        "add-on",
+        "d",
+        "d",
+    )
+
+
+def test_new_cluster_is_created_with_its_add_ons_in_one_call() -> None:
+    """A new cluster carries its present add-ons in its create body: no add-on actions."""
+    add_ons = [{"add_on_type": "dashboard", "name": "d"}, {"name": "x", "ensure": "absent"}]
+    action = only_action(diff(make_spec(desired_cluster("a", add_ons=add_ons))))
+    assert (action.kind, action.resource) == (ActionKind.CREATE, "cluster")
+    assert thaw(action.body)["add_ons"] == [{"name": "d", "add_on_type": "dashboard"}]
+
+
+def test_ignore_changes_add_ons_leaves_them_alone() -> None:
+    """lifecycle.ignore_changes: [add_ons] → no add-on action and no note for that cluster."""
+    spec = make_spec(
+        desired_cluster(
+            "a",
+            lifecycle=Lifecycle(ignore_changes=("add_ons",)),
+            add_ons=[{"add_on_type": "dashboard", "name": "d"}],
+        )
+    )
+    live = api_cluster("a", add_ons=[{"add_on_type": "ingress", "name": "i", "state": {}}])
+    result = diff(spec, live)
+    assert (result.actions, result.notes) == ((), ())
+
+
+def test_changed_volume_reference_forces_replacement() -> None:
+    """A cluster whose spec names another volume than the live one attached: replace (the API
+    attaches volumes only on create), shown by name."""
+    spec = make_spec(
+        desired_cluster("a", volume="new"),
+        volumes=[desired_volume("old"), desired_volume("new")],
+    )
+    live = live_state(
+        api_cluster("a", volumes=["v-old"]), volumes=[api_volume("old"), api_volume("new")]
+    )
+    action = only_action(compute_actions(spec, live))
+    assert (action.kind, action.intended) == (ActionKind.BLOCKED, ActionKind.REPLACE)
+    assert changes_of(action) == [("volume", "old", "new")]
+    assert all(c.forces_replacement for c in action.changes)
+
+
+def test_unchanged_volume_reference_is_no_diff() -> None:
+    """The live cluster has the volume the spec names: nothing to do."""
+    spec = make_spec(desired_cluster("a", volume="old"), volumes=[desired_volume("old")])
+    live = live_state(api_cluster("a", volumes=["v-old"]), volumes=[api_volume("old")])
+    assert compute_actions(spec, live).actions == ()
 
 
 @pytest.mark.parametrize(
@@ -776,14 +861,5 @@ def test_property_cluster_against_its_own_echo_has_no_diff(
     spec = make_spec(desired_cluster("x", base={}, **fields))
     result = compute_actions(spec, live_state(server_echo(fields, random.Random(seed))))
     assert result.actions == ()
-    assert result.unchanged == ("cluster.x",)
-
-
-def test_new_add_on_forces_replacement() -> None:
-    """An add-on the live cluster lacks cannot be added by PUT: the change forces replacement."""
-    spec = make_spec(desired_cluster("a", add_ons=[{"add_on_type": "dashboard", "name": "d"}]))
-    action = only_action(diff(spec, api_cluster("a", add_ons=[])))
-    assert action.kind is ActionKind.BLOCKED
-    assert action.intended is ActionKind.REPLACE
-    assert "add_ons" in action.reason
-    assert all(c.forces_replacement for c in action.changes)
+    assert result.unchanged[0] == "cluster.x"
+    assert len(result.unchanged) == 1 + len(fields.get("add_ons", ()))

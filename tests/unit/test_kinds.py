@@ -14,15 +14,28 @@ from reconciler.schema import schema
 from reconciler.simulator.shapes import CREATE_FIELDS, UPDATE_FIELDS
 
 IDS = [k.name for k in KINDS]
-SENT_ON_CREATE = (FieldClass.IN_PLACE, FieldClass.REPLACE, FieldClass.CREATE_ONLY)
+SENT_ON_CREATE = (
+    FieldClass.IN_PLACE,
+    FieldClass.REPLACE,
+    FieldClass.CREATE_ONLY,
+    FieldClass.NESTED,
+)
 #: Spec keys from older API documentation, read and translated (spec_item) but never sent.
 LEGACY_SPEC_KEYS = {"cluster": {"driver_version", "auto_scaled", "gpu_node_failover_enabled"}}
 
 
+def item_schema(kind: Kind) -> dict[str, Any]:
+    """The JSON Schema of one spec item of `kind` (a nested kind's inside its parent's)."""
+    defs: dict[str, Any] = schema()["$defs"]
+    if kind.parent is None:
+        return dict(defs[kind.name])
+    items: dict[str, Any] = defs[kind.parent.kind]["properties"][kind.parent.key]["items"]
+    return items
+
+
 def schema_item_keys(kind: Kind) -> set[str]:
     """The keys the JSON Schema allows in one spec item of `kind`."""
-    definition: dict[str, Any] = schema()["$defs"][kind.name]
-    return set(definition["properties"])
+    return set(item_schema(kind)["properties"])
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=IDS)
@@ -48,17 +61,20 @@ def test_schema_table_and_simulator_agree_on_create_fields(kind: Kind) -> None:
 @pytest.mark.parametrize("kind", KINDS, ids=IDS)
 def test_table_and_simulator_agree_on_update_fields(kind: Kind) -> None:
     """The in-place fields are exactly what the simulator's update accepts (plus the id, for
-    a kind whose update carries it in the body)."""
-    in_place = set(kind.names(FieldClass.IN_PLACE))
+    a kind whose update carries it in the body; and the nested lists, which the API can
+    update with their parent but the tool changes through their own endpoints)."""
+    in_place = set(kind.names(FieldClass.IN_PLACE, FieldClass.NESTED))
     expected = in_place | ({kind.api.id_key} if kind.api.update_id_in_body else set())
     assert set(UPDATE_FIELDS[kind.name]) == expected
 
 
-@pytest.mark.parametrize("kind", KINDS, ids=IDS)
+@pytest.mark.parametrize("kind", kinds.TOP_LEVEL, ids=[k.name for k in kinds.TOP_LEVEL])
 def test_ignore_changes_offers_exactly_the_compared_fields(kind: Kind) -> None:
-    """`lifecycle.ignore_changes` can name every compared field and nothing else."""
+    """`lifecycle.ignore_changes` can name every compared field, and the list of each nested
+    kind (its changes then left alone), and nothing else."""
     definition = schema()["$defs"][kind.name]["properties"]["lifecycle"]["properties"]
-    assert set(definition["ignore_changes"]["items"]["enum"]) == set(kind.compared)
+    nested = kind.names(FieldClass.NESTED)
+    assert set(definition["ignore_changes"]["items"]["enum"]) == set(kind.compared | nested)
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=IDS)
@@ -66,6 +82,16 @@ def test_every_action_has_a_rank(kind: Kind) -> None:
     """Apply can order every action a kind can have."""
     acting = {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE, ActionKind.DELETE}
     assert set(kind.rank) == acting
+
+
+def test_nested_kinds_follow_their_parent() -> None:
+    """A nested kind names a registered top-level parent that declares it as a nested field."""
+    position = {k.name: i for i, k in enumerate(KINDS)}
+    for kind in KINDS:
+        if kind.parent is not None:
+            parent = kinds.get(kind.parent.kind)
+            assert parent.parent is None and position[parent.name] < position[kind.name]
+            assert parent.by_name[kind.parent.key].cls is FieldClass.NESTED
 
 
 def test_referenced_kinds_come_first() -> None:

@@ -209,14 +209,30 @@ def test_parse_cluster_reads_identity_volumes_and_gpus() -> None:
     assert "kube_config" not in cluster.fields
 
 
-def test_parse_cluster_fields_are_frozen() -> None:
-    """Live fields are read-only: nested objects become mappings and lists tuples."""
-    cluster = parse_resource(
-        CLUSTER, api_cluster("a", add_ons=[{"add_on_type": "dashboard", "name": "d", "state": {}}])
+def test_add_ons_are_read_from_their_cluster_and_frozen() -> None:
+    """A cluster's add-ons become add-on resources of that cluster (id = name), read-only."""
+    state = parse_live_state(
+        {
+            "cluster": [
+                api_cluster(
+                    "a",
+                    "c-1",
+                    add_ons=[{"add_on_type": "dashboard", "name": "d", "config": {}, "state": {}}],
+                )
+            ]
+        }
     )
-    assert isinstance(cluster.fields["add_ons"], tuple)
+    (add_on,) = state.of_kind("add-on")
+    assert (add_on.key, add_on.id, add_on.parent, add_on.parent_id) == (
+        "add-on.a/d",
+        "d",
+        "a",
+        "c-1",
+    )
+    assert dict(add_on.fields) == {"add_on_type": "dashboard", "config": {}}
+    assert "add_ons" not in state.of_kind("cluster")[0].fields
     with pytest.raises(TypeError):
-        cluster.fields["num_gpus"] = 16  # type: ignore[index]
+        add_on.fields["config"] = {}  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler import schema as schema_module
-from reconciler.kinds.cluster import KIND as CLUSTER_KIND
 from reconciler.kinds.cluster import merge_cluster
-from reconciler.kinds.volume import KIND as VOLUME_KIND
 from reconciler.schema import Issue, schema, schema_text
 from reconciler.spec.rules import check_documents
 
@@ -155,15 +153,6 @@ def test_defaults_take_every_cluster_field_but_identity_and_lifecycle() -> None:
 def test_enums_are_the_apis_verbatim(field: str, values: list[str]) -> None:
     """Enum values are copied from the API (SDK 3.1.1), in its order."""
     assert schema()["$defs"]["cluster"]["properties"][field]["enum"] == values
-
-
-def test_ignore_changes_names_exactly_the_compared_fields() -> None:
-    """lifecycle.ignore_changes may name only fields the diff compares (model's field classes)."""
-    defs = schema()["$defs"]
-    cluster = defs["cluster"]["properties"]["lifecycle"]["properties"]["ignore_changes"]
-    volume = defs["volume"]["properties"]["lifecycle"]["properties"]["ignore_changes"]
-    assert set(cluster["items"]["enum"]) == set(CLUSTER_KIND.compared)
-    assert set(volume["items"]["enum"]) == set(VOLUME_KIND.compared)
 
 
 def test_rules_only_look_at_presence_and_constants() -> None:

@@ -96,9 +96,16 @@ def test_values_are_frozen() -> None:
         "clusters:\n  - cluster_name: a\n    num_gpus: 8\n"
         "    add_ons: [{add_on_type: dashboard, name: d}]\n"
     )
-    (cluster,) = load(text).of_kind("cluster")
+    spec = load(text)
+    (cluster,) = spec.of_kind("cluster")
+    (add_on,) = spec.of_kind("add-on")
     assert isinstance(cluster.fields, MappingProxyType)
-    assert isinstance(cluster.fields["add_ons"], tuple)
+    assert "add_ons" not in cluster.fields  # a kind of its own, nested in the cluster
+    assert (add_on.name, add_on.parent, dict(add_on.fields)) == (
+        "d",
+        "a",
+        {"add_on_type": "dashboard"},
+    )
     with pytest.raises(TypeError):
         cluster.fields["num_gpus"] = 16  # type: ignore[index]
 

@@ -1,56 +1,33 @@
-"""desired × live → actions, one loop over the kinds. The only module that uses deepdiff.
+"""One resource: desired × live → its field changes and its action. Uses deepdiff, which
+stays inside the diff package; its objects never leave it.
 
-Pure. Like octoDNS's `changes()`: key both sides by (kind, name); desired-only → create;
-both → update, replace or nothing; live-only → delete when owned (ensure: absent, prune), else
-unmanaged. Plain equality first: deepdiff runs only on the resources that differ. A rule of
-one kind is a hook of that kind (`reconciler.kinds`), never a branch here.
+Pure. What is particular to a kind is asked of the kind: its field table, texts and hooks.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from deepdiff import DeepDiff
 from deepdiff.helper import notpresent
 
-from reconciler.kinds import KINDS, FieldClass, Kind, referrers
+from reconciler.kinds import FieldClass, Kind
 from reconciler.live import comparable_fields
 from reconciler.model import (
     Action,
     ActionKind,
     Desired,
-    Ensure,
     FieldChange,
     Lifecycle,
     Live,
-    LiveState,
-    Spec,
     frozen_map,
     thaw,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class DiffResult:
-    actions: tuple[Action, ...]
-    unchanged: tuple[str, ...]
-    unmanaged: tuple[str, ...]
-    notes: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class _Found:
-    """What the loop found for one kind."""
-
-    actions: list[Action] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    unmanaged: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    create_only_users: list[str] = field(default_factory=list)
-
+#: (kind, name) → id of a live resource that stays, and (kind, id) → its name.
+Ids = Mapping[tuple[str, str], str]
 
 # --- comparing one resource -------------------------------------------------------------------
 
@@ -133,10 +110,18 @@ def compare(kind: Kind, desired: Desired, live: Live) -> tuple[dict[str, Any], d
 # --- building actions -------------------------------------------------------------------------
 
 
-def create_body(kind: Kind, desired: Desired, project_id: str | None) -> dict[str, Any]:
+def create_body(
+    kind: Kind,
+    desired: Desired,
+    project_id: str | None,
+    nested: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """The create body: the name, the fields, the project, and the nested resources that are
+    created with it (a new cluster's add-ons, `{"add_ons": [...]}`)."""
     body: dict[str, Any] = {kind.api.name_key: desired.name, **thaw(desired.fields)}
     if project_id and "project_id" in kind.by_name and "project_id" not in body:
         body["project_id"] = project_id
+    body.update({k: v for k, v in (nested or {}).items() if v})
     return body
 
 
@@ -150,8 +135,7 @@ def create_changes(
     return tuple(FieldChange(path=k, before=None, after=v) for k, v in sorted(shown.items()))
 
 
-def _create(kind: Kind, desired: Desired, project_id: str | None, note: str = "") -> Action:
-    body = create_body(kind, desired, project_id)
+def make_create(kind: Kind, desired: Desired, body: dict[str, Any], note: str = "") -> Action:
     return Action(
         kind=ActionKind.CREATE,
         resource=kind.name,
@@ -161,6 +145,7 @@ def _create(kind: Kind, desired: Desired, project_id: str | None, note: str = ""
         body=frozen_map(body),
         notes=(note,) if note else (),
         refs=desired.refs,
+        parent=desired.parent,
     )
 
 
@@ -181,20 +166,46 @@ def _replace_policy(
     )
 
 
-def _status_notes(kind: Kind, live: Live) -> tuple[str, ...]:
+def status_notes(kind: Kind, live: Live) -> tuple[str, ...]:
     if live.status in kind.statuses.unhealthy:
         return (f"live status is {live.status}",)
     return ()
 
 
+def ref_changes(
+    kind: Kind, desired: Desired, live: Live, ids: Ids, names: Ids
+) -> tuple[FieldChange, ...]:
+    """References the live resource does not have (another volume attached, or none): the API
+    attaches them only on create, so each forces replacement. A reference the spec does not
+    make is not compared (the live one may come from `shared_volume` or `volume_id`)."""
+    changes = []
+    for ref in kind.refs:
+        wanted = desired.refs.get(ref.key)
+        if not wanted:
+            continue
+        have = live.links.get(ref.key, ())
+        if ids.get((ref.kind, wanted)) in have:
+            continue
+        before = ", ".join(names.get((ref.kind, i), i) for i in have) or None
+        changes.append(FieldChange(ref.key, before, wanted, forces_replacement=True))
+    return tuple(changes)
+
+
 def diff_resource(
-    kind: Kind, desired: Desired, live: Live, project_id: str | None, allowed: frozenset[str]
+    kind: Kind,
+    desired: Desired,
+    live: Live,
+    create: Callable[[], dict[str, Any]],
+    allowed: frozenset[str],
+    refs: tuple[FieldChange, ...] = (),
 ) -> Action | None:
-    """One declared, present resource against its live twin: None when nothing differs."""
+    """One declared, present resource against its live twin: None when nothing differs.
+    `create` makes the body a replace would send; `refs` are the reference changes."""
     seen, wanted = compare(kind, desired, live)
-    if seen == wanted:
+    if seen == wanted and not refs:
         return None
-    changes = field_changes(seen, wanted, kind.names(FieldClass.REPLACE))
+    changes = field_changes(seen, wanted, kind.names(FieldClass.REPLACE)) if seen != wanted else ()
+    changes = tuple(sorted((*changes, *refs), key=lambda c: c.path))
     if not changes:
         return None
     if kind.hooks.forces_replacement is not None:
@@ -202,7 +213,7 @@ def diff_resource(
         changes = tuple(
             replace(c, forces_replacement=True) if _top(c.path) in forced else c for c in changes
         )
-    update = {k: wanted[k] for k in sorted({_top(c.path) for c in changes})}
+    update = {k: wanted[k] for k in sorted({_top(c.path) for c in changes}) if k in wanted}
     if kind.hooks.update_body is not None:
         update = kind.hooks.update_body(update)
     action = Action(
@@ -214,7 +225,8 @@ def diff_resource(
         changes=changes,
         reason=kind.texts.update_reason,
         body=frozen_map(update),
-        notes=_status_notes(kind, live),
+        notes=status_notes(kind, live),
+        parent=desired.parent,
     )
     replaced = sorted({c.path.split(".")[0] for c in changes if c.forces_replacement})
     if replaced:
@@ -222,9 +234,11 @@ def diff_resource(
             action,
             kind=ActionKind.REPLACE,
             reason=kind.texts.replace_reason,
-            body=frozen_map(create_body(kind, desired, project_id)),
+            body=frozen_map(create()),
             refs=desired.refs,
         )
+        if not kind.replace_needs_consent:
+            return action
         why = kind.texts.replace_why.format(fields=", ".join(replaced))
         return _replace_policy(action, desired.lifecycle, allowed, why)
     guard = kind.hooks.update_guard
@@ -232,7 +246,7 @@ def diff_resource(
     return blocked(action, refusal) if refusal else action
 
 
-def _delete(kind: Kind, live: Live, reason: str) -> Action:
+def make_delete(kind: Kind, live: Live, reason: str) -> Action:
     return Action(
         kind=ActionKind.DELETE,
         resource=kind.name,
@@ -240,11 +254,12 @@ def _delete(kind: Kind, live: Live, reason: str) -> Action:
         resource_id=live.id,
         status=live.status,
         reason=reason,
-        notes=_status_notes(kind, live),
+        notes=status_notes(kind, live),
+        parent=live.parent,
     )
 
 
-def _ambiguous(kind: Kind, name: str, ids: Sequence[str]) -> Action:
+def ambiguous(kind: Kind, name: str, ids: Sequence[str], parent: str | None = None) -> Action:
     return Action(
         kind=ActionKind.BLOCKED,
         resource=kind.name,
@@ -253,119 +268,5 @@ def _ambiguous(kind: Kind, name: str, ids: Sequence[str]) -> Action:
             f"{len(ids)} live {kind.name}s are named {name!r} (ids {', '.join(ids)}); "
             "the plan will not guess which one the spec means: delete or rename the extra one"
         ),
-    )
-
-
-def users(kind: Kind, spec: Spec, live: LiveState, going: set[str], target: Live) -> list[str]:
-    """'cluster(s) a, b' and the like: what still uses `target` after this plan, by kind."""
-    described = []
-    for referrer, ref in referrers(kind):
-        names = {
-            r.name
-            for r in live.of_kind(referrer.name)
-            if target.id in r.links.get(ref.key, ())
-            and r.id not in going
-            and r.status != referrer.statuses.deleting
-        }
-        names |= {
-            d.name
-            for d in spec.of_kind(referrer.name)
-            if d.ensure is Ensure.PRESENT and d.refs.get(ref.key) == target.name
-        }
-        if names:
-            described.append(f"{referrer.name}(s) {', '.join(sorted(names))}")
-    return described
-
-
-# --- one kind ---------------------------------------------------------------------------------
-
-
-def _declared(
-    kind: Kind, spec: Spec, live: LiveState, allowed: frozenset[str], going: set[str]
-) -> _Found:
-    """Actions for the resources of `kind` the spec declares."""
-    found = _Found()
-    by_name: dict[str, list[Live]] = defaultdict(list)
-    deleting: dict[str, Live] = {}
-    for resource in live.of_kind(kind.name):
-        if resource.status == kind.statuses.deleting:
-            deleting.setdefault(resource.name, resource)
-        else:
-            by_name[resource.name].append(resource)
-    create_only = kind.names(FieldClass.CREATE_ONLY) - {"project_id"}
-    for desired in spec.of_kind(kind.name):
-        twins = by_name.get(desired.name, [])
-        if len(twins) > 1:
-            found.actions.append(_ambiguous(kind, desired.name, [t.id for t in twins]))
-        elif desired.ensure is Ensure.ABSENT:
-            if twins:
-                delete = _delete(kind, twins[0], "ensure: absent")
-                used = users(kind, spec, live, going, twins[0])
-                found.actions.append(
-                    blocked(delete, f"still used by {'; '.join(used)}") if used else delete
-                )
-        elif not twins:
-            gone = deleting.get(desired.name)
-            note = f"waits until {gone.id} ({gone.status}) is gone" if gone else ""
-            found.actions.append(_create(kind, desired, spec.project_id, note))
-        else:
-            action = diff_resource(kind, desired, twins[0], spec.project_id, allowed)
-            if action is None:
-                found.unchanged.append(f"{kind.name}.{desired.name}")
-            else:
-                found.actions.append(action)
-            if create_only & set(desired.fields):
-                found.create_only_users.append(desired.name)
-    return found
-
-
-def _undeclared(kind: Kind, spec: Spec, live: LiveState, found: _Found) -> None:
-    """Live resources the spec does not name: pruned when in scope, else unmanaged."""
-    if not kind.prunable:
-        return
-    declared = {d.name for d in spec.of_kind(kind.name)}
-    # An empty spec is never "delete everything" (DESIGN §3), not even with prune enabled.
-    prefix = spec.prune.name_prefix if spec.prune.enabled and declared else None
-    for resource in live.of_kind(kind.name):
-        if resource.name in declared or resource.status == kind.statuses.deleting:
-            continue
-        if prefix and resource.name.startswith(prefix):
-            reason = f"prune: not declared, name starts with {prefix!r}"
-            found.actions.append(_delete(kind, resource, reason))
-        else:
-            found.unmanaged.append(resource.name)
-    if spec.prune.enabled and not declared:
-        found.notes.append(
-            f"prune is enabled, but the spec declares no {kind.plural}: nothing is pruned"
-        )
-
-
-def compute_actions(spec: Spec, live: LiveState, allow_replace: Iterable[str] = ()) -> DiffResult:
-    """Every action that would make live match the spec, unordered; safety rules come later."""
-    allowed = frozenset(allow_replace)
-    going: set[str] = set()  # ids this plan deletes or replaces: they no longer use anything
-    results: dict[str, _Found] = {}
-    # KINDS lists a referenced kind before the kinds that refer to it; referrers go first here,
-    # so a volume's delete knows which of its clusters this plan deletes.
-    for kind in reversed(KINDS):
-        found = _declared(kind, spec, live, allowed, going)
-        _undeclared(kind, spec, live, found)
-        if found.create_only_users:
-            found.notes.append(
-                "create-only fields (sent on create, never reported back by the API) are set "
-                f"on {', '.join(found.create_only_users)}: changes to them cannot be detected "
-                f"and are not applied to existing {kind.plural}"
-            )
-        going.update(
-            a.resource_id
-            for a in found.actions
-            if a.kind in (ActionKind.DELETE, ActionKind.REPLACE) and a.resource_id
-        )
-        results[kind.name] = found
-    ordered = [results[k.name] for k in KINDS]
-    return DiffResult(
-        actions=tuple(a for f in ordered for a in f.actions),
-        unchanged=tuple(n for f in ordered for n in f.unchanged),
-        unmanaged=tuple(n for f in ordered for n in f.unmanaged),
-        notes=tuple(n for f in reversed(ordered) for n in f.notes),
+        parent=parent,
     )

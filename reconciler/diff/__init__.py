@@ -1,0 +1,260 @@
+"""desired × live → actions, one loop over the kinds. The diff package is the only user of
+deepdiff (in `resource.py`); its objects never leave it.
+
+Pure. Like octoDNS's `changes()`: key both sides by (kind, name — within its parent for a
+nested kind); desired-only → create; both → update, replace or nothing; live-only → delete
+when owned (ensure: absent, prune), else unmanaged. Plain equality first: deepdiff runs only on
+the resources that differ. A rule of one kind is a hook of that kind (`reconciler.kinds`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler import kinds
+from reconciler.diff.resource import (
+    ambiguous,
+    blocked,
+    create_body,
+    diff_resource,
+    field_changes,
+    make_create,
+    make_delete,
+    project,
+    ref_changes,
+)
+from reconciler.kinds import KINDS, TOP_LEVEL, FieldClass, Kind, referrers
+from reconciler.model import Action, ActionKind, Desired, Ensure, Live, LiveState, Spec, thaw
+
+__all__ = ["DiffResult", "blocked", "compute_actions", "field_changes", "project"]
+
+DESTRUCTIVE = (ActionKind.DELETE, ActionKind.REPLACE)
+
+
+@dataclass(frozen=True, slots=True)
+class DiffResult:
+    actions: tuple[Action, ...]
+    unchanged: tuple[str, ...]
+    unmanaged: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Found:
+    """What the loop found for one kind."""
+
+    actions: list[Action] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    unmanaged: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    create_only_users: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Context:
+    """What the loop knows across kinds."""
+
+    spec: Spec
+    live: LiveState
+    allowed: frozenset[str]
+    ids: dict[tuple[str, str], str]  # (kind, name) → id of a live resource that stays
+    names: dict[tuple[str, str], str]  # (kind, id) → name
+    going: set[str] = field(default_factory=set)  # ids this plan deletes or replaces
+    # (kind, name) of live resources whose nested resources this plan may change: present in
+    # the spec, live, and neither created, replaced, deleted nor refused by this plan
+    settled: set[tuple[str, str]] = field(default_factory=set)
+    # (nested kind, parent name) → the present nested resources the spec declares there
+    nested: dict[tuple[str, str], list[Desired]] = field(default_factory=dict)
+    ignored: set[tuple[str, str]] = field(default_factory=set)  # (nested kind, parent name)
+
+
+def _order() -> list[Kind]:
+    """Referring kinds before the kinds they refer to (a volume's delete must know which of its
+    clusters go), and each nested kind right after its parent (it must know its parent's
+    action)."""
+    ordered: list[Kind] = []
+    for kind in reversed(TOP_LEVEL):
+        ordered += [kind, *kinds.children(kind)]
+    return ordered
+
+
+def users(kind: Kind, ctx: _Context, target: Live) -> list[str]:
+    """'cluster(s) a, b' and the like: what still uses `target` after this plan, by kind."""
+    described = []
+    for referrer, ref in referrers(kind):
+        names = {
+            r.name
+            for r in ctx.live.of_kind(referrer.name)
+            if target.id in r.links.get(ref.key, ())
+            and r.id not in ctx.going
+            and r.status != referrer.statuses.deleting
+        }
+        names |= {
+            d.name
+            for d in ctx.spec.of_kind(referrer.name)
+            if d.ensure is Ensure.PRESENT and d.refs.get(ref.key) == target.name
+        }
+        if names:
+            described.append(f"{referrer.name}(s) {', '.join(sorted(names))}")
+    return described
+
+
+def _nested_bodies(ctx: _Context, kind: Kind, desired: Desired) -> dict[str, list[dict[str, Any]]]:
+    """The present nested resources a create of `desired` carries in its body."""
+    bodies: dict[str, list[dict[str, Any]]] = {}
+    for child in kinds.children(kind):
+        assert child.parent is not None
+        bodies[child.parent.key] = [
+            {child.api.name_key: d.name, **thaw(d.fields)}
+            for d in ctx.nested.get((child.name, desired.name), ())
+        ]
+    return bodies
+
+
+def _is_in_scope(kind: Kind, ctx: _Context, parent: str | None) -> bool:
+    """A nested resource is planned on its own only while its parent is settled (otherwise it
+    is created with its parent, or goes with it) and the parent does not ignore its changes
+    (`lifecycle.ignore_changes: [add_ons]`)."""
+    if kind.parent is None:
+        return True
+    return (kind.parent.kind, parent or "") in ctx.settled and (
+        kind.name,
+        parent or "",
+    ) not in ctx.ignored
+
+
+# --- one kind ---------------------------------------------------------------------------------
+
+
+def _declared(kind: Kind, ctx: _Context) -> _Found:
+    """Actions for the resources of `kind` the spec declares."""
+    found = _Found()
+    by_key: dict[str, list[Live]] = defaultdict(list)
+    deleting: dict[str, Live] = {}
+    for resource in ctx.live.of_kind(kind.name):
+        if resource.status == kind.statuses.deleting:
+            deleting.setdefault(resource.key, resource)
+        else:
+            by_key[resource.key].append(resource)
+    create_only = kind.names(FieldClass.CREATE_ONLY) - {"project_id"}
+    for desired in ctx.spec.of_kind(kind.name):
+        if not _is_in_scope(kind, ctx, desired.parent):
+            continue
+        twins = by_key.get(desired.key, [])
+        action = _one(kind, ctx, desired, twins, deleting.get(desired.key))
+        if action is not None:
+            found.actions.append(action)
+        elif twins and desired.ensure is Ensure.PRESENT:
+            found.unchanged.append(desired.key)
+        if len(twins) == 1 and desired.ensure is Ensure.PRESENT:
+            if create_only & set(desired.fields):
+                found.create_only_users.append(desired.name)
+            if action is None or action.kind is ActionKind.UPDATE:
+                ctx.settled.add((kind.name, desired.name))
+    return found
+
+
+def _one(
+    kind: Kind, ctx: _Context, desired: Desired, twins: list[Live], gone: Live | None
+) -> Action | None:
+    """The action for one declared resource, or None when it needs none."""
+    if len(twins) > 1:
+        return ambiguous(kind, desired.name, [t.id for t in twins], desired.parent)
+    if desired.ensure is Ensure.ABSENT:
+        if not twins:
+            return None
+        delete = make_delete(kind, twins[0], "ensure: absent")
+        used = users(kind, ctx, twins[0])
+        return blocked(delete, f"still used by {'; '.join(used)}") if used else delete
+
+    def body() -> dict[str, Any]:
+        return create_body(kind, desired, ctx.spec.project_id, _nested_bodies(ctx, kind, desired))
+
+    if not twins:
+        note = f"waits until {gone.id} ({gone.status}) is gone" if gone else ""
+        return make_create(kind, desired, body(), note)
+    refs = ref_changes(kind, desired, twins[0], ctx.ids, ctx.names)
+    return diff_resource(kind, desired, twins[0], body, ctx.allowed, refs)
+
+
+def _undeclared(kind: Kind, ctx: _Context, found: _Found) -> None:
+    """Live resources the spec does not name: pruned when in scope, else unmanaged."""
+    spec = ctx.spec
+    declared = {d.key for d in spec.of_kind(kind.name)}
+    if kind.parent is not None:
+        left = [
+            r.key.split(".", 1)[1]
+            for r in ctx.live.of_kind(kind.name)
+            if r.key not in declared and _is_in_scope(kind, ctx, r.parent)
+        ]
+        if left:
+            found.notes.append(
+                f"{kind.name}s the spec does not name are left alone (unmanaged): "
+                + ", ".join(left)
+            )
+        return
+    if not kind.prunable:
+        return
+    # An empty spec is never "delete everything" (DESIGN §3), not even with prune enabled.
+    prefix = spec.prune.name_prefix if spec.prune.enabled and declared else None
+    for resource in ctx.live.of_kind(kind.name):
+        if resource.key in declared or resource.status == kind.statuses.deleting:
+            continue
+        if prefix and resource.name.startswith(prefix):
+            reason = f"prune: not declared, name starts with {prefix!r}"
+            found.actions.append(make_delete(kind, resource, reason))
+        else:
+            found.unmanaged.append(resource.name)
+    if spec.prune.enabled and not declared:
+        found.notes.append(
+            f"prune is enabled, but the spec declares no {kind.plural}: nothing is pruned"
+        )
+
+
+def _context(spec: Spec, live: LiveState, allowed: frozenset[str]) -> _Context:
+    ids: dict[tuple[str, str], str] = {}
+    names: dict[tuple[str, str], str] = {}
+    for resource in live.resources:
+        names[(resource.kind, resource.id)] = resource.name
+        if (
+            resource.parent is None
+            and resource.status != kinds.get(resource.kind).statuses.deleting
+        ):
+            ids.setdefault((resource.kind, resource.name), resource.id)
+    ctx = _Context(spec, live, allowed, ids, names)
+    for desired in spec.resources:
+        if desired.parent is not None and desired.ensure is Ensure.PRESENT:
+            ctx.nested.setdefault((desired.kind, desired.parent), []).append(desired)
+        for child in kinds.children(kinds.get(desired.kind)):
+            if child.parent and child.parent.key in desired.lifecycle.ignore_changes:
+                ctx.ignored.add((child.name, desired.name))
+    return ctx
+
+
+def compute_actions(spec: Spec, live: LiveState, allow_replace: Iterable[str] = ()) -> DiffResult:
+    """Every action that would make live match the spec, unordered; safety rules come later."""
+    ctx = _context(spec, live, frozenset(allow_replace))
+    results: dict[str, _Found] = {}
+    for kind in _order():
+        found = _declared(kind, ctx)
+        _undeclared(kind, ctx, found)
+        if found.create_only_users:
+            found.notes.append(
+                "create-only fields (sent on create, never reported back by the API) are set "
+                f"on {', '.join(found.create_only_users)}: changes to them cannot be detected "
+                f"and are not applied to existing {kind.plural}"
+            )
+        ctx.going.update(
+            a.resource_id for a in found.actions if a.kind in DESTRUCTIVE and a.resource_id
+        )
+        results[kind.name] = found
+    ordered = [results[k.name] for k in KINDS]
+    return DiffResult(
+        actions=tuple(a for f in ordered for a in f.actions),
+        unchanged=tuple(n for f in ordered for n in f.unchanged),
+        unmanaged=tuple(n for f in ordered for n in f.unmanaged),
+        notes=tuple(n for k in _order() for n in results[k.name].notes),
+    )
