@@ -300,7 +300,8 @@ def render_report(report: ApplyReport, color: bool = False) -> str:
         rid = f" (id {escape(result.resource_id)})" if result.resource_id else ""
         match result.outcome:
             case Outcome.DONE:
-                lines.append(f"{paint('done', '+', color)}     {what}{rid} {verb}")
+                note = f"; {escape(result.message)}" if result.message else ""
+                lines.append(f"{paint('done', '+', color)}     {what}{rid} {verb}{note}")
             case Outcome.FAILED:
                 lines.append(
                     f"{paint('failed', '-', color)}   {what}{rid}: {escape(result.message)}"

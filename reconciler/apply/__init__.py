@@ -105,6 +105,7 @@ class Applier:
         project_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
         progress: ProgressFn | None = None,
         on_poll: PollFn | None = None,
         new_key: Callable[[], str] = lambda: str(uuid.uuid4()),
@@ -114,6 +115,8 @@ class Applier:
         self._project_id = project_id
         self._clock = clock
         self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._notes: dict[str, str] = {}  # action key → what the report says besides "done"
         self._progress = progress or (lambda _line: None)
         self._on_poll = on_poll
         self._new_key = new_key
@@ -214,7 +217,8 @@ class Applier:
         )
         settled = f", {status}" if status else ""
         self._progress(f"{_what(action)}: {done} after {elapsed:.0f}s{settled}")
-        return ActionResult(action, Outcome.DONE, "", resource_id, status, elapsed)
+        note = self._notes.get(action.key, "")
+        return ActionResult(action, Outcome.DONE, note, resource_id, status, elapsed)
 
     def _execute(self, action: Action) -> tuple[str | None, str | None]:
         kind = kinds.get(action.resource)
@@ -288,8 +292,13 @@ class Applier:
             with self._lock:
                 self._ids[(kind.name, action.name)] = resource_id
         if kind.waits and self._options.wait:
-            self._wait(kind, resource_id, action.name, "ready")
-            return resource_id, kind.statuses.ready
+            later = kind.hooks.settles_later
+            scheduled = later(body, self._wall_clock()) if later is not None else None
+            if scheduled is None:
+                self._wait(kind, resource_id, action.name, "ready")
+                return resource_id, kind.statuses.ready
+            self._notes[action.key] = scheduled
+            self._progress(f"{_what(action)}: {scheduled}; not waiting for {kind.statuses.ready}")
         return resource_id, str(created.get("status", ""))
 
     def _find(self, kind: Kind, action: Action) -> dict[str, Any] | None:

@@ -194,7 +194,11 @@ class Poller:
         if target.want == "ready" and status == statuses.ready:
             return self._finish(target)
         if target.want == "ready" and status in statuses.failed:
-            return self._finish(target, f"turned {status} while waiting for {statuses.ready}")
+            why = statuses.explanations.get(status)
+            return self._finish(
+                target,
+                f"turned {status} while waiting for {statuses.ready}" + (f": {why}" if why else ""),
+            )
         if now - target.phase_since > options.stall_limit:
             return self._finish(
                 target,

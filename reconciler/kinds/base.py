@@ -80,6 +80,7 @@ class Statuses:
     failed: frozenset[str] = frozenset()  # will not become ready by itself: apply fails
     unhealthy: frozenset[str] = frozenset()  # flagged in plans
     provisioning_prefixes: tuple[str, ...] = ()  # an update waits these out before sending
+    explanations: Mapping[str, str] = field(default_factory=dict)  # status → what it means
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,8 @@ class Hooks:
     catalogue: CatalogueCheck | None = None
     # comparable live fields → (GPU type, count) it holds, for the plan's capacity line
     capacity: Callable[[Mapping[str, Any]], tuple[str, int]] | None = None
+    # (create body, now in epoch seconds) → why apply should not wait for ready, or None
+    settles_later: Callable[[Mapping[str, Any], float], str | None] | None = None
     # live comparable fields → the spec fields an export writes (secrets already dropped)
     export: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 

@@ -19,7 +19,7 @@ from reconciler.kinds.base import (
     Statuses,
 )
 from reconciler.kinds.catalogue import compute_problem
-from reconciler.kinds.values import normalise_time, text, upper
+from reconciler.kinds.values import cuda, epoch, normalise_time, text, upper
 from reconciler.model import ActionKind
 
 IN_PLACE, REPLACE = FieldClass.IN_PLACE, FieldClass.REPLACE
@@ -49,7 +49,7 @@ FIELDS = (
     # replace: delete, then create
     Field("region", REPLACE),
     Field("gpu_type", REPLACE, normalise=upper),
-    Field("cuda_version", REPLACE, normalise=text),
+    Field("cuda_version", REPLACE, normalise=cuda),
     Field("nvidia_driver_version", REPLACE, normalise=text),
     Field("nvidia_version_id", REPLACE, live="nvidia_driver_version_id", normalise=text),
     Field("billing_type", REPLACE, normalise=upper),
@@ -185,6 +185,18 @@ def ungoverned(fields: Mapping[str, Any]) -> frozenset[str]:
     return frozenset({"num_gpus"}) if fields.get("auto_scale") else frozenset()
 
 
+def settles_later(body: Mapping[str, Any], now: float) -> str | None:
+    """A SCHEDULED_CAPACITY cluster whose reservation has not started is accepted, then waits
+    for its start: apply does not wait for Ready (it could be next week)."""
+    if str(body.get("billing_type", "")).upper() != "SCHEDULED_CAPACITY":
+        return None
+    start = body.get("reservation_start_time")
+    at = epoch(start)
+    if at is None or at <= now:
+        return None
+    return f"scheduled, starts {normalise_time(start)}"
+
+
 def capacity(fields: Mapping[str, Any]) -> tuple[str, int]:
     num_gpus = fields.get("num_gpus")
     return str(fields.get("gpu_type") or "").upper(), num_gpus if isinstance(num_gpus, int) else 0
@@ -223,8 +235,13 @@ KIND = Kind(
     statuses=Statuses(
         ready="Ready",
         deleting="Deleting",
-        failed=frozenset({"Degraded"}),
+        failed=frozenset({"Degraded", "Paused", "OnDemandComputePaused"}),
         unhealthy=frozenset({"Degraded", "Paused", "OnDemandComputePaused"}),
+        explanations={
+            "Paused": "the cluster is paused; it does not become Ready until it is resumed",
+            "OnDemandComputePaused": "on-demand compute is paused, usually because the "
+            "account ran out of credits",
+        },
         provisioning_prefixes=("Waiting", "Installing", "Running"),
     ),
     waits=True,
@@ -246,6 +263,7 @@ KIND = Kind(
         ungoverned=ungoverned,
         catalogue=compute_problem,
         capacity=capacity,
+        settles_later=settles_later,
         export=export,
     ),
 )

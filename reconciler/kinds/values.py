@@ -32,3 +32,26 @@ def upper(value: Any) -> Any:
 def text(value: Any) -> Any:
     """Version strings YAML may have read as numbers (`cuda_version: 12.6`)."""
     return str(value)
+
+
+def cuda(value: Any) -> Any:
+    """`12.8-ubuntu-24.04` → `12.8`: the API echoes only the semantic version (REFERENCE §3b:
+    the OS suffix selects the image at create time and is not reported back), so the OS part
+    is compared as a create-only detail: a change of OS alone cannot be observed."""
+    return str(value).split("-", 1)[0]
+
+
+def epoch(value: Any) -> float | None:
+    """An RFC 3339 timestamp as seconds since the epoch; None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant.timestamp()

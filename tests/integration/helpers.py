@@ -140,6 +140,7 @@ def make_applier(
         project_id=project_id,
         clock=clock,
         sleep=clock.sleep,
+        wall_clock=clock,  # START_TIME is an epoch instant: tests never depend on today's date
         progress=progress,
     )
 

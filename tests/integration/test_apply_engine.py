@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -249,3 +250,27 @@ def test_apply_options_defaults_match_design() -> None:
     options = ApplyOptions()
     assert (options.parallelism, options.timeout) == (10, 45 * 60.0)
     assert (options.poll_initial, options.poll_factor, options.poll_max) == (5.0, 1.5, 30.0)
+
+
+def test_scheduled_cluster_is_not_waited_for(
+    api: Client, sim_state: SimState, fake_clock: FakeClock
+) -> None:
+    """A SCHEDULED_CAPACITY cluster whose reservation starts next week: apply returns once the
+    API accepted it, saying when it starts, and polls nothing."""
+    start = datetime.fromtimestamp(fake_clock.now + 7 * 86400, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    end = datetime.fromtimestamp(fake_clock.now + 37 * 86400, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    spec = make_spec(
+        desired(
+            "later",
+            billing_type="SCHEDULED_CAPACITY",
+            reservation_start_time=start,
+            reservation_end_time=end,
+        )
+    )
+    lines: list[str] = []
+    _, report = apply_spec(api, spec, fake_clock, progress=lines.append)
+    (result,) = report.results
+    assert result.outcome is Outcome.DONE
+    assert result.message == f"scheduled, starts {start}"
+    assert sim_state.count("GET", ROUTE_CLUSTERS) == 1  # the plan's list; no poll
+    assert not any("waiting until Ready" in line for line in lines)

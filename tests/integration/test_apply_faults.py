@@ -298,3 +298,20 @@ def test_failed_poll_is_not_a_failed_resource(
     sim_state.queue_fault(500, times=5, method="GET", route=ROUTE_CLUSTERS)
     report = make_applier(api, fake_clock).run(plan, live)
     assert report.results[0].outcome is Outcome.DONE
+
+
+@pytest.mark.parametrize("paused", ["Paused", "OnDemandComputePaused"])
+def test_paused_cluster_fails_the_wait_at_once(
+    paused: str, sim_state: SimState, fake_clock: FakeClock
+) -> None:
+    """A cluster that turns paused while apply waits for Ready fails at the next poll, saying
+    why, instead of waiting out the timeout."""
+    sim_state.speed = 1.0
+    api = sim_api(SimTransport(sim_state, sleep=fake_clock.sleep), fake_clock)
+    hook = on_waiting(sim_state, lambda cid: sim_state.stick(cid, paused))
+    start = fake_clock.now
+    _, report = apply_spec(api, make_spec(desired("p")), fake_clock, progress=hook)
+    (result,) = report.results
+    assert result.outcome is Outcome.FAILED
+    assert result.message.startswith(f"turned {paused} while waiting for Ready: ")
+    assert fake_clock.now - start < FAST.stall_limit  # failed at once, not after a limit

@@ -128,6 +128,8 @@ SAME = [
         "add_ons-by-name-reordered-extra-keys",
     ),
     ({"oidc_config": OIDC}, {"oidc_config": OIDC}, "oidc-same"),
+    # The API echoes the semantic CUDA version only (the OS picks the image at create time).
+    ({"cuda_version": "12.8-ubuntu-24.04"}, {"cuda_version": "12.8"}, "cuda-os-suffix"),
     (
         {"oidc_config": OIDC},
         {"oidc_config": {k: v for k, v in OIDC.items() if k != "ca_cert"}},
