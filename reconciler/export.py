@@ -6,12 +6,12 @@ default are left out, secrets are never written, references are written by name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
 
-from reconciler.kinds import NO_DEFAULT, TOP_LEVEL, Kind, children, redact
+from reconciler.kinds import NO_DEFAULT, TOP_LEVEL, Kind, children, redact, referrers
 from reconciler.model import Live, LiveState, thaw
 
 EXPORT_HEADER = """\
@@ -41,11 +41,12 @@ def export_resource(
     resource: Live,
     names_by_id: dict[tuple[str, str], str],
     nested: dict[tuple[str, str], list[Live]] | None = None,
+    filled: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One live resource as a spec item: its name, its fields in order, the resources nested
-    in it (a cluster's add-ons), then references."""
+    in it (a cluster's add-ons), then references. `filled`: values of unreported fields."""
     item: dict[str, Any] = {kind.api.name_key: resource.name}
-    live = thaw(resource.fields)
+    live = {**thaw(resource.fields), **(filled or {})}
     if kind.hooks.export is not None:
         live = kind.hooks.export(live)
     for key in sorted(live):
@@ -66,6 +67,28 @@ def export_resource(
         if used:
             item[ref.key] = used[0]
     return item
+
+
+def unreported_values(
+    kind: Kind, resource: Live, live: LiveState
+) -> tuple[dict[str, Any], str | None]:
+    """Fields the API does not report for `resource` (a volume's region), taken from a live
+    resource that uses it (the cluster it is attached to: same region); and the first field
+    that cannot be known that way (then no spec the API would refuse is written)."""
+    values: dict[str, Any] = {}
+    for name in sorted(kind.unreported_matches):
+        if resource.fields.get(name) is not None:
+            continue
+        users = [
+            r
+            for referrer, ref in referrers(kind)
+            for r in live.of_kind(referrer.name)
+            if resource.id in r.links.get(ref.key, ()) and r.fields.get(name) is not None
+        ]
+        if not users:
+            return values, name
+        values[name] = thaw(users[0].fields[name])
+    return values, None
 
 
 def _chosen(live: LiveState, wanted: set[str]) -> dict[str, list[Live]]:
@@ -94,12 +117,27 @@ def render_export(live: LiveState, names: Iterable[str] = (), project_id: str | 
     document: dict[str, Any] = {"version": 1}
     if project_id:
         document["project_id"] = project_id
+    left_out: list[str] = []
     for kind in TOP_LEVEL:
-        if chosen[kind.name]:
-            document[kind.plural] = [
-                export_resource(kind, r, names_by_id, nested) for r in chosen[kind.name]
-            ]
+        items = []
+        for resource in chosen[kind.name]:
+            filled, unknown = unreported_values(kind, resource, live)
+            if unknown is not None:
+                left_out.append(f'{kind.name} "{resource.name}" (its {unknown})')
+                continue
+            items.append(export_resource(kind, resource, names_by_id, nested, filled))
+        if items:
+            document[kind.plural] = items
     if len(document) == (2 if project_id else 1):
         document[TOP_LEVEL[-1].plural] = []  # an empty account: still a recognisable spec
     body = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=100)
-    return EXPORT_HEADER + body
+    return EXPORT_HEADER + "".join(f"# {line}\n" for line in _left_out_lines(left_out)) + body
+
+
+def _left_out_lines(left_out: list[str]) -> list[str]:
+    if not left_out:
+        return []
+    return [
+        f"Left out: {', '.join(left_out)}: the API does not report it and no",
+        "exported resource that uses it tells it; add it by hand (a guess could be refused).",
+    ]

@@ -51,6 +51,7 @@ class _Found:
     unmanaged: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     create_only_users: list[str] = field(default_factory=list)
+    unreported: dict[str, list[str]] = field(default_factory=dict)  # field → resource names
 
 
 @dataclass(slots=True)
@@ -152,6 +153,9 @@ def _declared(kind: Kind, ctx: _Context) -> _Found:
         if len(twins) == 1 and desired.ensure is Ensure.PRESENT:
             if create_only & set(desired.fields):
                 found.create_only_users.append(desired.name)
+            for name in kind.unreported_matches & set(desired.fields):
+                if twins[0].fields.get(name) is None:
+                    found.unreported.setdefault(name, []).append(desired.name)
             if action is None or action.kind is ActionKind.UPDATE:
                 ctx.settled.add((kind.name, desired.name))
     return found
@@ -241,6 +245,11 @@ def compute_actions(spec: Spec, live: LiveState, allow_replace: Iterable[str] = 
     for kind in _order():
         found = _declared(kind, ctx)
         _undeclared(kind, ctx, found)
+        for name, owners in sorted(found.unreported.items()):
+            found.notes.append(
+                f"the API does not report the {name} of {kind.plural} {', '.join(owners)}: "
+                "a change to it cannot be seen, and the spec's value is taken as live"
+            )
         if found.create_only_users:
             found.notes.append(
                 "create-only fields (sent on create, never reported back by the API) are set "

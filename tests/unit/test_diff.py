@@ -865,3 +865,16 @@ def test_property_cluster_against_its_own_echo_has_no_diff(
     assert result.actions == ()
     assert result.unchanged[0] == "cluster.x"
     assert len(result.unchanged) == 1 + len(fields.get("add_ons", ()))
+
+
+def test_unreported_volume_region_is_assumed_and_said() -> None:
+    """The real API reports no volume region: nothing to do, and a note says a region change
+    cannot be seen."""
+    spec = make_spec(volumes=[desired_volume("data", region="eu-west-1")])
+    unreported = {k: v for k, v in api_volume("data").items() if k != "region"}
+    result = diff(spec, volumes=[unreported])
+    assert result.actions == ()
+    assert result.notes == (
+        "the API does not report the region of volumes data: a change to it cannot be seen, "
+        "and the spec's value is taken as live",
+    )
