@@ -78,6 +78,7 @@ def parse_resource(
         links=frozen_map(links),
         parent=parent[0] if parent else None,
         parent_id=parent[1] if parent else None,
+        attention=kind.hooks.attention(obj) if kind.hooks.attention is not None else (),
     )
 
 

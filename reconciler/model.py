@@ -150,6 +150,7 @@ class Live:
     links: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_map)
     parent: str | None = None  # a nested kind's resource: the name of the one it belongs to
     parent_id: str | None = None
+    attention: tuple[str, ...] = ()  # what a reviewer should see even with nothing to change
 
     @property
     def key(self) -> str:
@@ -240,6 +241,7 @@ class Plan:
     spec_digest: str = ""
 
     refusals: tuple[str, ...] = ()  # plan-wide safety rules that failed (e.g. --max-deletes)
+    attention: tuple[str, ...] = ()  # managed resources needing a human (node repairs, …)
     snapshots: Mapping[str, Any] = field(default_factory=frozen_map)  # redacted live fields
 
     @property

@@ -173,6 +173,7 @@ def render_text(plan: Plan, color: bool = False) -> str:
             lines.append("")
     for note in plan.notes:
         lines.append(f"Note: {escape(note)}")
+    lines += [paint(f"Attention: {escape(a)}", "!", color) for a in plan.attention]
     if plan.unmanaged:
         n = len(plan.unmanaged)
         lines.append(
@@ -210,6 +211,7 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     head = [f"### reconciler plan{scope}", ""]
     if not plan.has_changes and not plan.is_blocked:
         head.append(f"**No changes.** {MATCHED}")
+        head += _md_attention(plan)
         return "\n".join(head) + "\n"
     head += [
         "| action | count |",
@@ -229,6 +231,7 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     ]
     if gpu := gpu_line(plan):
         head.append(f"{gpu}")
+    head += _md_attention(plan)
     if plan.is_blocked:
         # Capped: a changed default can block thousands of clusters, and the comment must fit.
         head.append("")
@@ -253,6 +256,15 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     return (
         "\n".join(head + tail_open) + "\n" + details[: max(budget, 0)] + cut + "\n".join(tail_close)
     )
+
+
+def _md_attention(plan: Plan) -> list[str]:
+    """Managed resources that need a human, capped like the blocked reasons."""
+    if not plan.attention:
+        return []
+    shown = [f"> :warning: **Attention:** {escape(a)}" for a in plan.attention]
+    more = len(shown) - MARKDOWN_BLOCKED_SHOWN
+    return ["", *shown[:MARKDOWN_BLOCKED_SHOWN], *([f"> … and {more} more."] if more > 0 else [])]
 
 
 def diff_highlight(text: str) -> str:

@@ -197,6 +197,28 @@ def settles_later(body: Mapping[str, Any], now: float) -> str | None:
     return f"scheduled, starts {normalise_time(start)}"
 
 
+#: Node repairs that are not over: a reviewer should know (PENDING_APPROVAL waits for a human).
+OPEN_REMEDIATIONS = frozenset({"PENDING_APPROVAL", "PENDING", "RUNNING", "FAILED"})
+
+
+def attention(obj: Mapping[str, Any]) -> tuple[str, ...]:
+    """A line per GPU node with an open remediation, or not ready in a cluster that is."""
+    lines = []
+    settled = obj.get("status") in ("Ready", "Degraded")
+    for node in obj.get("gpu_worker_nodes") or ():
+        if not isinstance(node, Mapping):
+            continue
+        name = node.get("host_name") or node.get("node_id") or "?"
+        repair = node.get("latest_remediation")
+        state = repair.get("state") if isinstance(repair, Mapping) else None
+        if state in OPEN_REMEDIATIONS:
+            assert isinstance(repair, Mapping)
+            lines.append(f"node {name}: remediation {state} ({repair.get('mode', '?')})")
+        elif settled and node.get("status") not in ("Ready", "Deleted", None):
+            lines.append(f"node {name}: {node.get('status')}")
+    return tuple(lines)
+
+
 def capacity(fields: Mapping[str, Any]) -> tuple[str, int]:
     num_gpus = fields.get("num_gpus")
     return str(fields.get("gpu_type") or "").upper(), num_gpus if isinstance(num_gpus, int) else 0
@@ -264,6 +286,7 @@ KIND = Kind(
         catalogue=compute_problem,
         capacity=capacity,
         settles_later=settles_later,
+        attention=attention,
         export=export,
     ),
 )

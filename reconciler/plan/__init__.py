@@ -224,6 +224,19 @@ def build_plan(spec: Spec, live: LiveState, options: PlanOptions = PlanOptions()
         project_id=spec.project_id,
         spec_digest=spec.digest,
         refusals=tuple(refusals),
+        attention=needs_attention(spec, live),
+    )
+
+
+def needs_attention(spec: Spec, live: LiveState) -> tuple[str, ...]:
+    """`cluster "a": node a-gpu-0: remediation PENDING_APPROVAL (...)` for every resource the
+    spec manages (present) whose live answer asks for a human."""
+    managed = {d.key for d in spec.resources if d.ensure is Ensure.PRESENT}
+    return tuple(
+        f'{r.kind} "{r.name}": {line}'
+        for r in live.resources
+        if r.key in managed
+        for line in r.attention
     )
 
 

@@ -156,6 +156,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         },
         "actions": [action_to_dict(a) for a in plan.actions],
         "refusals": list(plan.refusals),
+        "attention": list(plan.attention),
         "unchanged": list(plan.unchanged),
         "unmanaged": list(plan.unmanaged),
         "notes": list(plan.notes),
@@ -216,6 +217,7 @@ def plan_from_dict(data: Any, source: str = "plan file") -> Plan:
             project_id=data.get("project_id"),
             spec_digest=str(data.get("spec_digest", "")),
             refusals=tuple(data.get("refusals", ())),
+            attention=tuple(str(a) for a in data.get("attention", ())),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanFileError(f"{source}: damaged plan ({exc!s}); make the plan again") from None
