@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -385,3 +386,40 @@ def test_kubectl_reads_what_was_written(sim: Sim) -> None:
             check=True,
         )
         assert shown.stdout == contexts
+
+
+def tg_command() -> str | None:
+    """The official CLI (`tg`) next to this interpreter, if the SDK installed it."""
+    script = Path(sys.executable).with_name("tg")
+    return str(script) if script.exists() else None
+
+
+@pytest.mark.skipif(tg_command() is None, reason="the official `tg` CLI is not installed")
+def test_official_cli_decodes_the_simulator_kube_config(
+    sim_state: SimState, sim_http_server: SimServer, tmp_path: Path
+) -> None:
+    """`tg clusters get-credentials` (which base64-decodes) writes the simulator's kubeconfig.
+    `--project` is given because the simulator has no /v3/whoami for tg to ask."""
+    sim_state.token = API_KEY
+    cluster_id = sim_state.add_cluster(cluster_name="train-a")["cluster_id"]
+    sim_state.clusters[cluster_id].kube_secret = KUBE_SECRET
+    target = tmp_path / "tg-config"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "TOGETHER_API_KEY": API_KEY,
+        "TOGETHER_BASE_URL": sim_http_server.url,
+        "TOGETHER_TELEMETRY_DISABLED": "1",
+    }
+    argv = [str(tg_command()), "--project", "proj-sim", "clusters", "get-credentials"]
+    done = subprocess.run(
+        [*argv, cluster_id, "--file", str(target)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    written = yaml.safe_load(target.read_text())
+    assert written["users"][0]["user"]["token"] == f"sim-kube-{KUBE_SECRET}"
+    assert [c["name"] for c in written["contexts"]] == ["train-a"]
