@@ -6,6 +6,7 @@ Each command is a plain click command; the group in cli/__init__.py adds them.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -15,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from reconciler.apply import ApplyOptions
-from reconciler.cli.files import read_plan_file, write_file_atomically, write_plan_file
+from reconciler.cli.files import (
+    private_target,
+    read_plan_file,
+    write_file_atomically,
+    write_plan_file,
+)
 from reconciler.cli.progress import echo_err
 from reconciler.cli.session import (
     CONFIRM_APPLY,
@@ -303,5 +309,52 @@ def export(
     echo_err(f"Wrote {output}.")
 
 
+# --- kubeconfig (issue 9) --------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("name")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Write the kubeconfig to FILE (created or replaced, mode 600; its directory must "
+    "exist). Use it with KUBECONFIG=FILE kubectl ...",
+)
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Merge it into $KUBECONFIG (its first path) or ~/.kube/config: other clusters, users "
+    "and contexts are kept, entries of the same name replaced; the current context is set "
+    "only if the file has none.",
+)
+@click.pass_obj
+def kubeconfig(settings: Settings, name: str, output: str | None, merge: bool) -> None:
+    """Fetch the kubeconfig of the live cluster NAME (or cluster id), as
+    `tg clusters get-credentials` does.
+
+    One of -o FILE or --merge is required: a kubeconfig is a credential, so it is never printed
+    and never written to a file you did not name. With --merge, the cluster, user and context
+    are all named NAME.
+    """
+    from reconciler.cli import kubeconfig as kc
+
+    if (output is None) == (not merge):
+        raise click.UsageError(
+            "give -o FILE to write the kubeconfig to a file, or --merge to merge it into "
+            "$KUBECONFIG or ~/.kube/config (one of them; it is never printed)"
+        )
+    if output is not None:
+        target = kc.output_target(output, os.environ)
+        text = kc.fetch_kube_config(settings, name)
+        echo_err(kc.write_kubeconfig(target, output, text, name))
+        return
+    path, is_default = kc.default_merge_path(os.environ)
+    target = private_target(path, make_dir=is_default)
+    text = kc.fetch_kube_config(settings, name)
+    echo_err(kc.merge_kubeconfig_file(target, path, text, name))
+
+
 #: Every command the group in cli/__init__.py adds (the `sim` group comes from cli/sim.py).
-COMMANDS = (validate, schema, plan, drift, show, apply, destroy, regions, export)
+COMMANDS = (validate, schema, plan, drift, show, apply, destroy, regions, export, kubeconfig)

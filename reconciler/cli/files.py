@@ -1,12 +1,15 @@
-"""Files the commands read and write: spec files in, plan files in and out, atomic writes."""
+"""Files the commands read and write: spec files in, plan files in and out, atomic writes, and
+private files (mode 600: kubeconfigs) written atomically under a kubectl-style lock."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from reconciler.errors import ConfigError, PlanFileError, SpecError
 from reconciler.model import Plan
@@ -99,3 +102,89 @@ def read_plan_file(path: str) -> Plan:
         return plan_from_dict(json.loads(data), source=path)
     except (ValueError, UnicodeDecodeError):
         raise PlanFileError(f"{path}: not a reconciler plan (not JSON)") from None
+
+
+# --- private files (kubeconfigs) ---------------------------------------------------------------
+
+
+def private_target(path: str, *, make_dir: bool = False) -> str:
+    """The file a private write goes to: `path` with symlinks followed (a linked kubeconfig stays
+    linked), in a directory that must exist; with `make_dir`, a missing one is created 700."""
+    expanded = os.path.expanduser(path)
+    target = os.path.realpath(expanded)
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        # Only a plain missing directory is created (~/.kube), never one a symlink points into.
+        if not make_dir or os.path.lexists(directory) or os.path.islink(expanded):
+            raise ConfigError(
+                f"{path}: the directory {directory} does not exist; create it first "
+                f"(mkdir -p {directory}) or choose another file"
+            )
+        try:
+            os.mkdir(directory, mode=0o700)
+        except OSError as exc:
+            raise ConfigError(f"{directory}: cannot create it ({exc.strerror})") from None
+    if os.path.isdir(target):
+        raise ConfigError(f"{path}: is a directory; give a file name")
+    return target
+
+
+def read_private_file(path: str, limit: int = 16 * 1024 * 1024) -> str | None:
+    """A text file's content, or None when it does not exist (never its text in an error)."""
+    try:
+        with open(path, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ConfigError(f"{path}: not a regular file")
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    if len(data) > limit:
+        raise ConfigError(f"{path}: larger than {limit} bytes; is it really a kubeconfig?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+
+
+def write_private_file(target: str, text: str) -> None:
+    """Write `text` to `target` (see `private_target`) atomically with mode 600: a temp file in
+    the same directory, synced, then renamed over the old file, whose mode it does not keep."""
+    fd, tmp = tempfile.mkstemp(prefix=".reconciler-", dir=os.path.dirname(target))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise ConfigError(f"{target}: cannot write it ({exc.strerror})") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def file_lock(target: str) -> Iterator[None]:
+    """Hold `target`.lock, the lock file kubectl (client-go) takes while it edits a kubeconfig."""
+    lock = f"{target}.lock"
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.EEXIST:
+            raise ConfigError(
+                f"{lock} exists: kubectl or another reconciler is editing {target}; "
+                "try again, or remove the lock file if nothing is"
+            ) from None
+        raise ConfigError(f"{lock}: cannot create the lock file ({exc.strerror})") from None
+    os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)

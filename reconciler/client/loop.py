@@ -8,9 +8,9 @@ caller's business (`resources.py`); how long and how often is configuration (`co
 from __future__ import annotations
 
 import collections
-import email.utils
 import json
 import logging
+import os
 import random
 import ssl
 import threading
@@ -33,6 +33,7 @@ from reconciler.client.config import (
     check_base_url,
     is_header_safe,
 )
+from reconciler.client.headers import custom_headers, retry_delay, should_retry
 from reconciler.client.text import escape, truncate
 from reconciler.errors import (
     ApiResponseError,
@@ -69,13 +70,16 @@ class RequestLoop:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """`env` (default: the process environment) supplies TOGETHER_CUSTOM_HEADERS."""
         if transport is None:
             # Real network: the URL must pass the https/loopback rule. An injected transport
             # (the simulator) ignores the host, so any base works there.
             base_url = check_base_url(base_url)
         if not api_key or not is_header_safe(api_key):
             raise ConfigError("the API key is empty or contains spaces or control characters")
+        extra = custom_headers(os.environ if env is None else env)
         self.base_url = base_url.rstrip("/")
         self._secret = api_key
         self._retry = retry
@@ -89,6 +93,7 @@ class RequestLoop:
             timeout=timeout,
             follow_redirects=False,
             headers={
+                **extra,
                 "Authorization": f"Bearer {api_key}",
                 "Accept": "application/json",
                 "User-Agent": f"reconciler/{__version__}",
@@ -260,9 +265,12 @@ class RequestLoop:
                 status=status,
                 api_message=api_message or None,
             )
-        if status not in RETRYABLE_STATUSES:
+        advice = should_retry(answer.headers)
+        if not _may_retry(status, is_create, advice):
+            if advice is False and status in RETRYABLE_STATUSES:
+                summary += " (not retried: the API answered x-should-retry: false)"
             raise _status_error(summary, method, path, status, api_message)
-        wait = _retry_after(answer.headers.get("retry-after"))
+        wait = retry_delay(answer.headers)
         if wait is not None and wait > self._retry.max_retry_after:
             raise _status_error(
                 f"{summary} (the API asked to wait {wait:.0f} s before retrying, over the "
@@ -302,6 +310,15 @@ class RequestLoop:
 # --- translation helpers -------------------------------------------------------------------------
 
 
+def _may_retry(status: int, is_create: bool, advice: bool | None) -> bool:
+    """Whether an error status may be retried. The API's `x-should-retry` decides for idempotent
+    calls; for a create it can only forbid: a POST is re-sent only after a 429 (refused, so not
+    carried out), never because a header said so (DESIGN §7: zero duplicates)."""
+    if is_create:
+        return status == 429 and advice is not False
+    return status in RETRYABLE_STATUSES if advice is None else advice
+
+
 def _status_error(
     message: str, method: str, path: str, status: int, api_message: str
 ) -> ApiStatusError:
@@ -336,23 +353,3 @@ def _describe(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
         return f"{type(exc).__name__} (connection closed before the answer)"
     return type(exc).__name__
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if unusable."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if seconds == seconds and seconds != float("inf") else None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())

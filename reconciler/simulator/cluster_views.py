@@ -176,13 +176,17 @@ def gpu_node_view(cluster: StoredCluster, node: GpuNode, index: int, now: float)
 
 
 def kube_config(cluster: StoredCluster) -> str:
-    """A realistic (and fake) kubeconfig; its token is secret-looking on purpose."""
+    """A realistic (and fake) kubeconfig, base64-encoded as the real API sends it (the official
+    CLI's `get-credentials` decodes it); its token is secret-looking on purpose."""
+    # Imported here: this function is the only user, and the module's imports are shared.
+    import base64
+
     name = cluster.fields.cluster_name
     ca = (
         "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJzaW11bGF0ZWQK"
         "LS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
     )
-    return (
+    text = (
         "apiVersion: v1\n"
         "kind: Config\n"
         "clusters:\n"
@@ -201,3 +205,4 @@ def kube_config(cluster: StoredCluster) -> str:
         "  user:\n"
         f"    token: sim-kube-{cluster.kube_secret}\n"
     )
+    return base64.b64encode(text.encode()).decode("ascii")

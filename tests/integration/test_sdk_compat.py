@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from base64 import b64decode
 from collections.abc import Iterator
 
 import pytest
@@ -54,7 +55,7 @@ def test_sdk_cluster_lifecycle_with_nvidia_version_id(sdk: Together) -> None:
     assert [c.cluster_id for c in listed] == [created.cluster_id]
     fetched = sdk.clusters.retrieve(created.cluster_id)
     assert fetched.cluster_name == "sdk-a"
-    assert fetched.kube_config.startswith("apiVersion: v1")
+    assert b64decode(fetched.kube_config).startswith(b"apiVersion: v1")  # base64, as the API
 
     updated = sdk.clusters.update(created.cluster_id, num_gpus=16, num_preemptible_gpus=8)
     assert updated.num_gpus == 16

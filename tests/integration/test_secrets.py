@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from base64 import b64decode
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,7 +64,7 @@ class TestSecretsOverLoopback:
             cluster_name="kept", oidc_config={**OIDC_BASE, "ca_cert": CA_CERT}
         )
         sim_state.clusters[kept["cluster_id"]].kube_secret = KUBE_SECRET
-        assert KUBE_SECRET in sim_state.clusters_named("kept")[0]["kube_config"]
+        assert KUBE_SECRET in b64decode(sim_state.clusters_named("kept")[0]["kube_config"]).decode()
         yield sim_http_server
 
     @pytest.fixture

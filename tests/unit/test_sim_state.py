@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+from base64 import b64decode
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ def test_create_echoes_inputs_and_hides_create_only_fields(sim_state: SimState) 
     assert cluster["install_traefik"] is False
     assert cluster["project_id"] == "proj-sim"
     assert len(cluster["gpu_worker_nodes"]) == 2
-    assert "kind: Config" in cluster["kube_config"]
+    assert b"kind: Config" in b64decode(cluster["kube_config"])  # base64, as the real API
 
 
 @pytest.mark.parametrize(
