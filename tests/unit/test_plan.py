@@ -700,3 +700,38 @@ def test_property_plan_order_is_independent_of_input_order(
     assert second.actions == first.actions
     assert (second.unmanaged, second.gpu_changes) == (first.unmanaged, first.gpu_changes)
     assert dict(second.fingerprints) == dict(first.fingerprints)
+
+
+def test_nodes_needing_a_human_are_named_even_without_changes() -> None:
+    """A managed cluster with a node repair waiting for approval, or a node not Ready in a
+    Ready cluster, is named in the plan (text and markdown), from the list answer alone;
+    unmanaged clusters are not."""
+    nodes = [
+        {
+            "node_id": "n-0",
+            "host_name": "a-gpu-0",
+            "status": "Ready",
+            "latest_remediation": {"state": "PENDING_APPROVAL", "mode": "REMEDIATION_MODE_VM_ONLY"},
+        },
+        {"node_id": "n-1", "host_name": "a-gpu-1", "status": "NotReady"},
+        {"node_id": "n-2", "host_name": "a-gpu-2", "status": "Ready"},
+    ]
+    live = live_state(
+        api_cluster("a", gpu_worker_nodes=nodes), api_cluster("other", gpu_worker_nodes=nodes)
+    )
+    plan = build_plan(make_spec(desired_cluster("a")), live)
+    assert not plan.has_changes
+    assert plan.attention == (
+        'cluster "a": node a-gpu-0: remediation PENDING_APPROVAL (REMEDIATION_MODE_VM_ONLY)',
+        'cluster "a": node a-gpu-1: NotReady',
+    )
+    text = render_text(plan)
+    assert 'Attention: cluster "a": node a-gpu-0: remediation PENDING_APPROVAL' in text
+    assert ":warning: **Attention:** cluster" in render_markdown(plan)
+
+
+def test_nodes_of_a_provisioning_cluster_are_not_flagged() -> None:
+    """Nodes that are not Ready yet while the cluster provisions are normal, not news."""
+    nodes = [{"node_id": "n-1", "host_name": "a-gpu-1", "status": "NotReady"}]
+    live = live_state(api_cluster("a", status="InstallingDrivers", gpu_worker_nodes=nodes))
+    assert build_plan(make_spec(desired_cluster("a")), live).attention == ()
