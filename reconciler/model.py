@@ -242,6 +242,9 @@ class Plan:
 
     refusals: tuple[str, ...] = ()  # plan-wide safety rules that failed (e.g. --max-deletes)
     attention: tuple[str, ...] = ()  # managed resources needing a human (node repairs, …)
+    # what the plan was made with (targets, excludes, allow_replace, max_deletes): a saved plan
+    # is made again with the same before it runs
+    selection: Mapping[str, Any] = field(default_factory=frozen_map)
     snapshots: Mapping[str, Any] = field(default_factory=frozen_map)  # redacted live fields
 
     @property

@@ -26,6 +26,7 @@ from reconciler.errors import (
     Cancelled,
     ConfigError,
     Interrupted,
+    StalePlanError,
 )
 from reconciler.export import render_export
 from reconciler.kinds import TOP_LEVEL
@@ -36,10 +37,10 @@ from reconciler.plan import (
     PlanOptions,
     build_plan,
     check_catalogue,
-    has_redacted_secrets,
+    options_of,
+    raise_if_differs,
     raise_if_stale,
     raise_if_unsafe,
-    restore_secrets,
 )
 from reconciler.render import render_plan, render_report
 
@@ -224,18 +225,34 @@ def execute(
 def execute_saved_plan(
     settings: Settings, planfile: str, paths: Sequence[str], options: ApplyOptions
 ) -> None:
-    """Run a saved plan unless live state moved on since (no prompt: it was reviewed)."""
+    """Run a saved plan (no prompt: it was reviewed) only if the spec files are the ones it was
+    made from and the plan made now from them and live state is the same plan; what runs is
+    that plan made now, so nothing in the file's bodies is trusted."""
     saved = read_plan_file(planfile)
-    raise_if_unsafe(saved)
+    spec = load_desired(paths)
+    if spec.digest != saved.spec_digest:
+        raise StalePlanError(
+            f"{planfile}: the spec files given (-f, default the current directory) are not the "
+            "ones the plan was made from; pass the same files, or plan again"
+        )
+    selection = options_of(saved)
     with make_client(settings) as client:
-        live = read_live(client, saved.project_id)
+        fresh, live = make_plan(
+            settings,
+            client,
+            spec,
+            selection.targets,
+            selection.excludes,
+            selection.allow_replace,
+            selection.max_deletes,
+        )
         raise_if_stale(saved, live)
-        if has_redacted_secrets(saved):
-            saved = restore_secrets(saved, load_desired(paths))
-        click.echo(render_plan(saved, "text", settings.color), nl=False)
-        if not saved.has_changes:
+        raise_if_differs(saved, fresh)
+        click.echo(render_plan(fresh, "text", settings.color), nl=False)
+        raise_if_unsafe(fresh)
+        if not fresh.has_changes:
             return
-        execute(settings, client, saved, live, options)
+        execute(settings, client, fresh, live, options)
 
 
 def plan_confirm_execute(

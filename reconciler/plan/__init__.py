@@ -33,12 +33,11 @@ from reconciler.plan.saved import (
     ABSENT,
     FORMAT_VERSION,
     fingerprint,
-    has_redacted_secrets,
     live_snapshots,
     plan_from_dict,
     plan_to_dict,
+    raise_if_differs,
     raise_if_stale,
-    restore_secrets,
 )
 
 __all__ = [
@@ -50,13 +49,13 @@ __all__ = [
     "check_catalogue",
     "destroy_spec",
     "gpu_changes",
-    "has_redacted_secrets",
+    "options_of",
     "order_actions",
     "plan_from_dict",
     "plan_to_dict",
+    "raise_if_differs",
     "raise_if_stale",
     "raise_if_unsafe",
-    "restore_secrets",
 ]
 
 DEFAULT_MAX_DELETES = 3
@@ -225,6 +224,25 @@ def build_plan(spec: Spec, live: LiveState, options: PlanOptions = PlanOptions()
         spec_digest=spec.digest,
         refusals=tuple(refusals),
         attention=needs_attention(spec, live),
+        selection=freeze(
+            {
+                "targets": list(options.targets),
+                "excludes": list(options.excludes),
+                "allow_replace": list(options.allow_replace),
+                "max_deletes": options.max_deletes,
+            }
+        ),
+    )
+
+
+def options_of(plan: Plan) -> PlanOptions:
+    """The options a (saved) plan was made with, to make it again."""
+    selection = thaw(plan.selection)
+    return PlanOptions(
+        allow_replace=tuple(selection.get("allow_replace", ())),
+        max_deletes=int(selection.get("max_deletes", DEFAULT_MAX_DELETES)),
+        targets=tuple(selection.get("targets", ())),
+        excludes=tuple(selection.get("excludes", ())),
     )
 
 

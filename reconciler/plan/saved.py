@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Collection, Mapping
-from dataclasses import replace
 from typing import Any
 
 from reconciler import kinds
 from reconciler.errors import PlanFileError, StalePlanError
-from reconciler.kinds import is_sensitive, redact
+from reconciler.kinds import redact
 from reconciler.model import (
     Action,
     ActionKind,
@@ -22,7 +22,6 @@ from reconciler.model import (
     GpuChange,
     LiveState,
     Plan,
-    Spec,
     freeze,
     frozen_map,
     thaw,
@@ -36,7 +35,14 @@ REF_KEYS: tuple[str, ...] = tuple(sorted({r.key for k in kinds.KINDS for r in k.
 # --- fingerprints -----------------------------------------------------------------------------
 
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{16}")
+
+
 def _digest_secret(value: Any) -> str:
+    """A secret as a short digest that shows it changed; a saved plan's digest stays as it is
+    (a plan read back from its file and saved again keeps its digests)."""
+    if isinstance(value, str) and _DIGEST.fullmatch(value):
+        return value
     text = json.dumps(thaw(value), sort_keys=True)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -89,6 +95,48 @@ def raise_if_stale(plan: Plan, live: LiveState) -> None:
             + "\n  ".join(stale)
             + "\nRun `reconciler plan` again and review the new plan."
         )
+
+
+def raise_if_differs(saved: Plan, fresh: Plan) -> None:
+    """StalePlanError (exit 4) unless the plan made now from the spec and live state is the
+    saved one: what runs is derived from what the reviewer saw, never from the file's bodies."""
+    old = {a["key"]: a for a in _comparable_actions(saved)}
+    new = {a["key"]: a for a in _comparable_actions(fresh)}
+    problems = []
+    for key in sorted(old.keys() | new.keys()):
+        if key not in new:
+            problems.append(f"{key}: in the saved plan, not in a plan made now")
+        elif key not in old:
+            problems.append(f"{key}: in a plan made now, not in the saved plan")
+        elif old[key] != new[key]:
+            parts = sorted(k for k in old[key] if old[key][k] != new[key].get(k))
+            problems.append(
+                f"{key}: the saved plan's {', '.join(parts)} differ from a plan made now"
+            )
+    if saved.refusals != fresh.refusals:
+        problems.append("the safety rules that refuse it differ")
+    missing = sorted(fresh.fingerprints.keys() - saved.fingerprints.keys())
+    if missing:
+        problems.append(
+            f"no fingerprint for {', '.join(missing)}: every touched resource needs one"
+        )
+    if problems:
+        raise StalePlanError(
+            "the saved plan is not the plan the spec and live state give now:\n  "
+            + "\n  ".join(problems)
+            + "\nRun `reconciler plan` again and review the new plan."
+        )
+
+
+def _comparable_actions(plan: Plan) -> list[dict[str, Any]]:
+    """Each action's saved form (bodies with secrets as digests), keyed for comparison."""
+    keyed = []
+    for action in plan.actions:
+        data = action_to_dict(action)
+        data.pop("status")  # a cluster may have settled since: not a change of plan
+        data["key"] = action.key
+        keyed.append(data)
+    return keyed
 
 
 def describe_change(before: Any, now: Any) -> str:
@@ -157,6 +205,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "actions": [action_to_dict(a) for a in plan.actions],
         "refusals": list(plan.refusals),
         "attention": list(plan.attention),
+        "selection": thaw(plan.selection),
         "unchanged": list(plan.unchanged),
         "unmanaged": list(plan.unmanaged),
         "notes": list(plan.notes),
@@ -218,53 +267,7 @@ def plan_from_dict(data: Any, source: str = "plan file") -> Plan:
             spec_digest=str(data.get("spec_digest", "")),
             refusals=tuple(data.get("refusals", ())),
             attention=tuple(str(a) for a in data.get("attention", ())),
+            selection=freeze(data.get("selection") or {}),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanFileError(f"{source}: damaged plan ({exc!s}); make the plan again") from None
-
-
-def restore_secrets(plan: Plan, spec: Spec) -> Plan:
-    """A saved plan's bodies with the spec's secrets put back where the plan kept a digest.
-
-    StalePlanError when the spec's secret is not the one the plan was made with.
-    """
-    desired = {d.key: d for d in spec.resources}
-    restored = []
-    for action in plan.actions:
-        source = desired.get(action.key)
-        fields = thaw(source.fields) if source is not None else {}
-        body = _restore(thaw(action.body), fields, "", action.key)
-        restored.append(replace(action, body=frozen_map(body)))
-    return replace(plan, actions=tuple(restored))
-
-
-def _restore(body: Any, full: Any, path: str, key: str) -> Any:
-    if isinstance(body, Mapping):
-        return {
-            k: _restore(
-                v,
-                full.get(k) if isinstance(full, Mapping) else None,
-                f"{path}.{k}" if path else k,
-                key,
-            )
-            for k, v in body.items()
-        }
-    if is_sensitive(path) and isinstance(body, str) and body.startswith("sha256:"):
-        if full is None or _digest_secret(full) != body:
-            raise StalePlanError(
-                f"{key}: the spec's {path} is not the one the saved plan was made with; "
-                "pass the spec files the plan was made from (-f), or plan again"
-            )
-        return full
-    return body
-
-
-def has_redacted_secrets(plan: Plan) -> bool:
-    """True when a saved plan's bodies hold secret digests that apply must fill back in."""
-
-    def walk(value: Any, path: str) -> bool:
-        if isinstance(value, Mapping):
-            return any(walk(v, f"{path}.{k}" if path else k) for k, v in value.items())
-        return is_sensitive(path) and isinstance(value, str) and value.startswith("sha256:")
-
-    return any(walk(thaw(a.body), "") for a in plan.actions)

@@ -435,7 +435,7 @@ def test_saved_plan_stale_exits_4(
     state = load_sim_file(sim_file)
     state.oob_update(ids["train-a"], num_gpus=24)
     save_state(state, str(sim_file))
-    code, out, err = cli(sim_file, "apply", str(out_file))
+    code, out, err = cli(sim_file, "apply", str(out_file), "-f", spec_file)
     assert code == 4, (out, err)
     assert "cluster train-a: num_gpus 8 -> 24" in err
     assert "stale" in err
@@ -445,8 +445,8 @@ def test_saved_plan_stale_exits_4(
 def test_saved_plan_applies_exactly_what_was_saved(
     tmp_path: Path, sim_file: Path, spec_file: str, ids: dict[str, str], spy: SimSpy
 ) -> None:
-    """Unchanged live state: apply PLANFILE sends the saved actions' calls and nothing else,
-    even when the spec file has changed since (it is never re-diffed)."""
+    """Unchanged spec and live state: apply PLANFILE sends the saved actions' calls and
+    nothing else; a spec changed since is refused (exit 4) before anything is sent."""
     out_file = tmp_path / "plan.json"
     assert (
         cli(sim_file, "plan", "-f", spec_file, "--allow-replace", "eval-b", "--out", str(out_file))[
@@ -454,9 +454,15 @@ def test_saved_plan_applies_exactly_what_was_saved(
         ]
         == 0
     )
+    original = Path(spec_file).read_text()
     write_spec(tmp_path, SPEC + "  - cluster_name: late-addition\n    num_gpus: 8\n")
+    code, out, err = cli(sim_file, "apply", str(out_file), "-f", spec_file)
+    assert code == 4, (out, err)
+    assert "not the ones the plan was made from" in err
+    assert mutating(spy) == []
+    Path(spec_file).write_text(original)
     before = len(spy.transports)
-    code, out, err = cli(sim_file, "apply", str(out_file))
+    code, out, err = cli(sim_file, "apply", str(out_file), "-f", spec_file)
     assert code == 0, (out, err)
     state = spy.transports[before].state
     sent = sorted((r.method, r.path) for r in state.request_log if r.method != "GET")
@@ -499,3 +505,39 @@ def test_one_list_call_per_plan(n: int, tmp_path: Path, sim_file: Path, spy: Sim
     assert state.count("GET", ROUTE_VOLUMES) == 1
     assert state.count("GET", ROUTE_REGIONS) <= 1
     assert len(state.request_log) <= 3
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["body", "delete-unmanaged", "fingerprints"],
+)
+def test_tampered_saved_plan_is_refused_and_nothing_is_sent(
+    tamper: str, tmp_path: Path, sim_file: Path, spec_file: str, ids: dict[str, str], spy: SimSpy
+) -> None:
+    """A saved plan edited after review (a body, an added delete of an unmanaged cluster,
+    fingerprints removed) is not the plan made now: exit 4, no call that changes anything."""
+    out_file = tmp_path / "plan.json"
+    code, _, _ = cli(
+        sim_file, "plan", "-f", spec_file, "--allow-replace", "eval-b", "--out", str(out_file)
+    )
+    assert code == 0
+    data = json.loads(out_file.read_text())
+    match tamper:
+        case "body":
+            next(a for a in data["actions"] if a["kind"] == "update")["body"]["num_gpus"] = 4096
+        case "delete-unmanaged":
+            data["actions"].append(
+                {
+                    "kind": "delete",
+                    "resource": "cluster",
+                    "name": "someone-else",
+                    "id": ids["someone-else"],
+                    "reason": "ensure: absent",
+                }
+            )
+        case _:
+            data["fingerprints"] = {}
+    out_file.write_text(json.dumps(data))
+    code, out, err = cli(sim_file, "apply", str(out_file), "-f", spec_file)
+    assert code == 4, (out, err)
+    assert mutating(spy) == []

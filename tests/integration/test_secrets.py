@@ -123,7 +123,7 @@ class TestSecretsOverLoopback:
         step("plan --out 3", 0, "plan", "-f", spec_3, "--out", str(plan_3))
         (kept,) = sim_state.clusters_named("kept")
         sim_state.oob_update(kept["cluster_id"], oidc_config={**OIDC_BASE, "ca_cert": CA_CERT_3})
-        stale = step("apply stale", 4, "apply", str(plan_3))
+        stale = step("apply stale", 4, "apply", str(plan_3), "-f", spec_3)
         assert "oidc_config" in stale.err
         sim_state.oob_update(kept["cluster_id"], oidc_config={**OIDC_BASE, "ca_cert": CA_CERT})
 

@@ -21,7 +21,6 @@ from reconciler.model import (
     Plan,
     Prune,
     Spec,
-    thaw,
 )
 from reconciler.plan import (
     FORMAT_VERSION,
@@ -31,9 +30,9 @@ from reconciler.plan import (
     destroy_spec,
     plan_from_dict,
     plan_to_dict,
+    raise_if_differs,
     raise_if_stale,
     raise_if_unsafe,
-    restore_secrets,
 )
 from reconciler.render import render_json, render_markdown, render_text
 from tests.unit.factories import (
@@ -591,14 +590,10 @@ def test_secrets_never_appear_in_saved_plan_or_renders() -> None:
     assert "(sensitive)" in outputs["text"]
 
 
-def test_restore_secrets_puts_the_spec_secret_back() -> None:
-    """restore_secrets fills the saved plan's bodies with the spec's secrets, as made."""
+def test_the_same_plan_made_again_does_not_differ() -> None:
+    """A saved plan read back and a plan made now from the same spec and live state agree."""
     plan = build_plan(secret_spec(), secret_live())
-    restored = restore_secrets(saved(plan), secret_spec())
-    assert [thaw(a.body) for a in restored.actions] == [thaw(a.body) for a in plan.actions]
-    bodies = {a.name: thaw(a.body) for a in restored.actions}
-    assert bodies["new"]["oidc_config"]["ca_cert"] == CANARY
-    assert bodies["moved"]["oidc_config"]["ca_cert"] == CANARY
+    raise_if_differs(saved(plan), build_plan(secret_spec(), secret_live()))
 
 
 @pytest.mark.parametrize(
@@ -609,13 +604,25 @@ def test_restore_secrets_puts_the_spec_secret_back() -> None:
     ],
     ids=["different-secret", "cluster-gone-from-spec"],
 )
-def test_restore_secrets_refuses_another_secret(spec: Spec) -> None:
-    """A spec whose secret is not the one the plan was made with → StalePlanError (exit 4)."""
+def test_a_plan_made_now_that_differs_is_refused_without_secrets(spec: Spec) -> None:
+    """Another secret, or a cluster gone from the spec → StalePlanError (exit 4) naming the
+    resource, never the secret."""
     plan = saved(build_plan(secret_spec(), secret_live()))
-    with pytest.raises(StalePlanError, match=r"oidc_config.ca_cert is not the one") as caught:
-        restore_secrets(plan, spec)
+    with pytest.raises(StalePlanError, match=r"cluster\.") as caught:
+        raise_if_differs(plan, build_plan(spec, secret_live()))
     assert CANARY not in str(caught.value)
     assert "OTHER-CA" not in str(caught.value)
+
+
+def test_an_edited_saved_body_is_refused() -> None:
+    """A saved plan whose body was edited (4096 GPUs) is not the plan made now: refused."""
+    plan = build_plan(secret_spec(), secret_live())
+    data = plan_to_dict(plan)
+    for action in data["actions"]:
+        if action["kind"] == "create":
+            action["body"]["num_gpus"] = 4096
+    with pytest.raises(StalePlanError, match="the saved plan's body differ"):
+        raise_if_differs(plan_from_dict(data), build_plan(secret_spec(), secret_live()))
 
 
 def test_stale_message_never_shows_a_secret() -> None:
