@@ -216,6 +216,7 @@ class Action:
     intended: ActionKind | None = None  # for BLOCKED: what the action would have been
     refs: Mapping[str, str] = field(default_factory=frozen_map)  # create: spec resources used
     parent: str | None = None  # a nested kind's action: the name of the resource it belongs to
+    also_deletes: tuple[str, ...] = ()  # keys of what a delete or replace takes along
 
     @property
     def key(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler import kinds
@@ -63,6 +63,7 @@ class _Context:
     allowed: frozenset[str]
     ids: dict[tuple[str, str], str]  # (kind, name) → id of a live resource that stays
     names: dict[tuple[str, str], str]  # (kind, id) → name
+    by_id: dict[tuple[str, str], Live]  # (kind, id) → the live resource
     going: set[str] = field(default_factory=set)  # ids this plan deletes or replaces
     # (kind, name) of live resources whose nested resources this plan may change: present in
     # the spec, live, and neither created, replaced, deleted nor refused by this plan
@@ -218,17 +219,43 @@ def _undeclared(kind: Kind, ctx: _Context, found: _Found) -> None:
         )
 
 
+def _take_along(kind: Kind, ctx: _Context, action: Action) -> Action:
+    """A delete or replace with what it takes along (an inline volume) in its notes and
+    `also_deletes`, so the reviewer sees it and --max-deletes counts it."""
+    intended = action.intended or action.kind
+    live = ctx.by_id.get((kind.name, action.resource_id or ""))
+    if intended not in DESTRUCTIVE or live is None or kind.hooks.collateral is None:
+        return action
+    desired = next((d for d in ctx.spec.of_kind(kind.name) if d.key == action.key), None)
+    attached = [
+        ctx.by_id[(ref.kind, i)]
+        for ref in kind.refs
+        for i in live.links.get(ref.key, ())
+        if (ref.kind, i) in ctx.by_id
+    ]
+    taken = kind.hooks.collateral(desired.fields if desired else {}, attached)
+    if not taken:
+        return action
+    return replace(
+        action,
+        notes=(*action.notes, *(note for _, note in taken)),
+        also_deletes=tuple(key for key, _ in taken),
+    )
+
+
 def _context(spec: Spec, live: LiveState, allowed: frozenset[str]) -> _Context:
     ids: dict[tuple[str, str], str] = {}
     names: dict[tuple[str, str], str] = {}
+    by_id: dict[tuple[str, str], Live] = {}
     for resource in live.resources:
         names[(resource.kind, resource.id)] = resource.name
+        by_id[(resource.kind, resource.id)] = resource
         if (
             resource.parent is None
             and resource.status != kinds.get(resource.kind).statuses.deleting
         ):
             ids.setdefault((resource.kind, resource.name), resource.id)
-    ctx = _Context(spec, live, allowed, ids, names)
+    ctx = _Context(spec, live, allowed, ids, names, by_id)
     for desired in spec.resources:
         if desired.parent is not None and desired.ensure is Ensure.PRESENT:
             ctx.nested.setdefault((desired.kind, desired.parent), []).append(desired)
@@ -245,6 +272,8 @@ def compute_actions(spec: Spec, live: LiveState, allow_replace: Iterable[str] = 
     for kind in _order():
         found = _declared(kind, ctx)
         _undeclared(kind, ctx, found)
+        if kind.hooks.collateral is not None:
+            found.actions = [_take_along(kind, ctx, a) for a in found.actions]
         for name, owners in sorted(found.unreported.items()):
             found.notes.append(
                 f"the API does not report the {name} of {kind.plural} {', '.join(owners)}: "

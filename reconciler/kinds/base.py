@@ -149,6 +149,9 @@ class Hooks:
     capacity: Callable[[Mapping[str, Any]], tuple[str, int]] | None = None
     # (create body, now in epoch seconds) → why apply should not wait for ready, or None
     settles_later: Callable[[Mapping[str, Any], float], str | None] | None = None
+    # (desired fields, live resources it uses) → (key, note) for each that a delete of it takes
+    # along (a cluster's inline shared volume): shown, and counted as a delete
+    collateral: Callable[[Mapping[str, Any], list[Any]], list[tuple[str, str]]] | None = None
     # an API object → lines a reviewer should see even with nothing to change (a node repair
     # waiting for approval, a node not ready)
     attention: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None

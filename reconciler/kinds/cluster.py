@@ -219,6 +219,24 @@ def attention(obj: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def collateral(fields: Mapping[str, Any], attached: list[Any]) -> list[tuple[str, str]]:
+    """A volume created inline (`shared_volume`) goes with its cluster unless it was made
+    lifecycle-independent: deleting or replacing the cluster deletes its data."""
+    inline = fields.get("shared_volume")
+    if not isinstance(inline, Mapping) or inline.get("is_lifecycle_independent"):
+        return []
+    name = inline.get("volume_name")
+    for volume in attached:
+        if volume.name == name:
+            size = volume.fields.get("size_tib") or inline.get("size_tib")
+            note = (
+                f'volume "{name}" ({size} TiB) was created with it and is deleted with it: '
+                "its data is deleted"
+            )
+            return [(volume.key, note)]
+    return []
+
+
 def capacity(fields: Mapping[str, Any]) -> tuple[str, int]:
     num_gpus = fields.get("num_gpus")
     return str(fields.get("gpu_type") or "").upper(), num_gpus if isinstance(num_gpus, int) else 0
@@ -287,6 +305,7 @@ KIND = Kind(
         capacity=capacity,
         settles_later=settles_later,
         attention=attention,
+        collateral=collateral,
         export=export,
     ),
 )

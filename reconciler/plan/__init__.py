@@ -202,12 +202,12 @@ def build_plan(spec: Spec, live: LiveState, options: PlanOptions = PlanOptions()
             live,
         )
     )
-    destructive = [a for a in actions if a.kind in DESTRUCTIVE]
+    destructive = [k for a in actions if a.kind in DESTRUCTIVE for k in (a.key, *a.also_deletes)]
     refusals: list[str] = []
     if len(destructive) > options.max_deletes:
         refusals.append(
             f"this plan would delete or replace {len(destructive)} resources "
-            f"({', '.join(a.key for a in destructive)}), more than --max-deletes "
+            f"({', '.join(destructive)}), more than --max-deletes "
             f"{options.max_deletes}; raise --max-deletes if that is intended"
         )
     snapshots = live_snapshots(live, {a.key for a in actions})

@@ -183,6 +183,8 @@ def action_to_dict(action: Action) -> dict[str, Any]:
         "changes": [_change_to_dict(c) for c in action.changes],
         "body": redact(thaw(action.body), mark=_digest_secret),
         "notes": list(action.notes),
+        "also_deletes": list(action.also_deletes),
+        "parent": action.parent,
         **{key: action.refs.get(key) for key in REF_KEYS},
     }
 
@@ -239,6 +241,8 @@ def _action_from_dict(data: Mapping[str, Any]) -> Action:
         body=frozen_map(data.get("body") or {}),
         notes=tuple(str(n) for n in data.get("notes", ())),
         refs=frozen_map({k: str(data[k]) for k in REF_KEYS if data.get(k)}),
+        also_deletes=tuple(str(k) for k in data.get("also_deletes", ())),
+        parent=str(data["parent"]) if data.get("parent") is not None else None,
     )
 
 

@@ -742,3 +742,33 @@ def test_nodes_of_a_provisioning_cluster_are_not_flagged() -> None:
     nodes = [{"node_id": "n-1", "host_name": "a-gpu-1", "status": "NotReady"}]
     live = live_state(api_cluster("a", status="InstallingDrivers", gpu_worker_nodes=nodes))
     assert build_plan(make_spec(desired_cluster("a")), live).attention == ()
+
+
+def test_deleting_a_cluster_with_an_inline_volume_shows_and_counts_the_volume() -> None:
+    """A cluster created with `shared_volume` takes it along when deleted: the plan says so,
+    with its size, and --max-deletes counts it."""
+    inline = {"volume_name": "scratch", "size_tib": 4, "region": "us-central-8"}
+    spec = make_spec(absent_cluster("a", shared_volume=inline))
+    live = live_state(
+        api_cluster("a", volumes=["v-scratch"]), volumes=[api_volume("scratch", size_tib=4)]
+    )
+    plan = build_plan(spec, live, PlanOptions(max_deletes=1))
+    (action,) = plan.actions
+    assert action.also_deletes == ("volume.scratch",)
+    assert action.notes == (
+        'volume "scratch" (4 TiB) was created with it and is deleted with it: its data is deleted',
+    )
+    assert (
+        plan.refusals
+        and "delete or replace 2 resources (cluster.a, volume.scratch)" in (plan.refusals[0])
+    )
+    assert "its data is deleted" in render_text(plan)
+
+
+def test_a_lifecycle_independent_inline_volume_is_not_taken_along() -> None:
+    """is_lifecycle_independent: the volume outlives its cluster, so nothing more is said."""
+    inline = {"volume_name": "keep", "size_tib": 4, "is_lifecycle_independent": True}
+    spec = make_spec(absent_cluster("a", shared_volume=inline))
+    live = live_state(api_cluster("a", volumes=["v-keep"]), volumes=[api_volume("keep")])
+    (action,) = build_plan(spec, live).actions
+    assert (action.also_deletes, action.notes) == ((), ())
