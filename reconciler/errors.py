@@ -14,6 +14,7 @@ ReconcilerError            exit 1   anything that stops a command before it chan
 ├── ConfigError            exit 1   API key or base URL missing or unsafe
 ├── Cancelled              exit 1   the user did not type 'yes' at the confirmation prompt
 ├── PlanFileError          exit 1   a saved plan file this version cannot read
+├── SelectionError         exit 1   --target or --exclude names nothing in the spec or live state
 ├── UnsafePlanError        exit 3   a safety rule blocked the plan
 ├── StalePlanError         exit 4   a saved plan no longer matches live state
 ├── ApplyFailedError       exit 5   apply finished with failures (some actions done)
@@ -112,6 +113,10 @@ class Cancelled(ReconcilerError):
 
 class PlanFileError(ReconcilerError):
     """A saved plan file that this version cannot read."""
+
+
+class SelectionError(ReconcilerError):
+    """--target or --exclude names no resource: a typo must not read as "No changes"."""
 
 
 class UnsafePlanError(ReconcilerError):

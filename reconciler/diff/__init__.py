@@ -52,6 +52,7 @@ class _Found:
     notes: list[str] = field(default_factory=list)
     create_only_users: list[str] = field(default_factory=list)
     unreported: dict[str, list[str]] = field(default_factory=dict)  # field → resource names
+    ungoverned: dict[str, list[str]] = field(default_factory=dict)  # field → resource names
 
 
 @dataclass(slots=True)
@@ -157,6 +158,9 @@ def _declared(kind: Kind, ctx: _Context) -> _Found:
             for name in kind.unreported_matches & set(desired.fields):
                 if twins[0].fields.get(name) is None:
                     found.unreported.setdefault(name, []).append(desired.name)
+            if kind.hooks.ungoverned is not None:
+                for name in kind.hooks.ungoverned(desired.fields) & set(desired.fields):
+                    found.ungoverned.setdefault(name, []).append(desired.name)
             if action is None or action.kind is ActionKind.UPDATE:
                 ctx.settled.add((kind.name, desired.name))
     return found
@@ -274,6 +278,8 @@ def compute_actions(spec: Spec, live: LiveState, allow_replace: Iterable[str] = 
         _undeclared(kind, ctx, found)
         if kind.hooks.collateral is not None:
             found.actions = [_take_along(kind, ctx, a) for a in found.actions]
+        for name, owners in sorted(found.ungoverned.items()):
+            found.notes.append(kind.texts.ungoverned.format(fields=name, names=", ".join(owners)))
         for name, owners in sorted(found.unreported.items()):
             found.notes.append(
                 f"the API does not report the {name} of {kind.plural} {', '.join(owners)}: "

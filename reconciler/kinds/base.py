@@ -109,6 +109,7 @@ class Texts:
     update_reason: str = "fields differ from the spec"
     replace_reason: str = "a field that cannot be updated in place changed"
     replace_why: str = "changing {fields} forces replacement (delete, then create)"
+    ungoverned: str = "{fields} of {names} is set by the API, not by the spec: not compared"
 
 
 #: (spec defaults, spec item, is it present) → its API fields.

@@ -17,6 +17,7 @@ from reconciler.kinds.base import (
     Kind,
     Ref,
     Statuses,
+    Texts,
 )
 from reconciler.kinds.catalogue import compute_problem
 from reconciler.kinds.values import cuda, epoch, normalise_time, text, upper
@@ -295,6 +296,10 @@ KIND = Kind(
         ),
     ),
     prunable=True,
+    texts=Texts(
+        ungoverned="{fields} of {names} is the autoscaler's to set (auto_scale: true; the spec's "
+        "value was its lower bound at create): not compared",
+    ),
     hooks=Hooks(
         spec_item=spec_item,
         spec_warnings=legacy_warnings,

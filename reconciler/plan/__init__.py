@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from reconciler import kinds
 from reconciler.diff import blocked, compute_actions
-from reconciler.errors import UnsafePlanError
+from reconciler.errors import SelectionError, UnsafePlanError
 from reconciler.model import (
     Action,
     ActionKind,
@@ -39,6 +39,7 @@ from reconciler.plan.saved import (
     raise_if_differs,
     raise_if_stale,
 )
+from reconciler.schema import did_you_mean
 
 __all__ = [
     "DEFAULT_MAX_DELETES",
@@ -188,8 +189,19 @@ def gpu_changes(live: LiveState, actions: Iterable[Action]) -> tuple[GpuChange, 
 # --- building ---------------------------------------------------------------------------------
 
 
+def check_selection(spec: Spec, live: LiveState, options: PlanOptions) -> None:
+    """SelectionError naming each --target / --exclude that matches nothing, with a guess."""
+    known = sorted({r.name for r in spec.resources} | {r.name for r in live.resources})
+    for flag, names in (("--target", options.targets), ("--exclude", options.excludes)):
+        for name in names:
+            if name not in known:
+                hint = did_you_mean(name, known) or "; it names no resource of the spec or live"
+                raise SelectionError(f"{flag} {name!r} matches nothing{hint}")
+
+
 def build_plan(spec: Spec, live: LiveState, options: PlanOptions = PlanOptions()) -> Plan:
     """The reviewed plan: actions ordered, safety rules applied, touched resources pinned."""
+    check_selection(spec, live, options)
     result = compute_actions(spec, live, options.allow_replace)
     lifecycles: Mapping[str, Lifecycle] = {d.key: d.lifecycle for d in spec.resources}
     actions = order_actions(

@@ -541,3 +541,13 @@ def test_tampered_saved_plan_is_refused_and_nothing_is_sent(
     code, out, err = cli(sim_file, "apply", str(out_file), "-f", spec_file)
     assert code == 4, (out, err)
     assert mutating(spy) == []
+
+
+def test_mistyped_target_is_an_error_not_no_changes(sim_file: Path, spec_file: str) -> None:
+    """`plan --target train-aa --detailed-exitcode` with a pending change: exit 1 naming the
+    typo and the likely name, never "No changes." with exit 0."""
+    code, out, err = cli(
+        sim_file, "plan", "-f", spec_file, "--target", "train-aa", "--detailed-exitcode"
+    )
+    assert (code, out) == (1, "")
+    assert err == "Error: --target 'train-aa' matches nothing; did you mean 'train-a'?\n"

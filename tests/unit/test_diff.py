@@ -878,3 +878,11 @@ def test_unreported_volume_region_is_assumed_and_said() -> None:
         "the API does not report the region of volumes data: a change to it cannot be seen, "
         "and the spec's value is taken as live",
     )
+
+
+def test_num_gpus_of_an_autoscaled_cluster_is_named_as_not_compared() -> None:
+    """auto_scale: the autoscaler owns num_gpus; a spec that sets it gets a note, not silence."""
+    spec = make_spec(desired_cluster("a", auto_scale=True, auto_scale_max_gpus=64, num_gpus=16))
+    result = diff(spec, api_cluster("a", num_gpus=40))
+    assert result.actions == ()
+    assert result.notes[0].startswith("num_gpus of a is the autoscaler's to set")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.errors import PlanFileError, StalePlanError, UnsafePlanError
+from reconciler.errors import PlanFileError, SelectionError, StalePlanError, UnsafePlanError
 from reconciler.live import parse_live_state
 from reconciler.model import (
     Action,
@@ -250,6 +250,27 @@ def test_max_deletes_counts_replaces_not_blocked() -> None:
 
 
 @pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            PlanOptions(targets=("a-nwe",)),
+            "--target 'a-nwe' matches nothing; did you mean 'a-new'?",
+        ),
+        (PlanOptions(targets=("a-new", "nope")), "--target 'nope' matches nothing; it names no"),
+        (PlanOptions(excludes=("zzz",)), "--exclude 'zzz' matches nothing"),
+    ],
+    ids=["typo", "one-of-two", "exclude"],
+)
+def test_a_selection_that_names_nothing_is_an_error(options: PlanOptions, message: str) -> None:
+    """A mistyped --target or --exclude is an error (exit 1), never a silent "No changes"."""
+    spec, live = every_kind()
+    with pytest.raises(SelectionError) as caught:
+        build_plan(spec, live, options)
+    assert str(caught.value).startswith(message)
+    assert caught.value.exit_code == 1
+
+
+@pytest.mark.parametrize(
     ("options", "names"),
     [
         (
@@ -257,15 +278,14 @@ def test_max_deletes_counts_replaces_not_blocked() -> None:
             ["z-vol-new", "c-move", "a-new", "b-grow", "d-old", "x-vol-old", "e-stuck"],
         ),
         (PlanOptions(targets=("a-new",)), ["a-new"]),
-        (PlanOptions(targets=("a-new", "d-old", "nope")), ["a-new", "d-old"]),
         (
             PlanOptions(excludes=("a-new", "e-stuck")),
             ["z-vol-new", "c-move", "b-grow", "d-old", "x-vol-old"],
         ),
         (PlanOptions(targets=("a-new", "b-grow"), excludes=("b-grow",)), ["a-new"]),
-        (PlanOptions(targets=("nope",)), []),
+        (PlanOptions(targets=("c-move",), excludes=("c-move",)), []),
     ],
-    ids=["all", "one-target", "targets-some-unknown", "excludes", "exclude-wins", "no-match"],
+    ids=["all", "one-target", "excludes", "exclude-wins", "excluded-target"],
 )
 def test_targets_and_excludes_select_actions(options: PlanOptions, names: list[str]) -> None:
     """--target keeps only the named resources; --exclude drops named ones, and wins."""
