@@ -18,6 +18,7 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any, Protocol
 
 from reconciler import kinds
+from reconciler.apply.events import Progress, ProgressFn, Step
 from reconciler.apply.poller import (
     DEFAULT_OPTIONS,
     ActionFailed,
@@ -39,9 +40,11 @@ from reconciler.model import (
     thaw,
 )
 from reconciler.plan import action_rank
-from reconciler.render import show_name
 
-__all__ = ["ApiClient", "Applier", "ApplyOptions"]
+__all__ = ["ApiClient", "Applier", "ApplyOptions", "Progress", "ProgressFn", "Step"]
+
+#: The report's message for an action whose call was made but whose wait was cut short.
+NOT_WAITED = "not waited for (interrupted)"
 
 CREATES = (ActionKind.CREATE, ActionKind.REPLACE)
 DESTRUCTIVE = (ActionKind.DELETE, ActionKind.REPLACE)
@@ -60,13 +63,6 @@ class ApiClient(Protocol):
         self, api: Endpoints, resource_id: str, body: Mapping[str, Any]
     ) -> dict[str, Any]: ...
     def delete_resource(self, api: Endpoints, resource_id: str) -> dict[str, Any]: ...
-
-
-ProgressFn = Callable[[str], None]
-
-
-def _what(action: Action) -> str:
-    return f"{action.resource} {show_name(action.name)}"
 
 
 def dependencies(action: Action, actions: list[Action]) -> list[str]:
@@ -102,7 +98,7 @@ class Applier:
         self._project_id = project_id
         self._clock = clock
         self._sleep = sleep
-        self._progress = progress or (lambda _line: None)
+        self._progress = progress or (lambda _event: None)
         self._on_poll = on_poll
         self._new_key = new_key
         self._stop = threading.Event()
@@ -110,6 +106,7 @@ class Applier:
         self._deleting: dict[tuple[str, str], str] = {}  # (kind, name) → id still going away
         self._lock = threading.Lock()
         self._poller: Poller | None = None
+        self._sent: dict[str, ActionKind] = {}  # action key → the last call made for it
 
     def request_stop(self) -> None:
         """Start no new action; the in-flight ones finish."""
@@ -181,16 +178,9 @@ class Applier:
         try:
             resource_id, status = self._execute(action)
         except WaitAbandoned:
-            return ActionResult(
-                action,
-                Outcome.DONE,
-                f"{action.kind} sent; not waited for (interrupted)",
-                action.resource_id,
-                None,
-                self._clock() - started,
-            )
+            return self._abandoned(action, self._clock() - started)
         except (ActionFailed, ReconcilerError) as exc:
-            self._progress(f"{_what(action)}: failed: {exc}")
+            self._tell(action, Step.FAILED, f"failed: {exc}")
             return ActionResult(
                 action, Outcome.FAILED, str(exc), action.resource_id, None, self._clock() - started
             )
@@ -199,7 +189,7 @@ class Applier:
             str(action.kind), "destroyed"
         )
         settled = f", {status}" if status else ""
-        self._progress(f"{_what(action)}: {done} after {elapsed:.0f}s{settled}")
+        self._tell(action, Step.DONE, f"{done} after {elapsed:.0f}s{settled}", status or "")
         return ActionResult(action, Outcome.DONE, "", resource_id, status, elapsed)
 
     def _execute(self, action: Action) -> tuple[str | None, str | None]:
@@ -217,11 +207,34 @@ class Applier:
             case _:
                 raise ActionFailed(f"cannot {action.kind} a {action.resource}")
 
-    def _wait(self, kind: Kind, resource_id: str, name: str, want: str) -> None:
+    def _abandoned(self, action: Action, elapsed: float) -> ActionResult:
+        """Ctrl-C cut a wait short. Nothing sent yet (a wait before the call): skipped. Else the
+        call was made but its goal not reached: "not waited for", never "done" in the report."""
+        with self._lock:
+            sent = self._sent.get(action.key)
+            resource_id = self._ids.get((action.resource, action.name), action.resource_id)
+        if sent is None:
+            return ActionResult(action, Outcome.SKIPPED, "not started: apply was interrupted")
+        if action.kind is ActionKind.REPLACE and sent is ActionKind.DELETE:
+            sent_text = "delete sent (the create was not)"
+        else:
+            sent_text = f"{sent} sent"
+        message = f"{sent_text}; {NOT_WAITED}"
+        self._tell(action, Step.NOT_WAITED, message)
+        return ActionResult(action, Outcome.DONE, message, resource_id, None, elapsed)
+
+    def _mark_sent(self, action: Action, call: ActionKind) -> None:
+        with self._lock:
+            self._sent[action.key] = call
+
+    def _tell(self, action: Action, step: Step, text: str, status: str = "") -> None:
+        self._progress(Progress(action.resource, action.name, str(action.kind), step, text, status))
+
+    def _wait(self, kind: Kind, resource_id: str, action: Action, want: str) -> None:
         assert self._poller is not None
         goal = kind.statuses.ready if want == "ready" else "gone"
-        self._progress(f"{kind.name} {show_name(name)}: waiting until {goal}")
-        self._poller.wait(kind, resource_id, name, want)
+        self._tell(action, Step.WAITING, f"waiting until {goal}")
+        self._poller.wait(kind, resource_id, action.name, want)
 
     def _create_body(self, kind: Kind, action: Action) -> dict[str, Any]:
         """The create body with every reference by name resolved to the id it has now."""
@@ -241,9 +254,9 @@ class Applier:
         body = self._create_body(kind, action)
         dying = self._deleting.get((kind.name, action.name))
         if action.kind is ActionKind.CREATE and dying is not None:
-            self._wait(kind, dying, action.name, "gone")
+            self._wait(kind, dying, action, "gone")
         key = self._new_key()
-        self._progress(f"{_what(action)}: creating")
+        self._tell(action, Step.CREATING, "creating")
         try:
             created = self._client.create_resource(kind.api, body, idempotency_key=key)
         except CreateOutcomeUnknown as exc:
@@ -257,10 +270,11 @@ class Applier:
             )
             raise ActionFailed(f"{exc}{also}; run plan again") from None
         resource_id = str(created[kind.api.id_key])
+        self._mark_sent(action, ActionKind.CREATE)
         with self._lock:
             self._ids[(kind.name, action.name)] = resource_id
         if kind.waits and self._options.wait:
-            self._wait(kind, resource_id, action.name, "ready")
+            self._wait(kind, resource_id, action, "ready")
             return resource_id, kind.statuses.ready
         return resource_id, str(created.get("status", ""))
 
@@ -282,13 +296,13 @@ class Applier:
     ) -> dict[str, Any]:
         """The create may or may not have happened: adopt what appeared, else resend once
         after the grace period (DESIGN §7), with the same idempotency key."""
-        self._progress(f"{_what(action)}: create outcome unknown ({exc}); checking")
+        self._tell(action, Step.CHECKING, f"create outcome unknown ({exc}); checking")
         found = self._find(kind, action.name)
         if found is None:
             self._sleep(self._options.adopt_grace)
             found = self._find(kind, action.name)
         if found is not None:
-            self._progress(f"{_what(action)}: adopted {found[kind.api.id_key]}")
+            self._tell(action, Step.ADOPTED, f"adopted {found[kind.api.id_key]}")
             return found
         try:
             return self._client.create_resource(kind.api, body, idempotency_key=key)
@@ -305,8 +319,8 @@ class Applier:
         resource_id = str(action.resource_id)
         provisioning = kind.statuses.provisioning_prefixes
         if kind.waits and action.status and action.status.startswith(provisioning):
-            self._wait(kind, resource_id, action.name, "ready")
-        self._progress(f"{_what(action)}: updating")
+            self._wait(kind, resource_id, action, "ready")
+        self._tell(action, Step.UPDATING, "updating")
         try:
             updated = self._client.update_resource(kind.api, resource_id, thaw(action.body))
         except NotFoundError:
@@ -314,8 +328,9 @@ class Applier:
                 f"{kind.name} {resource_id} no longer exists (404): it was deleted outside "
                 "reconciler; run plan again (it is never re-created implicitly)"
             ) from None
+        self._mark_sent(action, ActionKind.UPDATE)
         if kind.waits and self._options.wait:
-            self._wait(kind, resource_id, action.name, "ready")
+            self._wait(kind, resource_id, action, "ready")
             return resource_id, kind.statuses.ready
         return resource_id, str(updated.get("status", ""))
 
@@ -323,11 +338,12 @@ class Applier:
         self, kind: Kind, action: Action, always_wait: bool = False
     ) -> tuple[str | None, str | None]:
         resource_id = str(action.resource_id)
-        self._progress(f"{_what(action)}: deleting")
+        self._tell(action, Step.DELETING, "deleting")
         try:
             self._client.delete_resource(kind.api, resource_id)
         except NotFoundError:
             return resource_id, None  # already gone: the goal is reached
+        self._mark_sent(action, ActionKind.DELETE)
         if kind.waits and (self._options.wait or always_wait):
-            self._wait(kind, resource_id, action.name, "gone")
+            self._wait(kind, resource_id, action, "gone")
         return resource_id, None
