@@ -112,6 +112,13 @@ class Applier:
         """Start no new action; the in-flight ones finish."""
         self._stop.set()
 
+    def interrupt(self) -> None:
+        """The first Ctrl-C: start no new action and end every wait now (the calls in flight
+        finish); what was sent but not settled is reported "not waited for"."""
+        self.request_stop()
+        if self._poller is not None:
+            self._poller.close()
+
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
@@ -156,8 +163,7 @@ class Applier:
                     if on_second_interrupt is not None:
                         on_second_interrupt()
                     raise
-                self.request_stop()
-                poller.close()  # waits end now; in-flight API calls finish
+                self.interrupt()
                 if on_interrupt is not None:
                     on_interrupt()
         pool.shutdown(wait=True)

@@ -86,7 +86,7 @@ class Board:
             row = Row(event.resource, event.name, event.action, now, "", now, event.step)
             self.rows[key] = row
         row.step = event.step
-        phase = STEP_PHASE.get(event.step, row.phase or str(event.step))
+        phase = STEP_PHASE.get(event.step, row.phase or "pending")
         if event.step is Step.DONE:
             phase = event.status or ("gone" if event.action == "delete" else "done")
         if phase != row.phase:

@@ -273,21 +273,25 @@ def run_in_pty(
     *,
     expect_prompt: bool = True,
     timeout: float = 20.0,
+    env: Mapping[str, str | None] | None = None,
 ) -> tuple[int, str]:
     """Run the CLI in a subprocess with stdin/stdout/stderr on a pseudo-terminal, so it sees a
     real TTY. expect_prompt: type `answer` at the prompt (None: Ctrl-D) and assert the prompt
     appeared; otherwise never answer and assert no prompt appeared (a prompt stops the run at
-    once). Returns (exit code, everything the terminal showed, stdout and stderr together)."""
+    once). `env` overrides the environment (None removes a variable). Returns (exit code,
+    everything the terminal showed, stdout and stderr together)."""
     leader, follower = pty.openpty()
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
-    env.pop("TOGETHER_API_KEY", None)
-    env.pop("TOGETHER_BASE_URL", None)
+    overrides = {"NO_COLOR": "1", "COLUMNS": "100", "TOGETHER_API_KEY": None}
+    overrides.update({"TOGETHER_BASE_URL": None, **(env or {})})
+    environment = {**os.environ, **{k: v for k, v in overrides.items() if v is not None}}
+    for name in (k for k, v in overrides.items() if v is None):
+        environment.pop(name, None)
     process = subprocess.Popen(
         [*reconciler_command(), *argv],
         stdin=follower,
         stdout=follower,
         stderr=follower,
-        env=env,
+        env=environment,
         close_fds=True,
     )
     os.close(follower)
