@@ -267,6 +267,13 @@ def reconciler_command() -> list[str]:
     return [sys.executable, "-c", "from reconciler.cli import main; main()"]
 
 
+def _pty_environment(env: Mapping[str, str | None]) -> dict[str, str]:
+    overrides = {"NO_COLOR": "1", "COLUMNS": "100", "TOGETHER_API_KEY": None}
+    overrides.update({"TOGETHER_BASE_URL": None, **env})
+    environment = {**os.environ, **{k: v for k, v in overrides.items() if v is not None}}
+    return {k: v for k, v in environment.items() if overrides.get(k, "") is not None}
+
+
 def run_in_pty(
     argv: Sequence[str],
     answer: bytes | None = None,
@@ -278,20 +285,14 @@ def run_in_pty(
     """Run the CLI in a subprocess with stdin/stdout/stderr on a pseudo-terminal, so it sees a
     real TTY. expect_prompt: type `answer` at the prompt (None: Ctrl-D) and assert the prompt
     appeared; otherwise never answer and assert no prompt appeared (a prompt stops the run at
-    once). `env` overrides the environment (None removes a variable). Returns (exit code,
-    everything the terminal showed, stdout and stderr together)."""
+    once). `env`: overrides (None removes). Returns (exit code, all the terminal showed)."""
     leader, follower = pty.openpty()
-    overrides = {"NO_COLOR": "1", "COLUMNS": "100", "TOGETHER_API_KEY": None}
-    overrides.update({"TOGETHER_BASE_URL": None, **(env or {})})
-    environment = {**os.environ, **{k: v for k, v in overrides.items() if v is not None}}
-    for name in (k for k, v in overrides.items() if v is None):
-        environment.pop(name, None)
     process = subprocess.Popen(
         [*reconciler_command(), *argv],
         stdin=follower,
         stdout=follower,
         stderr=follower,
-        env=environment,
+        env=_pty_environment(env or {}),
         close_fds=True,
     )
     os.close(follower)
