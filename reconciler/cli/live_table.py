@@ -87,7 +87,8 @@ class LiveTable:
         )
         spin = self.spinner[self.frame % len(self.spinner)] if active else " "
         elapsed = format_elapsed(now - board.start)
-        return Text(f"{spin} Applying · {elapsed} elapsed · {counts}{checked}", style="bold")
+        doing = "Interrupted" if board.interrupted else "Applying"
+        return Text(f"{spin} {doing} · {elapsed} elapsed · {counts}{checked}", style="bold")
 
     def _mark(self, row: Row) -> Text:
         if row.ended is None:

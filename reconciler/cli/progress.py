@@ -78,6 +78,7 @@ class Board:
         self.start = clock()
         self.rows: dict[tuple[str, str], Row] = {}
         self.last_poll: float | None = None
+        self.interrupted = False  # the first Ctrl-C: waits end, no new action starts
 
     def event(self, event: Progress, now: float) -> Row:
         key = (event.resource, event.name)
@@ -89,6 +90,8 @@ class Board:
         phase = STEP_PHASE.get(event.step, row.phase or "pending")
         if event.step is Step.DONE:
             phase = event.status or ("gone" if event.action == "delete" else "done")
+        elif event.step is Step.NOT_WAITED:
+            phase = f"{row.phase}, not waited for" if row.phase else "not waited for"
         if phase != row.phase:
             row.phase, row.phase_since = phase, now
         if event.step.is_final:
@@ -225,6 +228,11 @@ class ProgressPrinter:
             now = self.board.clock()
             self.view.on_poll(self.board, self.board.poll(waiting, now))
             self.view.on_tick(self.board, now)
+
+    def interrupted(self) -> None:
+        with self._lock:
+            self.board.interrupted = True
+            self.view.on_tick(self.board, self.board.clock())
 
     def tick(self) -> None:
         with self._lock:

@@ -242,6 +242,10 @@ def execute(
         on_poll=printer.poll,
     )
 
+    def stop_starting() -> None:
+        printer.interrupted()
+        on_first_interrupt()
+
     def exit_at_once() -> None:
         printer.close()  # a live table gives the terminal back (cursor shown) before the exit
         on_second_interrupt()
@@ -249,7 +253,7 @@ def execute(
     printer.start_ticking()
     try:
         report = applier.run(
-            the_plan, live, on_interrupt=on_first_interrupt, on_second_interrupt=exit_at_once
+            the_plan, live, on_interrupt=stop_starting, on_second_interrupt=exit_at_once
         )
     finally:
         printer.close()

@@ -198,3 +198,18 @@ def test_report_counts_not_waited_for_apart_from_done() -> None:
         "Apply interrupted: 1 done, 1 not waited for, 0 failed, 1 skipped.\n"
         "Run `reconciler plan` to see what is left to do.\n"
     )
+
+
+def test_live_table_after_the_first_ctrl_c(fake_clock: FakeClock) -> None:
+    """After Ctrl-C the title says so and a wait cut short reads "not waited for"."""
+    table = make_table()
+    printer = ProgressPrinter(PlainLines(lambda _line: None, 60.0), fake_clock)
+    board = printer.board
+    printer.event(event("a", Step.WAITING, "waiting until Ready"))
+    printer.poll([("cluster", "a", "WaitingForSubnet", 0.0)])
+    printer.interrupted()
+    printer.event(event("a", Step.NOT_WAITED, "create sent; not waited for (interrupted)"))
+    text = table_text(table, board)
+    assert "Interrupted · 0s elapsed · 0 in progress, 0 done" in text
+    assert "WaitingForSubnet, not waited for" in text
+    assert board.summary(fake_clock()) == "[0s elapsed] 0 waiting; 1 not waited for"
