@@ -311,6 +311,11 @@ def render_report(report: ApplyReport, color: bool = False) -> str:
         )
         rid = f" (id {escape(result.resource_id)})" if result.resource_id else ""
         match result.outcome:
+            case Outcome.DONE if result.message:
+                # Done with a message: the call was made, but Ctrl-C cut its wait short.
+                lines.append(
+                    f"{paint('sent', '~', color)}     {what}{rid}: {escape(result.message)}"
+                )
             case Outcome.DONE:
                 note = f"; {escape(result.message)}" if result.message else ""
                 lines.append(f"{paint('done', '+', color)}     {what}{rid} {verb}{note}")
@@ -320,10 +325,12 @@ def render_report(report: ApplyReport, color: bool = False) -> str:
                 )
             case _:
                 lines.append(f"skipped  {what}: {escape(result.message)}")
-    done, failed = report.count(Outcome.DONE), report.count(Outcome.FAILED)
+    unsettled = sum(1 for r in report.results if r.outcome is Outcome.DONE and r.message)
+    done, failed = report.count(Outcome.DONE) - unsettled, report.count(Outcome.FAILED)
     skipped = report.count(Outcome.SKIPPED)
     head = "Apply interrupted" if report.interrupted else "Apply complete"
-    lines.append(f"{head}: {done} done, {failed} failed, {skipped} skipped.")
+    sent = f", {unsettled} not waited for" if unsettled else ""
+    lines.append(f"{head}: {done} done{sent}, {failed} failed, {skipped} skipped.")
     if report.has_failures:
         lines.append("Run `reconciler plan` to see what is left to do.")
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any, Protocol
 
 from reconciler import kinds
+from reconciler.apply.events import Progress, ProgressFn, Step
 from reconciler.apply.poller import (
     DEFAULT_OPTIONS,
     ActionFailed,
@@ -39,9 +40,11 @@ from reconciler.model import (
     thaw,
 )
 from reconciler.plan import action_rank
-from reconciler.render import label, show_name
 
-__all__ = ["ApiClient", "Applier", "ApplyOptions"]
+__all__ = ["ApiClient", "Applier", "ApplyOptions", "Progress", "ProgressFn", "Step"]
+
+#: The report's message for an action whose call was made but whose wait was cut short.
+NOT_WAITED = "not waited for (interrupted)"
 
 CREATES = (ActionKind.CREATE, ActionKind.REPLACE)
 DESTRUCTIVE = (ActionKind.DELETE, ActionKind.REPLACE)
@@ -72,13 +75,6 @@ class ApiClient(Protocol):
     def delete_resource(
         self, api: Endpoints, resource_id: str, *, parent_id: str | None = None
     ) -> dict[str, Any]: ...
-
-
-ProgressFn = Callable[[str], None]
-
-
-def _what(action: Action) -> str:
-    return label(action)
 
 
 def dependencies(action: Action, actions: list[Action]) -> list[str]:
@@ -117,7 +113,7 @@ class Applier:
         self._sleep = sleep
         self._wall_clock = wall_clock
         self._notes: dict[str, str] = {}  # action key → what the report says besides "done"
-        self._progress = progress or (lambda _line: None)
+        self._progress = progress or (lambda _event: None)
         self._on_poll = on_poll
         self._new_key = new_key
         self._stop = threading.Event()
@@ -125,10 +121,18 @@ class Applier:
         self._deleting: dict[tuple[str, str], str] = {}  # (kind, name) → id still going away
         self._lock = threading.Lock()
         self._poller: Poller | None = None
+        self._sent: dict[str, ActionKind] = {}  # action key → the last call made for it
 
     def request_stop(self) -> None:
         """Start no new action; the in-flight ones finish."""
         self._stop.set()
+
+    def interrupt(self) -> None:
+        """The first Ctrl-C: start no new action and end every wait now (the calls in flight
+        finish); what was sent but not settled is reported "not waited for"."""
+        self.request_stop()
+        if self._poller is not None:
+            self._poller.close()
 
     @property
     def stopping(self) -> bool:
@@ -176,8 +180,7 @@ class Applier:
                     if on_second_interrupt is not None:
                         on_second_interrupt()
                     raise
-                self.request_stop()
-                poller.close()  # waits end now; in-flight API calls finish
+                self.interrupt()
                 if on_interrupt is not None:
                     on_interrupt()
         pool.shutdown(wait=True)
@@ -198,16 +201,9 @@ class Applier:
         try:
             resource_id, status = self._execute(action)
         except WaitAbandoned:
-            return ActionResult(
-                action,
-                Outcome.DONE,
-                f"{action.kind} sent; not waited for (interrupted)",
-                action.resource_id,
-                None,
-                self._clock() - started,
-            )
+            return self._abandoned(action, self._clock() - started)
         except (ActionFailed, ReconcilerError) as exc:
-            self._progress(f"{_what(action)}: failed: {exc}")
+            self._tell(action, Step.FAILED, f"failed: {exc}")
             return ActionResult(
                 action, Outcome.FAILED, str(exc), action.resource_id, None, self._clock() - started
             )
@@ -216,7 +212,7 @@ class Applier:
             str(action.kind), "destroyed"
         )
         settled = f", {status}" if status else ""
-        self._progress(f"{_what(action)}: {done} after {elapsed:.0f}s{settled}")
+        self._tell(action, Step.DONE, f"{done} after {elapsed:.0f}s{settled}", status or "")
         note = self._notes.get(action.key, "")
         return ActionResult(action, Outcome.DONE, note, resource_id, status, elapsed)
 
@@ -245,11 +241,34 @@ class Applier:
             raise ActionFailed(f"{kind.parent.kind} {action.parent!r} does not exist")
         return parent_id
 
-    def _wait(self, kind: Kind, resource_id: str, name: str, want: str) -> None:
+    def _abandoned(self, action: Action, elapsed: float) -> ActionResult:
+        """Ctrl-C cut a wait short. Nothing sent yet (a wait before the call): skipped. Else the
+        call was made but its goal not reached: "not waited for", never "done" in the report."""
+        with self._lock:
+            sent = self._sent.get(action.key)
+            resource_id = self._ids.get((action.resource, action.name), action.resource_id)
+        if sent is None:
+            return ActionResult(action, Outcome.SKIPPED, "not started: apply was interrupted")
+        if action.kind is ActionKind.REPLACE and sent is ActionKind.DELETE:
+            sent_text = "delete sent (the create was not)"
+        else:
+            sent_text = f"{sent} sent"
+        message = f"{sent_text}; {NOT_WAITED}"
+        self._tell(action, Step.NOT_WAITED, message)
+        return ActionResult(action, Outcome.DONE, message, resource_id, None, elapsed)
+
+    def _mark_sent(self, action: Action, call: ActionKind) -> None:
+        with self._lock:
+            self._sent[action.key] = call
+
+    def _tell(self, action: Action, step: Step, text: str, status: str = "") -> None:
+        self._progress(Progress(action.resource, action.name, str(action.kind), step, text, status))
+
+    def _wait(self, kind: Kind, resource_id: str, action: Action, want: str) -> None:
         assert self._poller is not None
         goal = kind.statuses.ready if want == "ready" else "gone"
-        self._progress(f"{kind.name} {show_name(name)}: waiting until {goal}")
-        self._poller.wait(kind, resource_id, name, want)
+        self._tell(action, Step.WAITING, f"waiting until {goal}")
+        self._poller.wait(kind, resource_id, action.name, want)
 
     def _create_body(self, kind: Kind, action: Action) -> dict[str, Any]:
         """The create body with every reference by name resolved to the id it has now."""
@@ -269,10 +288,10 @@ class Applier:
         body = self._create_body(kind, action)
         dying = self._deleting.get((kind.name, action.name))
         if action.kind is ActionKind.CREATE and dying is not None:
-            self._wait(kind, dying, action.name, "gone")
+            self._wait(kind, dying, action, "gone")
         key = self._new_key()
         parent_id = self._parent_id(kind, action)
-        self._progress(f"{_what(action)}: creating")
+        self._tell(action, Step.CREATING, "creating")
         try:
             created = self._client.create_resource(
                 kind.api, body, idempotency_key=key, parent_id=parent_id
@@ -288,6 +307,7 @@ class Applier:
             )
             raise ActionFailed(f"{exc}{also}; run plan again") from None
         resource_id = str(created[kind.api.id_key])
+        self._mark_sent(action, ActionKind.CREATE)
         if kind.parent is None:
             with self._lock:
                 self._ids[(kind.name, action.name)] = resource_id
@@ -295,10 +315,12 @@ class Applier:
             later = kind.hooks.settles_later
             scheduled = later(body, self._wall_clock()) if later is not None else None
             if scheduled is None:
-                self._wait(kind, resource_id, action.name, "ready")
+                self._wait(kind, resource_id, action, "ready")
                 return resource_id, kind.statuses.ready
             self._notes[action.key] = scheduled
-            self._progress(f"{_what(action)}: {scheduled}; not waiting for {kind.statuses.ready}")
+            self._tell(
+                action, Step.SCHEDULED, f"{scheduled}; not waiting for {kind.statuses.ready}"
+            )
         return resource_id, str(created.get("status", ""))
 
     def _find(self, kind: Kind, action: Action) -> dict[str, Any] | None:
@@ -323,13 +345,13 @@ class Applier:
     ) -> dict[str, Any]:
         """The create may or may not have happened: adopt what appeared, else resend once
         after the grace period (DESIGN §7), with the same idempotency key."""
-        self._progress(f"{_what(action)}: create outcome unknown ({exc}); checking")
+        self._tell(action, Step.CHECKING, f"create outcome unknown ({exc}); checking")
         found = self._find(kind, action)
         if found is None:
             self._sleep(self._options.adopt_grace)
             found = self._find(kind, action)
         if found is not None:
-            self._progress(f"{_what(action)}: adopted {found[kind.api.id_key]}")
+            self._tell(action, Step.ADOPTED, f"adopted {found[kind.api.id_key]}")
             return found
         try:
             return self._client.create_resource(
@@ -348,8 +370,8 @@ class Applier:
         resource_id = str(action.resource_id)
         provisioning = kind.statuses.provisioning_prefixes
         if kind.waits and action.status and action.status.startswith(provisioning):
-            self._wait(kind, resource_id, action.name, "ready")
-        self._progress(f"{_what(action)}: updating")
+            self._wait(kind, resource_id, action, "ready")
+        self._tell(action, Step.UPDATING, "updating")
         try:
             updated = self._client.update_resource(
                 kind.api, resource_id, thaw(action.body), parent_id=self._parent_id(kind, action)
@@ -359,8 +381,9 @@ class Applier:
                 f"{kind.name} {resource_id} no longer exists (404): it was deleted outside "
                 "reconciler; run plan again (it is never re-created implicitly)"
             ) from None
+        self._mark_sent(action, ActionKind.UPDATE)
         if kind.waits and self._options.wait:
-            self._wait(kind, resource_id, action.name, "ready")
+            self._wait(kind, resource_id, action, "ready")
             return resource_id, kind.statuses.ready
         return resource_id, str(updated.get("status", ""))
 
@@ -368,13 +391,14 @@ class Applier:
         self, kind: Kind, action: Action, always_wait: bool = False
     ) -> tuple[str | None, str | None]:
         resource_id = str(action.resource_id)
-        self._progress(f"{_what(action)}: deleting")
+        self._tell(action, Step.DELETING, "deleting")
         try:
             self._client.delete_resource(
                 kind.api, resource_id, parent_id=self._parent_id(kind, action)
             )
         except NotFoundError:
             return resource_id, None  # already gone: the goal is reached
+        self._mark_sent(action, ActionKind.DELETE)
         if kind.waits and (self._options.wait or always_wait):
-            self._wait(kind, resource_id, action.name, "gone")
+            self._wait(kind, resource_id, action, "gone")
         return resource_id, None

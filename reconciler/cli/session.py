@@ -14,8 +14,8 @@ import click
 from reconciler.apply import Applier, ApplyOptions
 from reconciler.cli.files import read_plan_file, read_spec_files
 from reconciler.cli.progress import (
-    ProgressPrinter,
     echo_err,
+    make_printer,
     on_first_interrupt,
     on_second_interrupt,
 )
@@ -30,6 +30,7 @@ from reconciler.errors import (
 )
 from reconciler.export import render_export
 from reconciler.kinds import TOP_LEVEL
+from reconciler.kinds import get as kind_of
 from reconciler.live import parse_live_state, parse_regions
 from reconciler.model import ActionKind, LiveState, Outcome, Plan, Region, Spec
 from reconciler.plan import (
@@ -42,7 +43,7 @@ from reconciler.plan import (
     raise_if_stale,
     raise_if_unsafe,
 )
-from reconciler.render import render_plan, render_report
+from reconciler.render import escape, render_plan, render_report, show_name
 
 if TYPE_CHECKING:
     from reconciler.cli import Settings
@@ -118,12 +119,36 @@ def make_plan(
 def plan_and_show(
     settings: Settings, paths: Sequence[str], fmt: str, selection: Selection = EVERYTHING
 ) -> Plan:
-    """Read the spec, plan against live state, print the plan in `fmt` (nothing is changed)."""
+    """Read the spec, plan against live state, print the plan in `fmt` (nothing is changed),
+    then the note on resources that are not ready (stdout with text, else stderr)."""
     spec = load_desired(paths)
     with make_client(settings) as client:
-        the_plan, _ = make_plan(settings, client, spec, *selection)
+        the_plan, live = make_plan(settings, client, spec, *selection)
     click.echo(render_plan(the_plan, fmt, settings.color), nl=False)
+    note = render_not_ready(live)
+    if note:
+        click.echo(f"\n{note}" if fmt == "text" else note, nl=False, err=fmt != "text")
     return the_plan
+
+
+NOT_READY_SHOWN = 20
+
+
+def render_not_ready(live: LiveState, limit: int = NOT_READY_SHOWN) -> str:
+    """Live resources of kinds that have a ready status and are not in it, one line each (at
+    most `limit`): a plan saying "No changes" still tells that an interrupted apply's clusters
+    are provisioning."""
+    lines = []
+    for resource in live.resources:
+        ready = kind_of(resource.kind).statuses.ready
+        if ready is not None and resource.status != ready:
+            name = f"{resource.kind} {show_name(resource.name)} (id {escape(resource.id)})"
+            lines.append(f"  {name}: {escape(resource.status)}")
+    if not lines:
+        return ""
+    more = [f"  … and {len(lines) - limit} more"] if len(lines) > limit else []
+    head = f"Not ready: {len(lines)} live resource(s) are not in their ready state yet:"
+    return "\n".join([head, *lines[:limit], *more]) + "\n"
 
 
 def finish_plan(plan: Plan, detailed_exitcode: bool) -> None:
@@ -196,21 +221,43 @@ def apply_options(settings: Settings, parallelism: int, wait: bool, timeout: flo
     return options
 
 
+def sim_speed(settings: Settings) -> float | None:
+    """The in-process simulator's time factor, None on the real API."""
+    if settings.sim is None:
+        return None
+    from reconciler.simulator.state import DEMO_SPEED
+
+    return settings.sim_speed if settings.sim_speed is not None else DEMO_SPEED
+
+
 def execute(
     settings: Settings, client: Client, the_plan: Plan, live: LiveState, options: ApplyOptions
 ) -> None:
     """Run the plan, print the report, exit 5 on failures and 130 when interrupted."""
-    printer = ProgressPrinter(tty=sys.stdout.isatty())
+    printer = make_printer(settings.color, sim_speed(settings))
     applier = Applier(
         client,
         options=options,
         project_id=the_plan.project_id,
-        progress=printer.line,
+        progress=printer.event,
         on_poll=printer.poll,
     )
-    report = applier.run(
-        the_plan, live, on_interrupt=on_first_interrupt, on_second_interrupt=on_second_interrupt
-    )
+
+    def stop_starting() -> None:
+        printer.interrupted()
+        on_first_interrupt()
+
+    def exit_at_once() -> None:
+        printer.close()  # a live table gives the terminal back (cursor shown) before the exit
+        on_second_interrupt()
+
+    printer.start_ticking()
+    try:
+        report = applier.run(
+            the_plan, live, on_interrupt=stop_starting, on_second_interrupt=exit_at_once
+        )
+    finally:
+        printer.close()
     click.echo("")
     click.echo(render_report(report, settings.color), nl=False)
     if report.interrupted:

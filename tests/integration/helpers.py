@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import pty
-import re
 import select
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from reconciler.apply import Applier, ApplyOptions
+from reconciler.apply import Applier, ApplyOptions, Progress, ProgressFn
 from reconciler.cli import main
 from reconciler.cli.session import read_live as session_read_live
 from reconciler.client import Client
@@ -131,7 +130,7 @@ def make_applier(
     clock: FakeClock,
     options: ApplyOptions = FAST,
     *,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressFn | None = None,
     project_id: str | None = None,
 ) -> Applier:
     return Applier(
@@ -152,7 +151,7 @@ def apply_spec(
     options: ApplyOptions = FAST,
     *,
     plan_options: PlanOptions = DEFAULT_PLAN,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> tuple[Plan, ApplyReport]:
     """Plan against the simulator, then run the plan with the real Applier."""
     plan, live = plan_against(client, spec, plan_options)
@@ -166,15 +165,13 @@ def duplicate_names(state: SimState) -> dict[str, int]:
     return {name: n for name, n in counts.items() if n > 1}
 
 
-def on_waiting(state: SimState, act: Callable[[str], None]) -> Callable[[str], None]:
+def on_waiting(state: SimState, act: Callable[[str], None]) -> ProgressFn:
     """A progress hook that calls act(cluster_id) the moment apply starts waiting for Ready:
     the create has been answered, the first poll has not happened yet."""
 
-    def hook(line: str) -> None:
-        match = re.fullmatch(r'cluster (".*"): waiting until Ready', line)
-        if match:
-            name = json.loads(match.group(1))
-            for cluster in state.clusters_named(name):
+    def hook(event: Progress) -> None:
+        if event.resource == "cluster" and event.text == "waiting until Ready":
+            for cluster in state.clusters_named(event.name):
                 act(str(cluster["cluster_id"]))
 
     return hook
@@ -271,27 +268,32 @@ def reconciler_command() -> list[str]:
     return [sys.executable, "-c", "from reconciler.cli import main; main()"]
 
 
+def _pty_environment(env: Mapping[str, str | None]) -> dict[str, str]:
+    overrides = {"NO_COLOR": "1", "COLUMNS": "100", "TOGETHER_API_KEY": None}
+    overrides.update({"TOGETHER_BASE_URL": None, **env})
+    environment = {**os.environ, **{k: v for k, v in overrides.items() if v is not None}}
+    return {k: v for k, v in environment.items() if overrides.get(k, "") is not None}
+
+
 def run_in_pty(
     argv: Sequence[str],
     answer: bytes | None = None,
     *,
     expect_prompt: bool = True,
     timeout: float = 20.0,
+    env: Mapping[str, str | None] | None = None,
 ) -> tuple[int, str]:
     """Run the CLI in a subprocess with stdin/stdout/stderr on a pseudo-terminal, so it sees a
     real TTY. expect_prompt: type `answer` at the prompt (None: Ctrl-D) and assert the prompt
     appeared; otherwise never answer and assert no prompt appeared (a prompt stops the run at
-    once). Returns (exit code, everything the terminal showed, stdout and stderr together)."""
+    once). `env`: overrides (None removes). Returns (exit code, all the terminal showed)."""
     leader, follower = pty.openpty()
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
-    env.pop("TOGETHER_API_KEY", None)
-    env.pop("TOGETHER_BASE_URL", None)
     process = subprocess.Popen(
         [*reconciler_command(), *argv],
         stdin=follower,
         stdout=follower,
         stderr=follower,
-        env=env,
+        env=_pty_environment(env or {}),
         close_fds=True,
     )
     os.close(follower)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from reconciler.apply import Applier, ApplyOptions
+from reconciler.apply.events import Progress, Step
 from reconciler.client import Client
 from reconciler.model import ActionKind, Desired, Ensure, Lifecycle, Outcome, frozen_map
 from reconciler.plan import PlanOptions
@@ -267,10 +268,10 @@ def test_scheduled_cluster_is_not_waited_for(
             reservation_end_time=end,
         )
     )
-    lines: list[str] = []
-    _, report = apply_spec(api, spec, fake_clock, progress=lines.append)
+    events: list[Progress] = []
+    _, report = apply_spec(api, spec, fake_clock, progress=events.append)
     (result,) = report.results
     assert result.outcome is Outcome.DONE
     assert result.message == f"scheduled, starts {start}"
     assert sim_state.count("GET", ROUTE_CLUSTERS) == 1  # the plan's list; no poll
-    assert not any("waiting until Ready" in line for line in lines)
+    assert [e.step for e in events] == [Step.CREATING, Step.SCHEDULED, Step.DONE]
