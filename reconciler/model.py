@@ -269,6 +269,7 @@ class Plan:
 
 class Outcome(StrEnum):
     DONE = "done"
+    SENT = "sent"  # the call was made; apply was interrupted before the resource settled
     FAILED = "failed"
     SKIPPED = "skipped"
 
@@ -293,4 +294,4 @@ class ApplyReport:
 
     @property
     def has_failures(self) -> bool:
-        return any(r.outcome is not Outcome.DONE for r in self.results)
+        return any(r.outcome in (Outcome.FAILED, Outcome.SKIPPED) for r in self.results)

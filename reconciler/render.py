@@ -311,8 +311,8 @@ def render_report(report: ApplyReport, color: bool = False) -> str:
         )
         rid = f" (id {escape(result.resource_id)})" if result.resource_id else ""
         match result.outcome:
-            case Outcome.DONE if result.message:
-                # Done with a message: the call was made, but Ctrl-C cut its wait short.
+            case Outcome.SENT:
+                # The call was made, but Ctrl-C cut its wait short.
                 lines.append(
                     f"{paint('sent', '~', color)}     {what}{rid}: {escape(result.message)}"
                 )
@@ -325,8 +325,8 @@ def render_report(report: ApplyReport, color: bool = False) -> str:
                 )
             case _:
                 lines.append(f"skipped  {what}: {escape(result.message)}")
-    unsettled = sum(1 for r in report.results if r.outcome is Outcome.DONE and r.message)
-    done, failed = report.count(Outcome.DONE) - unsettled, report.count(Outcome.FAILED)
+    unsettled = report.count(Outcome.SENT)
+    done, failed = report.count(Outcome.DONE), report.count(Outcome.FAILED)
     skipped = report.count(Outcome.SKIPPED)
     head = "Apply interrupted" if report.interrupted else "Apply complete"
     sent = f", {unsettled} not waited for" if unsettled else ""

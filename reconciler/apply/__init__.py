@@ -255,7 +255,7 @@ class Applier:
             sent_text = f"{sent} sent"
         message = f"{sent_text}; {NOT_WAITED}"
         self._tell(action, Step.NOT_WAITED, message)
-        return ActionResult(action, Outcome.DONE, message, resource_id, None, elapsed)
+        return ActionResult(action, Outcome.SENT, message, resource_id, None, elapsed)
 
     def _mark_sent(self, action: Action, call: ActionKind) -> None:
         with self._lock:

@@ -131,7 +131,7 @@ def test_interrupt_reports_sent_as_not_waited_for_and_unsent_as_skipped(
     report = applier.run(plan, live)
     by_name = {r.action.name: r for r in report.results}
     assert report.interrupted
-    assert by_name["fresh"].outcome is Outcome.DONE
+    assert by_name["fresh"].outcome is Outcome.SENT
     assert by_name["fresh"].message == "create sent; not waited for (interrupted)"
     assert by_name["fresh"].resource_id is not None
     assert by_name["busy"].outcome is Outcome.SKIPPED

@@ -185,7 +185,7 @@ def test_report_counts_not_waited_for_apart_from_done() -> None:
     later = Action(ActionKind.CREATE, "cluster", "c")
     report = ApplyReport(
         (
-            ActionResult(sent, Outcome.DONE, "create sent; not waited for (interrupted)", "c-1"),
+            ActionResult(sent, Outcome.SENT, "create sent; not waited for (interrupted)", "c-1"),
             ActionResult(fine, Outcome.DONE, "", "c-2", "Ready"),
             ActionResult(later, Outcome.SKIPPED, "not started: apply was interrupted"),
         ),
