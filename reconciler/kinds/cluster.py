@@ -146,6 +146,34 @@ def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def check_item(merged: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Rules a merged cluster must meet that JSON Schema cannot say: GPU counts against
+    num_gpus, reservation times that are real instants, and an end after the start. A value
+    the API would refuse is caught here, before a replace deletes anything."""
+    return check_gpu_counts(merged) + check_reservation(merged)
+
+
+def check_reservation(merged: Mapping[str, Any]) -> list[tuple[str, str]]:
+    problems = []
+    instants = {}
+    for key in ("reservation_start_time", "reservation_end_time"):
+        value = merged.get(key)
+        if isinstance(value, str):
+            instants[key] = epoch(value)
+            if instants[key] is None:
+                problems.append((key, f"{value!r} is not a real date and time (RFC 3339)"))
+    start, end = instants.get("reservation_start_time"), instants.get("reservation_end_time")
+    if start is not None and end is not None and end <= start:
+        problems.append(
+            (
+                "reservation_end_time",
+                f"{merged['reservation_end_time']} is not after reservation_start_time "
+                f"{merged['reservation_start_time']}",
+            )
+        )
+    return problems
+
+
 def check_gpu_counts(merged: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(key, message) for GPU counts that contradict num_gpus in a merged spec item."""
     num = merged.get("num_gpus")
@@ -303,7 +331,7 @@ KIND = Kind(
     hooks=Hooks(
         spec_item=spec_item,
         spec_warnings=legacy_warnings,
-        spec_checks=check_gpu_counts,
+        spec_checks=check_item,
         complete_desired=complete_desired,
         ungoverned=ungoverned,
         catalogue=compute_problem,

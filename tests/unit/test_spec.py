@@ -119,7 +119,7 @@ def test_timestamps_stay_strings_as_written(written: str) -> None:
     """YAML's timestamp type is not applied: the API gets the text the user wrote."""
     text = HEADER + (
         "clusters:\n  - cluster_name: a\n    num_gpus: 8\n    billing_type: SCHEDULED_CAPACITY\n"
-        f"    reservation_start_time: {written}\n    reservation_end_time: {written}\n"
+        f"    reservation_start_time: {written}\n    reservation_end_time: 2026-06-01T00:00:00Z\n"
     )
     (cluster,) = load(text).of_kind("cluster")
     assert cluster.fields["reservation_start_time"] == written.strip('"')
@@ -462,3 +462,32 @@ def test_random_values_anywhere_never_raise_anything_but_spec_error(
     except SpecError as exc:
         assert all(LOCATED.match(line) for line in exc.problems), exc.problems
         assert not any("\n" in line for line in exc.problems)
+
+
+@pytest.mark.parametrize(
+    ("times", "message"),
+    [
+        (
+            ("2030-13-45T00:00:00Z", "2030-12-01T00:00:00Z"),
+            "clusters[0].reservation_start_time: '2030-13-45T00:00:00Z' is not a real date",
+        ),
+        (
+            ("2030-05-01T00:00:00Z", "2030-04-01T00:00:00Z"),
+            "clusters[0].reservation_end_time: 2030-04-01T00:00:00Z is not after "
+            "reservation_start_time 2030-05-01T00:00:00Z",
+        ),
+    ],
+    ids=["month-13", "end-before-start"],
+)
+def test_reservation_times_the_api_would_refuse_are_errors(
+    times: tuple[str, str], message: str
+) -> None:
+    """A reservation the API would refuse is a spec error with its place, before any plan."""
+    start, end = times
+    text = HEADER + (
+        "clusters:\n  - cluster_name: a\n    num_gpus: 8\n    billing_type: SCHEDULED_CAPACITY\n"
+        f"    reservation_start_time: {start}\n    reservation_end_time: {end}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load(text)
+    assert any(message in p for p in caught.value.problems), caught.value.problems
