@@ -9,9 +9,10 @@ kinds is asked of the kind (`reconciler.kinds`), never branched on here.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -77,6 +78,15 @@ class ApiClient(Protocol):
     ) -> dict[str, Any]: ...
 
 
+def idempotency_key(project_id: str | None, action: Action, body: Mapping[str, Any]) -> str:
+    """The same create of the same resource gets the same key in every run and every pipeline
+    (project, kind, parent, name and body), so two applies at once send one create twice with
+    one key, which an API that honours the header answers once."""
+    identity = [project_id, action.resource, action.parent, action.name, thaw(body)]
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    return "reconciler-" + hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
 def dependencies(action: Action, actions: list[Action]) -> list[str]:
     """Keys of the actions that must succeed first: a create waits for the creates of what it
     refers to; a delete waits for the deletes of the kinds that refer to its kind."""
@@ -104,7 +114,7 @@ class Applier:
         wall_clock: Callable[[], float] = time.time,
         progress: ProgressFn | None = None,
         on_poll: PollFn | None = None,
-        new_key: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_key: Callable[[Action, Mapping[str, Any]], str] | None = None,
     ) -> None:
         self._client = client
         self._options = options
@@ -115,7 +125,7 @@ class Applier:
         self._notes: dict[str, str] = {}  # action key → what the report says besides "done"
         self._progress = progress or (lambda _event: None)
         self._on_poll = on_poll
-        self._new_key = new_key
+        self._new_key = new_key or (lambda action, body: idempotency_key(project_id, action, body))
         self._stop = threading.Event()
         self._ids: dict[tuple[str, str], str] = {}  # (kind, name) → id, for references
         self._deleting: dict[tuple[str, str], str] = {}  # (kind, name) → id still going away
@@ -185,9 +195,45 @@ class Applier:
                     on_interrupt()
         pool.shutdown(wait=True)
         poller.close()
-        return ApplyReport(
-            results=tuple(results[a.key] for a in actions), interrupted=self.stopping
-        )
+        checked = self._check_duplicates([results[a.key] for a in actions])
+        return ApplyReport(results=tuple(checked), interrupted=self.stopping)
+
+    def _check_duplicates(self, results: list[ActionResult]) -> list[ActionResult]:
+        """After its creates, list once more: a name held by two live resources (another apply
+        created it at the same time) fails that action, naming both ids, never "complete"."""
+        created = [
+            r
+            for r in results
+            if r.outcome is Outcome.DONE and r.action.kind in CREATES and r.action.parent is None
+        ]
+        if not created:
+            return results
+        twins: dict[tuple[str, str], list[str]] = {}
+        for kind in {
+            kinds.get(r.action.resource).name: kinds.get(r.action.resource) for r in created
+        }.values():
+            try:
+                listed = self._client.list_resources(kind.api, self._project_id)
+            except ReconcilerError:
+                continue  # the creates were answered; a plan will show what is there
+            for found in listed:
+                if found.get("status") != kind.statuses.deleting:
+                    key = (kind.name, str(found.get(kind.api.name_key)))
+                    twins.setdefault(key, []).append(str(found.get(kind.api.id_key)))
+        checked = []
+        for result in results:
+            ids = twins.get((result.action.resource, result.action.name), [])
+            if result in created and len(ids) > 1:
+                result = ActionResult(
+                    result.action,
+                    Outcome.FAILED,
+                    f"{len(ids)} live {result.action.resource}s are now named "
+                    f"{result.action.name!r} (ids {', '.join(sorted(ids))}): another apply ran at "
+                    "the same time; delete the one you do not want, then run plan again",
+                    result.resource_id,
+                )
+            checked.append(result)
+        return checked
 
     def _run_one(self, action: Action, deps: list[Future[ActionResult]]) -> ActionResult:
         for dep in deps:
@@ -289,7 +335,7 @@ class Applier:
         dying = self._deleting.get((kind.name, action.name))
         if action.kind is ActionKind.CREATE and dying is not None:
             self._wait(kind, dying, action, "gone")
-        key = self._new_key()
+        key = self._new_key(action, body)
         parent_id = self._parent_id(kind, action)
         self._tell(action, Step.CREATING, "creating")
         try:

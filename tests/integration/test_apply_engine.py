@@ -17,6 +17,7 @@ from reconciler.simulator.state import ROUTE_CLUSTERS, ROUTE_VOLUMES, SimState
 from reconciler.simulator.transport import SimTransport
 from tests.conftest import FakeClock
 from tests.integration.helpers import (
+    BASE_FIELDS,
     FAST,
     apply_spec,
     desired,
@@ -164,7 +165,8 @@ def test_request_stop_before_run_skips_everything(
 def test_no_wait_sends_and_does_not_poll(
     api: Client, sim_state: SimState, fake_clock: FakeClock
 ) -> None:
-    """wait=False: the creates are sent, and no list call is made while applying."""
+    """wait=False: the creates are sent, and no poll is made: one list call in all, after the
+    creates, that checks no name is now held twice."""
     sim_state.speed = 1.0
     spec = make_spec(desired("a"), desired("b"))
     plan, live = plan_against(api, spec)
@@ -172,7 +174,7 @@ def test_no_wait_sends_and_does_not_poll(
     options = dataclasses.replace(FAST, wait=False)
     report = make_applier(api, fake_clock, options).run(plan, live)
     assert [r.outcome for r in report.results] == [Outcome.DONE, Outcome.DONE]
-    assert list_calls(sim_state) == before
+    assert list_calls(sim_state) == (before[0] + 1, before[1])
     assert {r.status for r in report.results} == {"WaitingForControlPlaneNodes"}
 
 
@@ -210,7 +212,8 @@ def _apply_creates(n: int) -> tuple[int, int]:
     applier = Applier(api, options=options, clock=clock, sleep=poller_sleep)
     report = applier.run(plan, live)
     assert report.count(Outcome.DONE) == n
-    return list_calls(state)[0] - before, len(clock.sleeps)
+    # Less the one list after the creates that checks no name is held twice.
+    return list_calls(state)[0] - before - 1, len(clock.sleeps)
 
 
 def test_waiting_makes_one_list_call_per_poll_interval() -> None:
@@ -273,5 +276,44 @@ def test_scheduled_cluster_is_not_waited_for(
     (result,) = report.results
     assert result.outcome is Outcome.DONE
     assert result.message == f"scheduled, starts {start}"
-    assert sim_state.count("GET", ROUTE_CLUSTERS) == 1  # the plan's list; no poll
+    # The plan's list and the one after the creates (no name held twice); no poll.
+    assert sim_state.count("GET", ROUTE_CLUSTERS) == 2
     assert [e.step for e in events] == [Step.CREATING, Step.SCHEDULED, Step.DONE]
+
+
+def test_a_name_created_twice_at_once_fails_the_apply(
+    api: Client, sim_state: SimState, fake_clock: FakeClock
+) -> None:
+    """Another apply created the same name meanwhile (a second cluster appears right after
+    ours): the action fails naming both ids, and the report is not "complete"."""
+    spec = make_spec(desired("twin"))
+    plan, live = plan_against(api, spec)
+
+    def race(event: Progress) -> None:
+        if event.step is Step.CREATING and not sim_state.clusters_named("twin"):
+            sim_state.add_cluster(cluster_name="twin", **BASE_FIELDS)
+
+    report = make_applier(api, fake_clock, progress=race).run(plan, live)
+    (result,) = report.results
+    assert result.outcome is Outcome.FAILED
+    assert "2 live clusters are now named 'twin'" in result.message
+    assert report.has_failures
+
+
+def test_idempotency_keys_are_derived_not_random() -> None:
+    """The key of a create is the same in every run and pipeline for the same project, kind,
+    name and body, and differs when any of them differs."""
+    from reconciler.apply import idempotency_key
+    from reconciler.model import Action
+
+    action = Action(kind=ActionKind.CREATE, resource="cluster", name="a")
+    body = {"cluster_name": "a", "num_gpus": 8}
+    key = idempotency_key("p", action, body)
+    assert key == idempotency_key("p", action, dict(reversed(body.items())))
+    assert key.startswith("reconciler-") and len(key) == len("reconciler-") + 40
+    others = {
+        idempotency_key("q", action, body),
+        idempotency_key("p", Action(kind=ActionKind.CREATE, resource="volume", name="a"), body),
+        idempotency_key("p", action, {**body, "num_gpus": 16}),
+    }
+    assert key not in others and len(others) == 3
