@@ -303,7 +303,9 @@ def render_plan(plan: Plan, fmt: str, color: bool = False) -> str:
 def render_report(report: ApplyReport, color: bool = False) -> str:
     """What apply did: one line per action, then the totals."""
     lines = []
-    for result in report.results:
+    # A replace deleted but not created again is the worst news: it goes first.
+    results = sorted(report.results, key=lambda r: not r.message.startswith("DELETED, NOT"))
+    for result in results:
         action = result.action
         what = label(action)
         verb = {"create": "created", "update": "updated", "replace": "replaced"}.get(

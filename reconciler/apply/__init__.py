@@ -41,6 +41,7 @@ from reconciler.model import (
     thaw,
 )
 from reconciler.plan import action_rank
+from reconciler.render import show_value
 
 __all__ = ["ApiClient", "Applier", "ApplyOptions", "Progress", "ProgressFn", "Step"]
 
@@ -76,6 +77,20 @@ class ApiClient(Protocol):
     def delete_resource(
         self, api: Endpoints, resource_id: str, *, parent_id: str | None = None
     ) -> dict[str, Any]: ...
+
+
+#: How a failed replace's message starts: the report lists these first.
+NOT_RECREATED = "DELETED, NOT RECREATED"
+
+
+def not_recreated(kind: Kind, action: Action, exc: Exception) -> str:
+    """A replace whose delete went through and whose create was refused: say so first, with
+    the create to send again (secrets shown as "(sensitive)")."""
+    return (
+        f"{NOT_RECREATED}: {kind.name} {action.name!r} was deleted and its create was refused "
+        f"({exc}); the create to send again: {show_value(thaw(action.body))}; "
+        "`reconciler plan` shows it as a create"
+    )
 
 
 def idempotency_key(project_id: str | None, action: Action, body: Mapping[str, Any]) -> str:
@@ -273,7 +288,10 @@ class Applier:
                 return self._delete(kind, action)
             case ActionKind.REPLACE:
                 self._delete(kind, action, always_wait=True)
-                return self._create(kind, action)
+                try:
+                    return self._create(kind, action)
+                except (ActionFailed, ReconcilerError) as exc:
+                    raise ActionFailed(not_recreated(kind, action, exc)) from None
             case _:
                 raise ActionFailed(f"cannot {action.kind} a {action.resource}")
 

@@ -8,6 +8,8 @@ import pytest
 
 from reconciler.client import Client
 from reconciler.model import ActionKind, Desired, Ensure, Outcome, Spec, frozen_map
+from reconciler.plan import PlanOptions
+from reconciler.render import render_report
 from reconciler.simulator.state import ROUTE_CLUSTERS, ROUTE_VOLUMES, SimState
 from reconciler.simulator.transport import SimTransport
 from tests.conftest import FakeClock
@@ -315,3 +317,22 @@ def test_paused_cluster_fails_the_wait_at_once(
     assert result.outcome is Outcome.FAILED
     assert result.message.startswith(f"turned {paused} while waiting for Ready: ")
     assert fake_clock.now - start < FAST.stall_limit  # failed at once, not after a limit
+
+
+def test_replace_whose_create_is_refused_says_deleted_not_recreated_first(
+    sim_state: SimState, fake_clock: FakeClock
+) -> None:
+    """The delete of a replace went through, then the API refused the create: the report's
+    first line says the cluster was deleted and not recreated, with the create to resend."""
+    api = sim_api(SimTransport(sim_state, sleep=fake_clock.sleep), fake_clock)
+    apply_spec(api, make_spec(desired("ok"), desired("moved")), fake_clock)
+    sim_state.queue_fault(400, method="POST", route=ROUTE_CLUSTERS)
+    spec = make_spec(desired("ok", num_gpus=16), desired("moved", gpu_type="H200_SXM"))
+    _, report = apply_spec(
+        api, spec, fake_clock, plan_options=PlanOptions(allow_replace=("moved",))
+    )
+    first = render_report(report).splitlines()[0]
+    assert first.startswith('failed   cluster "moved"')
+    assert "DELETED, NOT RECREATED: cluster 'moved' was deleted and its create was refused" in first
+    assert '"gpu_type": "H200_SXM"' in first
+    assert sim_state.clusters_named("moved") == []
