@@ -24,6 +24,9 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 #: 16 MiB would cap a project near 4,000 clusters, so lists get a larger, still bounded, limit.
 MAX_LIST_BODY_BYTES = 256 * 1024 * 1024
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+#: One whole answer (headers and body) must arrive within this: the read timeout alone is per
+#: read, so a server trickling a byte every 20 s would hold a call open forever.
+CALL_DEADLINE = 120.0
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # A create answered with one of these may have been committed before the error.

@@ -24,6 +24,7 @@ import httpx
 from reconciler import __version__
 from reconciler.client.answers import Answer, extract_api_message, parse_json, reason
 from reconciler.client.config import (
+    CALL_DEADLINE,
     CREATE_UNKNOWN_STATUSES,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
@@ -53,6 +54,10 @@ NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, 
 log = logging.getLogger("reconciler.client")
 
 
+class _TooSlow(httpx.ReadTimeout):
+    """The answer did not arrive whole within the call's deadline."""
+
+
 class _Refused(Exception):
     """Internal: an answer was refused before it was fully read (carries the reason)."""
 
@@ -71,6 +76,8 @@ class RequestLoop:
         jitter: Callable[[], float] = random.random,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         env: Mapping[str, str] | None = None,
+        deadline: float = CALL_DEADLINE,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`env` (default: the process environment) supplies TOGETHER_CUSTOM_HEADERS."""
         if transport is None:
@@ -85,6 +92,8 @@ class RequestLoop:
         self._retry = retry
         self._sleep = sleep
         self._jitter = jitter
+        self._deadline = deadline
+        self._clock = clock
         self._lock = threading.Lock()
         self.calls: collections.Counter[str] = collections.Counter()
         self._http = httpx.Client(
@@ -180,7 +189,9 @@ class RequestLoop:
         headers: Mapping[str, str],
         limit: int = MAX_BODY_BYTES,
     ) -> Answer:
-        """Send once and read at most `limit` bytes of the answer."""
+        """Send once and read at most `limit` bytes of the answer, all of it within the call's
+        deadline (a trickling server is a read timeout, retried like one)."""
+        give_up = self._clock() + self._deadline
         with self._http.stream(
             method, path, params=params, content=content, headers=headers
         ) as response:
@@ -192,6 +203,11 @@ class RequestLoop:
                 )
             data = bytearray()
             for chunk in response.iter_bytes():
+                if self._clock() > give_up:
+                    raise _TooSlow(
+                        f"no complete answer within {self._deadline:.0f} s",
+                        request=response.request,
+                    )
                 data += chunk
                 if len(data) > limit:
                     raise _Refused(
@@ -348,6 +364,8 @@ def _is_tls_error(exc: BaseException) -> bool:
 
 
 def _describe(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, _TooSlow):
+        return f"ReadTimeout ({exc}: the server sent it too slowly)"
     if isinstance(exc, httpx.TimeoutException):
         return f"{type(exc).__name__} (timed out)"
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
