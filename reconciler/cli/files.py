@@ -17,6 +17,7 @@ from reconciler.plan import plan_from_dict, plan_to_dict
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 MAX_SPEC_BYTES = 1024 * 1024  # the same limit spec.py enforces, checked before reading
+MAX_PLAN_BYTES = 256 * 1024 * 1024  # one limit for writing and reading a saved plan
 
 
 def read_spec_files(paths: Sequence[str]) -> list[tuple[str, bytes]]:
@@ -54,13 +55,12 @@ def read_spec_files(paths: Sequence[str]) -> list[tuple[str, bytes]]:
             continue
         seen.add(real)
         try:
-            with open(path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                # Never read an oversized file; read() is capped too, for pipes and devices.
-                data = b"" if size > MAX_SPEC_BYTES else handle.read(MAX_SPEC_BYTES + 1)
-                size = max(size, len(data))
+            data, size = _read_regular(path, MAX_SPEC_BYTES)
         except OSError as exc:
             problems.append(f"{path}: cannot read it ({exc.strerror or exc}); check permissions")
+            continue
+        except _NotRegular:
+            problems.append(f"{path}: not a regular file (a pipe or a device?); pass a spec file")
             continue
         if size > MAX_SPEC_BYTES:
             problems.append(
@@ -74,18 +74,52 @@ def read_spec_files(paths: Sequence[str]) -> list[tuple[str, bytes]]:
     return files
 
 
+class _NotRegular(Exception):
+    """A path that is a FIFO, socket or device: reading it could block forever."""
+
+
+def _read_regular(path: str, limit: int) -> tuple[bytes, int]:
+    """(at most limit + 1 bytes, the file's size) of a regular file; opened without blocking,
+    so a FIFO given by mistake is refused instead of waiting for a writer forever."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise _NotRegular(path)
+        # Never read an oversized file.
+        data = b"" if info.st_size > limit else handle.read(limit + 1)
+        return data, max(info.st_size, len(data))
+
+
 def write_plan_file(path: str, plan: Plan) -> None:
-    write_file_atomically(path, json.dumps(plan_to_dict(plan), indent=2, sort_keys=True) + "\n")
+    """The plan as JSON; refused when it is too large to be read back."""
+    text = json.dumps(plan_to_dict(plan), indent=2, sort_keys=True) + "\n"
+    if len(text.encode()) > MAX_PLAN_BYTES:
+        raise ConfigError(
+            f"{path}: the plan is over {MAX_PLAN_BYTES} bytes, more than a plan file may hold; "
+            "plan a part of the spec at a time (--target)"
+        )
+    write_file_atomically(path, text)
 
 
 def write_file_atomically(path: str, text: str) -> None:
-    """Write to a temp file, then rename: a crash never leaves half a file behind."""
+    """Write to a temp file, then rename: a crash never leaves half a file behind. A missing
+    directory, a full disk or a refused write is a one-line ConfigError, not a traceback."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".plan-", dir=directory)
+    if not os.path.isdir(directory):
+        raise ConfigError(f"{path}: the directory {directory} does not exist; create it first")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".plan-", dir=directory)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write there ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise ConfigError(f"{path}: cannot write it ({exc.strerror or exc})") from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -94,14 +128,19 @@ def write_file_atomically(path: str, text: str) -> None:
 
 def read_plan_file(path: str) -> Plan:
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(16 * 1024 * 1024 + 1)
+        data, size = _read_regular(path, MAX_PLAN_BYTES)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the plan file ({exc.strerror})") from None
+    except _NotRegular:
+        raise ConfigError(f"{path}: not a regular file (a pipe or a device?)") from None
+    if size > MAX_PLAN_BYTES:
+        raise PlanFileError(f"{path}: larger than {MAX_PLAN_BYTES} bytes; not a plan we wrote")
     try:
         return plan_from_dict(json.loads(data), source=path)
     except (ValueError, UnicodeDecodeError):
         raise PlanFileError(f"{path}: not a reconciler plan (not JSON)") from None
+    except RecursionError:
+        raise PlanFileError(f"{path}: not a reconciler plan (nested too deep)") from None
 
 
 # --- private files (kubeconfigs) ---------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -104,13 +105,23 @@ def parse_json(answer: Answer, where: str, method: str, path: str, *, empty_ok: 
     if looks_like_html(answer.body, answer.headers.get("content-type", "")):
         refuse("the API answered HTML, not JSON")
     try:
-        return json.loads(answer.body.decode("utf-8"), parse_constant=_refuse_constant)
+        return json.loads(
+            answer.body.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite
+        )
     except UnicodeDecodeError:
         refuse("the API answered bytes that are not UTF-8")
     except RecursionError:
         refuse("the API answered JSON nested too deeply")
     except ValueError as exc:
         refuse(f"the API answered invalid JSON ({escape(truncate(str(exc), 120))})")
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; 1e999 would be Infinity, which no JSON output may carry."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number")
+    return value
 
 
 def _refuse_constant(name: str) -> NoReturn:

@@ -72,7 +72,8 @@ def resolve_api_key(env: Mapping[str, str], api_key_file: str | None) -> str:
 
 def _read_key_file(path: str) -> str:
     try:
-        fd = os.open(path, os.O_RDONLY)
+        # Without blocking: a FIFO given by mistake is refused below, not waited on forever.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise ConfigError(f"--api-key-file {path}: cannot read it: {exc.strerror}") from None
     try:
