@@ -26,6 +26,7 @@ from reconciler.cli.progress import echo_err
 from reconciler.cli.session import (
     CONFIRM_APPLY,
     CONFIRM_DESTROY,
+    LockChoice,
     Selection,
     apply_options,
     execute_saved_plan,
@@ -195,6 +196,7 @@ class Run:
     auto_approve: bool
     options: ApplyOptions
     selection: Selection
+    lock: LockChoice
 
 
 def run_options(approve: str, wait: str, timeout: str) -> Callable[[Any], Any]:
@@ -210,7 +212,8 @@ def run_options(approve: str, wait: str, timeout: str) -> Callable[[Any], Any]:
             selection: Selection = tuple(
                 kwargs.pop(k) for k in ("targets", "excludes", "allow_replace", "max_deletes")
             )
-            run = Run(kwargs.pop("auto_approve"), options, selection)
+            lock = (kwargs.pop("lock") or None, parse_duration(kwargs.pop("lock_timeout")))
+            run = Run(kwargs.pop("auto_approve"), options, selection, lock)
             return func(settings, *args, run=run, **kwargs)
 
         options = [
@@ -224,6 +227,20 @@ def run_options(approve: str, wait: str, timeout: str) -> Callable[[Any], Any]:
             ),
             click.option("--no-wait", is_flag=True, help=wait),
             click.option("--timeout", default="45m", show_default=True, help=timeout),
+            click.option(
+                "--lock",
+                metavar="URL",
+                envvar="RECONCILER_LOCK",
+                help="Lock across machines: postgresql://… (a session advisory lock; needs "
+                "the postgres extra). Default: a lock file on this machine, per API and project. "
+                "[env RECONCILER_LOCK]",
+            ),
+            click.option(
+                "--lock-timeout",
+                default="5m",
+                show_default=True,
+                help="How long to wait for a lock another apply holds, then stop (exit 1).",
+            ),
         ]
         command = plan_options(command)
         for option in reversed(options):
@@ -245,12 +262,12 @@ def run_options(approve: str, wait: str, timeout: str) -> Callable[[Any], Any]:
 def apply(settings: Settings, planfile: str | None, paths: tuple[str, ...], run: Run) -> None:
     """Make live state match the spec (or run a saved PLANFILE), after you type 'yes'."""
     if planfile is not None:
-        execute_saved_plan(settings, planfile, paths, run.options)
+        execute_saved_plan(settings, planfile, paths, run.options, run.lock)
         return
     require_confirmation_possible(run.auto_approve)
     spec = load_desired(paths)
     plan_confirm_execute(
-        settings, spec, run.selection, run.options, run.auto_approve, CONFIRM_APPLY
+        settings, spec, run.selection, run.options, run.auto_approve, CONFIRM_APPLY, run.lock
     )
 
 
@@ -267,7 +284,7 @@ def destroy(settings: Settings, paths: tuple[str, ...], run: Run) -> None:
     require_confirmation_possible(run.auto_approve)
     spec = destroy_spec(load_desired(paths))
     plan_confirm_execute(
-        settings, spec, run.selection, run.options, run.auto_approve, CONFIRM_DESTROY
+        settings, spec, run.selection, run.options, run.auto_approve, CONFIRM_DESTROY, run.lock
     )
 
 

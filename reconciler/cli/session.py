@@ -13,6 +13,7 @@ import click
 
 from reconciler.apply import Applier, ApplyOptions
 from reconciler.cli.files import read_plan_file, read_spec_files
+from reconciler.cli.lock import LockSpec, held
 from reconciler.cli.progress import (
     echo_err,
     make_printer,
@@ -48,6 +49,10 @@ from reconciler.render import escape, render_plan, render_report, show_name
 if TYPE_CHECKING:
     from reconciler.cli import Settings
     from reconciler.client import Client
+
+#: The lock around plan → apply: (--lock URL or None for the lock file, --lock-timeout s).
+LockChoice = tuple[str | None, float]
+NO_LOCK_WAIT: LockChoice = (None, 300.0)
 
 #: What to plan: --target, --exclude, --allow-replace, --max-deletes.
 Selection = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], int]
@@ -269,8 +274,24 @@ def execute(
         )
 
 
+def project_lock(settings: Settings, choice: LockChoice, project_id: str | None) -> LockSpec:
+    """The lock of this API (or this simulator state file) and project."""
+    if settings.sim is not None:
+        where = "sim:" + os.path.abspath(settings.sim)
+    else:
+        from reconciler.client import DEFAULT_BASE_URL
+
+        where = settings.base_url or DEFAULT_BASE_URL
+    url, timeout = choice
+    return LockSpec(url, where, settings.project_id or project_id, timeout)
+
+
 def execute_saved_plan(
-    settings: Settings, planfile: str, paths: Sequence[str], options: ApplyOptions
+    settings: Settings,
+    planfile: str,
+    paths: Sequence[str],
+    options: ApplyOptions,
+    lock: LockChoice = NO_LOCK_WAIT,
 ) -> None:
     """Run a saved plan (no prompt: it was reviewed) only if the spec files are the ones it was
     made from and the plan made now from them and live state is the same plan; what runs is
@@ -283,7 +304,10 @@ def execute_saved_plan(
             "ones the plan was made from; pass the same files, or plan again"
         )
     selection = options_of(saved)
-    with make_client(settings) as client:
+    with (
+        held(project_lock(settings, lock, spec.project_id), echo_err),
+        make_client(settings) as client,
+    ):
         fresh, live = make_plan(
             settings,
             client,
@@ -309,9 +333,14 @@ def plan_confirm_execute(
     options: ApplyOptions,
     auto_approve: bool,
     question: str,
+    lock: LockChoice = NO_LOCK_WAIT,
 ) -> None:
-    """Plan, show it, stop on a safety rule or no changes, ask, then execute."""
-    with make_client(settings) as client:
+    """Under the project's lock: plan, show it, stop on a safety rule or no changes, ask, then
+    execute. A second apply waits for the lock, then plans what the first left to do."""
+    with (
+        held(project_lock(settings, lock, spec.project_id), echo_err),
+        make_client(settings) as client,
+    ):
         the_plan, live = make_plan(settings, client, spec, *selection)
         click.echo(render_plan(the_plan, "text", settings.color), nl=False)
         raise_if_unsafe(the_plan)
