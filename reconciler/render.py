@@ -22,6 +22,7 @@ from reconciler.model import (
     Region,
     thaw,
 )
+from reconciler.plan.cost import HOURS_PER_MONTH, usd
 from reconciler.plan.saved import plan_to_dict
 
 #: "Live clusters and volumes match the spec.": every kind, referrers first.
@@ -162,6 +163,55 @@ def gpu_line(plan: Plan) -> str:
     return f"GPUs: {', '.join(parts)}." if parts else ""
 
 
+def _hourly(amount: float | None) -> str:
+    return "price unknown" if amount is None else f"{usd(amount)}/h"
+
+
+def cost_note(plan: Plan, action: Action) -> list[str]:
+    """`# cost: $20.00/h -> $160.00/h (+$140.00/h, +$102,200.00/month)` under an action."""
+    for c in plan.money.costs:
+        if c.key == action.key and (c.before != c.after or c.before is None):
+            text = f"{_hourly(c.before)} -> {_hourly(c.after)}"
+            if c.before is not None and c.after is not None:
+                month = usd((c.after - c.before) * HOURS_PER_MONTH, sign=True)
+                text += f" ({usd(c.after - c.before, sign=True)}/h, {month}/month)"
+            return [f"      # cost: {text}"]
+    return []
+
+
+def money_lines(plan: Plan) -> list[str]:
+    """GPU-hours per GPU type and billing type, cost totals, reservations ending, expiry."""
+    money, lines, month = plan.money, [], HOURS_PER_MONTH
+    if parts := [
+        f"{c.gpu_type or '?'} {c.billing_type or '?'} {c.before} -> {c.after} "
+        f"({c.after - c.before:+d}; {c.before * month:,} -> {c.after * month:,} GPU-hours/month)"
+        for c in money.capacity
+    ]:
+        lines.append(f"Committed GPUs: {', '.join(parts)}.")
+    if (cost := money.cost) is not None:
+        change = cost.after - cost.before
+        lines.append(
+            f"Cost: {usd(cost.before)}/h -> {usd(cost.after)}/h ({usd(change, sign=True)}/h); "
+            f"{usd(cost.before * month)} -> {usd(cost.after * month)} per month of {month} h "
+            f"({usd(change * month, sign=True)}). Prices: {escape(cost.source)}, as of "
+            f"{escape(cost.as_of)}."
+        )
+    names = [escape(k.replace(".", " ", 1)) for k in cost.unknown] if cost else []
+    if names:
+        lines.append(f"Price unknown (not counted; add prices-file rows): {', '.join(names)}.")
+    lines += [
+        f"Warning: {escape(e.key.replace('.', ' ', 1))}: its reservation ends {e.at} (in "
+        f"{e.days:.1f} days), and the cluster is decommissioned then."
+        for e in money.ending
+    ]
+    lines += [
+        f"Expired: {escape(e.key.replace('.', ' ', 1))}: lifecycle.expires_at {e.at} has "
+        "passed; this plan deletes it."
+        for e in money.expired
+    ]
+    return lines
+
+
 def render_text(plan: Plan, color: bool = False) -> str:
     """The Terraform-like plan a reviewer reads."""
     lines: list[str] = []
@@ -170,6 +220,7 @@ def render_text(plan: Plan, color: bool = False) -> str:
         lines += [f"reconciler will perform the following actions{scope}:", ""]
         for action in plan.actions:
             lines += render_action(action, color)
+            lines += cost_note(plan, action)
             lines.append("")
     for note in plan.notes:
         lines.append(f"Note: {escape(note)}")
@@ -185,6 +236,7 @@ def render_text(plan: Plan, color: bool = False) -> str:
         lines.append(summary_line(plan))
         if gpu := gpu_line(plan):
             lines.append(gpu)
+    lines += money_lines(plan)
     for refusal in plan.refusals:
         lines.append(paint(f"Blocked: {escape(refusal)}", "!", color))
     if plan.blocked:
@@ -229,6 +281,8 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     ]
     if gpu := gpu_line(plan):
         head.append(f"{gpu}")
+    if money := money_lines(plan):
+        head += ["", *(f"- {escape(line)}" for line in money)]
     if plan.is_blocked:
         # Capped: a changed default can block thousands of clusters, and the comment must fit.
         head.append("")
