@@ -280,6 +280,7 @@ class CostSummary:
     before: float
     after: float
     unknown: tuple[str, ...] = ()
+    priced: int = 0  # how many resources the totals count
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,15 +163,12 @@ def gpu_line(plan: Plan) -> str:
     return f"GPUs: {', '.join(parts)}." if parts else ""
 
 
-def _hourly(amount: float | None) -> str:
-    return "price unknown" if amount is None else f"{usd(amount)}/h"
-
-
 def cost_note(plan: Plan, action: Action) -> list[str]:
     """`# cost: $20.00/h -> $160.00/h (+$140.00/h, +$102,200.00/month)` under an action."""
     for c in plan.money.costs:
         if c.key == action.key and (c.before != c.after or c.before is None):
-            text = f"{_hourly(c.before)} -> {_hourly(c.after)}"
+            shown = ["price unknown" if x is None else f"{usd(x)}/h" for x in (c.before, c.after)]
+            text = " -> ".join(shown)
             if c.before is not None and c.after is not None:
                 month = usd((c.after - c.before) * HOURS_PER_MONTH, sign=True)
                 text += f" ({usd(c.after - c.before, sign=True)}/h, {month}/month)"
@@ -179,34 +176,39 @@ def cost_note(plan: Plan, action: Action) -> list[str]:
     return []
 
 
+def _who(key: str) -> str:
+    return "{} {}".format(*(show_name(p) if i else p for i, p in enumerate(key.split(".", 1))))
+
+
 def money_lines(plan: Plan) -> list[str]:
     """GPU-hours per GPU type and billing type, cost totals, reservations ending, expiry."""
-    money, lines, month = plan.money, [], HOURS_PER_MONTH
+    money, lines, hours = plan.money, [], HOURS_PER_MONTH
     if parts := [
         f"{c.gpu_type or '?'} {c.billing_type or '?'} {c.before} -> {c.after} "
-        f"({c.after - c.before:+d}; {c.before * month:,} -> {c.after * month:,} GPU-hours/month)"
+        f"({c.after - c.before:+d}; {c.before * hours:,} -> {c.after * hours:,} GPU-hours/month)"
         for c in money.capacity
     ]:
         lines.append(f"Committed GPUs: {', '.join(parts)}.")
     if (cost := money.cost) is not None:
-        change = cost.after - cost.before
-        lines.append(
-            f"Cost: {usd(cost.before)}/h -> {usd(cost.after)}/h ({usd(change, sign=True)}/h); "
-            f"{usd(cost.before * month)} -> {usd(cost.after * month)} per month of {month} h "
-            f"({usd(change * month, sign=True)}). Prices: {escape(cost.source)}, as of "
-            f"{escape(cost.as_of)}."
-        )
-    names = [escape(k.replace(".", " ", 1)) for k in cost.unknown] if cost else []
-    if names:
-        lines.append(f"Price unknown (not counted; add prices-file rows): {', '.join(names)}.")
+        b, a, change = cost.before, cost.after, cost.after - cost.before
+        total = f"{usd(a)}/h, {usd(a * hours)} per month of {hours} h (no change)"
+        if change:
+            total = (
+                f"{usd(b)}/h -> {usd(a)}/h ({usd(change, sign=True)}/h); {usd(b * hours)} -> "
+                f"{usd(a * hours)} per month of {hours} h ({usd(change * hours, sign=True)})"
+            )
+        total = "price unknown" if cost.unknown and not cost.priced else total
+        lines.append(f"Cost: {total}. Prices: {escape(cost.source)}, as of {escape(cost.as_of)}.")
+        if cost.unknown:
+            names = ", ".join(_who(k) for k in cost.unknown)
+            lines.append(f"Price unknown (not counted; add rows to the prices file): {names}.")
     lines += [
-        f"Warning: {escape(e.key.replace('.', ' ', 1))}: its reservation ends {e.at} (in "
-        f"{e.days:.1f} days), and the cluster is decommissioned then."
+        f"Warning: {_who(e.key)}: its reservation ends {e.at} (in {e.days:.1f} days), and the "
+        "cluster is decommissioned then."
         for e in money.ending
     ]
     lines += [
-        f"Expired: {escape(e.key.replace('.', ' ', 1))}: lifecycle.expires_at {e.at} has "
-        "passed; this plan deletes it."
+        f"Expired: {_who(e.key)}: lifecycle.expires_at {e.at} has passed; this plan deletes it."
         for e in money.expired
     ]
     return lines
@@ -282,7 +284,7 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     if gpu := gpu_line(plan):
         head.append(f"{gpu}")
     if money := money_lines(plan):
-        head += ["", *(f"- {escape(line)}" for line in money)]
+        head += ["", *(f"- {escape(line)}".replace("$", "\\$") for line in money)]
     if plan.is_blocked:
         # Capped: a changed default can block thousands of clusters, and the comment must fit.
         head.append("")

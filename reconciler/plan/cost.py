@@ -103,10 +103,13 @@ def assess(
         return (), None
     costs, unknown = [], []
     total_before = total_after = 0.0
+    priced = 0
     for row in rows:
         before, after = hourly(prices, row.before), hourly(prices, row.after)
         if before is None or after is None:
             unknown.append(row.key)
+        else:
+            priced += 1
         total_before += before or 0.0
         total_after += after or 0.0
         if row.touched:
@@ -118,6 +121,7 @@ def assess(
         before=round(total_before, 6),
         after=round(total_after, 6),
         unknown=tuple(sorted(set(unknown))),
+        priced=priced,
     )
     return tuple(costs), summary
 
@@ -174,8 +178,9 @@ def _hourly_refusal(rows: Sequence[Billed], money: Money, limit: float, label: s
     added = sum(change for _key, change in changes)
     if added <= limit + 1e-9:
         return None
+    total = f" (in all {usd(money.cost.before)}/h -> {usd(money.cost.after)}/h)"
     return (
-        f"this plan raises the hourly cost by {usd(added)}/h, more than the budget of "
+        f"this plan raises the hourly cost by {usd(added)}/h{total}, more than the budget of "
         f"{usd(limit)}/h ({label}){_largest(changes, lambda v: usd(v, sign=True) + '/h')}; "
         "raise the budget if that is intended"
     )

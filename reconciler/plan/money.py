@@ -42,6 +42,7 @@ def _cost_to_dict(cost: CostSummary | None) -> dict[str, Any] | None:
         "usd_per_month_after": _monthly(cost.after),
         "usd_per_month_change": _monthly(cost.after - cost.before),
         "price_unknown": list(cost.unknown),
+        "priced": cost.priced,
     }
 
 
@@ -111,6 +112,7 @@ def money_from_dict(data: Mapping[str, Any] | None) -> Money:
             before=cost["usd_per_hour_before"],
             after=cost["usd_per_hour_after"],
             unknown=tuple(cost["price_unknown"]),
+            priced=int(cost.get("priced", 0)),
         )
         if cost
         else None,

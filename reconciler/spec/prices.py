@@ -61,14 +61,9 @@ def load_prices(path: str, data: bytes) -> PriceTable:
     file, fatal = read_file(0, path, data, Reader())
     if file is None:
         raise SpecError(fatal)
-    problems = [(line, col, f"{path}:{line}:{col}: {text}") for line, col, text in file.problems]
-    issues = validate(prices_validator(), file.value, 0, ())
-    issues += [Issue(0, where, message) for where, message in file.surprises]
-    rows = file.value.get("rows") if isinstance(file.value, dict) else None
-    issues += _check_rows(rows if isinstance(rows, list) else [])
-    problems += [_format(file, issue) for issue in issues]
+    problems = check_prices_file(file)
     if problems:
-        raise SpecError(list(dict.fromkeys(text for *_at, text in sorted(problems))))
+        raise SpecError([text for *_at, text in problems])
     document: Mapping[str, Any] = file.value
     return PriceTable(
         currency=document["currency"],
@@ -77,6 +72,24 @@ def load_prices(path: str, data: bytes) -> PriceTable:
         rows=tuple(_row(file, index, row) for index, row in enumerate(document["rows"])),
         file=path,
     )
+
+
+def is_prices_document(value: Any) -> bool:
+    """A prices file among spec files (a directory of specs may hold the one `prices:`
+    names): its keys are its own, never a spec's."""
+    return isinstance(value, dict) and "currency" in value and "rows" in value
+
+
+def check_prices_file(file: File) -> list[tuple[int, int, str]]:
+    """Every problem of a read prices file as (line, col, `file:line:col: ...`), in order."""
+    path = file.path
+    problems = [(line, col, f"{path}:{line}:{col}: {text}") for line, col, text in file.problems]
+    issues = validate(prices_validator(), file.value, 0, ())
+    issues += [Issue(0, where, message) for where, message in file.surprises]
+    rows = file.value.get("rows") if isinstance(file.value, dict) else None
+    issues += _check_rows(rows if isinstance(rows, list) else [])
+    problems += [_format(file, issue) for issue in issues]
+    return sorted(dict.fromkeys(problems))
 
 
 def _gpu_types() -> list[str]:
