@@ -123,7 +123,7 @@ def assess(
         unknown=tuple(sorted(set(unknown))),
         priced=priced,
     )
-    return tuple(costs), summary
+    return tuple(sorted(costs, key=lambda c: c.key)), summary
 
 
 def usd(amount: float, sign: bool = False) -> str:
