@@ -7,19 +7,28 @@ so no test depends on today's date. The prices are test fixtures, not real price
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from reconciler.errors import SpecError
+from reconciler.errors import SpecError, UnsafePlanError
 from reconciler.kinds.values import epoch
-from reconciler.model import Lifecycle, LiveState, Plan, Spec
-from reconciler.plan import PlanOptions, build_plan, plan_from_dict, plan_to_dict
+from reconciler.model import ActionKind, Budget, Ensure, Lifecycle, LiveState, Plan, Spec
+from reconciler.plan import (
+    PlanOptions,
+    build_plan,
+    plan_from_dict,
+    plan_to_dict,
+    raise_if_unsafe,
+)
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.spec.prices import PriceTable, load_prices
 from tests.unit.factories import (
     absent_cluster,
     api_cluster,
+    api_volume,
     desired_cluster,
+    desired_volume,
     live_state,
     make_spec,
 )
@@ -40,6 +49,7 @@ rows:
 """
 PRICES = load_prices("prices.yaml", PRICES_YAML)
 FORFEITABLE = Lifecycle(allow_forfeit=True)
+NO_RULES = Lifecycle()
 RESERVED_UNTIL_MARCH = {
     "billing_type": "RESERVED",
     "num_reserved_gpus": 8,
@@ -353,3 +363,243 @@ def test_shipped_example_prices_are_valid_and_invent_nothing() -> None:
     table = load_prices(str(path), path.read_bytes())
     assert table.rows and all(r.usd_per_gpu_hour is None for r in table.rows)
     assert "docs.together.ai" in path.read_text("utf-8")
+
+
+# --- the budget gate -------------------------------------------------------------------------
+
+
+def scale_up() -> tuple[Spec, LiveState]:
+    """8 -> 64 H100s on demand in us-central-8 (2.25/GPU-h): +$126/h; and a new 16-GPU one."""
+    spec = make_spec(desired_cluster("train", num_gpus=64), desired_cluster("eval", num_gpus=16))
+    return spec, live_state(api_cluster("train"))
+
+
+def refusals(
+    spec: Spec, live: LiveState, prices: PriceTable | None = PRICES, **budget: float
+) -> tuple[str, ...]:
+    flags = Budget(budget.get("usd"), int(budget["gpus"]) if "gpus" in budget else None)
+    return build_plan(spec, live, PlanOptions(now=NOW, prices=prices, budget=flags)).refusals
+
+
+def test_hourly_budget_blocks_naming_the_total_and_the_largest() -> None:
+    """Over --max-hourly-increase: blocked (exit 3), with the rise, the totals, who adds most."""
+    spec, live = scale_up()
+    assert refusals(spec, live, usd=150) == (
+        "this plan raises the hourly cost by $162.00/h (in all $18.00/h -> $180.00/h), more "
+        'than the budget of $150.00/h (--max-hourly-increase); largest: cluster "train" '
+        '+$126.00/h, cluster "eval" +$36.00/h; raise the budget if that is intended',
+    )
+    with pytest.raises(UnsafePlanError) as caught:
+        raise_if_unsafe(
+            build_plan(spec, live, PlanOptions(now=NOW, prices=PRICES, budget=Budget(150)))
+        )
+    assert caught.value.exit_code == 3
+
+
+def test_hourly_budget_allows_what_fits() -> None:
+    """A rise within the budget (equal included) is not refused."""
+    spec, live = scale_up()
+    assert refusals(spec, live, usd=162) == ()
+
+
+def test_spec_budget_applies_and_the_flag_wins() -> None:
+    """`budget:` in the spec gates the plan; --max-hourly-increase replaces it."""
+    spec, live = scale_up()
+    spec = replace(spec, budget=Budget(max_hourly_increase=10))
+    assert "(budget.max_hourly_increase)" in refusals(spec, live)[0]
+    assert refusals(spec, live, usd=500) == ()
+
+
+def test_hourly_budget_cannot_be_checked_without_a_price() -> None:
+    """A rise with an unknown price is refused: the gate never counts it as $0."""
+    spec = make_spec(desired_cluster("b", gpu_type="B200_SXM"))
+    assert refusals(spec, LiveState(), usd=1000) == (
+        'cannot check the budget of $1,000.00/h (--max-hourly-increase): no price for cluster "b"',
+    )
+    assert refusals(spec, LiveState(), prices=None, usd=1000) == (
+        "cannot check the budget of $1,000.00/h (--max-hourly-increase): no prices file "
+        "(--prices FILE, RECONCILER_PRICES or prices: in the spec)",
+    )
+
+
+def test_a_plan_that_adds_nothing_passes_the_hourly_budget_without_prices() -> None:
+    """Deletes and no-ops need no prices to pass the dollar gate."""
+    spec = make_spec(absent_cluster("train"))
+    assert refusals(spec, live_state(api_cluster("train")), prices=None, usd=0) == ()
+
+
+def test_gpu_budget_works_without_prices() -> None:
+    """max_gpu_increase needs no prices: GPUs added, the limit, the largest contributors."""
+    spec, live = scale_up()
+    assert refusals(spec, live, prices=None, gpus=40) == (
+        "this plan adds 72 GPUs, more than the budget of 40 (--max-gpu-increase); largest: "
+        'cluster "train" +56 GPUs, cluster "eval" +16 GPUs; raise the budget if that is intended',
+    )
+    spec = replace(spec, budget=Budget(max_gpu_increase=72))
+    assert refusals(spec, live, prices=None) == ()
+
+
+# --- prepaid commitments -----------------------------------------------------------------------
+
+
+def forfeit_case(lifecycle: Lifecycle = NO_RULES, **live_fields: object) -> Plan:
+    spec = make_spec(absent_cluster("res", lifecycle=lifecycle))
+    live = live_state(api_cluster("res", **{**RESERVED_UNTIL_MARCH, **live_fields}))
+    return build_plan(spec, live, PlanOptions(now=NOW))
+
+
+def test_deleting_a_reservation_early_is_blocked_and_says_what_is_forfeited() -> None:
+    """RESERVED until 2027-03-01, 8 GPUs, 90 days left: blocked, 720 GPU-days named."""
+    (action,) = forfeit_case().actions
+    assert (action.kind, action.intended) == (ActionKind.BLOCKED, ActionKind.DELETE)
+    assert action.reason == (
+        "this plan would delete it (ensure: absent) and forfeit its prepaid RESERVED capacity: "
+        "reserved until 2027-03-01, ~720 GPU-days prepaid; set lifecycle.allow_forfeit: true or "
+        "pass --allow-forfeit res if that is intended"
+    )
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "allowed"),
+    [(FORFEITABLE, ()), (Lifecycle(), ("res",))],
+    ids=["lifecycle", "flag"],
+)
+def test_forfeit_is_allowed_by_the_lifecycle_key_or_the_flag(
+    lifecycle: Lifecycle, allowed: tuple[str, ...]
+) -> None:
+    """lifecycle.allow_forfeit or --allow-forfeit NAME: a delete, noted as forfeiting."""
+    spec = make_spec(absent_cluster("res", lifecycle=lifecycle))
+    live = live_state(api_cluster("res", **RESERVED_UNTIL_MARCH))
+    plan = build_plan(spec, live, PlanOptions(now=NOW, allow_forfeit=allowed))
+    (action,) = plan.actions
+    assert action.kind is ActionKind.DELETE
+    assert action.notes == (
+        "forfeits its prepaid RESERVED capacity: reserved until 2027-03-01, ~720 GPU-days prepaid",
+    )
+    assert plan.money.forfeits[0].allowed
+
+
+def test_replacing_a_scheduled_reservation_is_guarded_too() -> None:
+    """SCHEDULED_CAPACITY not yet started: the whole window counts; a replace is blocked."""
+    fields = {
+        "billing_type": "SCHEDULED_CAPACITY",
+        "reservation_start_time": "2026-12-11T00:00:00Z",
+        "reservation_end_time": "2026-12-21T00:00:00Z",
+    }
+    spec = make_spec(
+        desired_cluster(
+            "win", **fields, gpu_type="H200_SXM", lifecycle=Lifecycle(replace_on_change=True)
+        )
+    )
+    plan = build_plan(spec, live_state(api_cluster("win", **fields)), PlanOptions(now=NOW))
+    (action,) = plan.actions
+    assert action.intended is ActionKind.REPLACE
+    assert "reserved until 2026-12-21, ~80 GPU-days prepaid" in action.reason
+
+
+@pytest.mark.parametrize(
+    ("live_fields", "blocked"),
+    [
+        ({"reservation_end_time": "2026-11-30T00:00:00Z"}, False),  # ended: nothing to forfeit
+        ({"reservation_end_time": None}, True),  # end not reported: prepaid, unknown length
+        ({"billing_type": "ON_DEMAND", "num_reserved_gpus": 0}, False),
+    ],
+    ids=["ended", "end-unknown", "on-demand"],
+)
+def test_only_unended_prepaid_capacity_is_guarded(
+    live_fields: dict[str, object], blocked: bool
+) -> None:
+    """An ended reservation or an on-demand cluster deletes freely; an unknown end does not."""
+    (action,) = forfeit_case(**live_fields).actions
+    assert (action.kind is ActionKind.BLOCKED) is blocked
+    if live_fields.get("reservation_end_time", "") is None:
+        assert "reserved (the API reports no reservation_end_time)" in action.reason
+
+
+def test_without_a_clock_a_reservation_never_counts_as_ended() -> None:
+    """`now` not given (library use): the safe side, the reservation is guarded."""
+    spec = make_spec(absent_cluster("res"))
+    live = live_state(
+        api_cluster("res", reservation_end_time="2020-01-01T00:00:00Z", billing_type="RESERVED")
+    )
+    (action,) = build_plan(spec, live).actions
+    assert action.kind is ActionKind.BLOCKED
+
+
+def test_a_blocked_forfeit_keeps_the_volume_it_uses() -> None:
+    """A cluster kept by the forfeit guard still uses its volume: that delete is blocked too."""
+    spec = make_spec(absent_cluster("res"), volumes=[desired_volume("data", ensure=Ensure.ABSENT)])
+    live = live_state(
+        api_cluster("res", volumes=["v-data"], **RESERVED_UNTIL_MARCH),
+        volumes=[api_volume("data")],
+    )
+    plan = build_plan(spec, live, PlanOptions(now=NOW))
+    assert [a.kind for a in plan.actions] == [ActionKind.BLOCKED, ActionKind.BLOCKED]
+
+
+# --- reservations ending, and expiry ----------------------------------------------------------
+
+
+def test_a_reservation_ending_soon_is_a_warning() -> None:
+    """Ends within --warn-expiry (default 7 days): a warning line, and in JSON."""
+    fields = {**RESERVED_UNTIL_MARCH, "reservation_end_time": "2026-12-04T12:00:00Z"}
+    spec = make_spec(
+        desired_cluster("res", billing_type="RESERVED", reservation_end_time="2026-12-04T12:00:00Z")
+    )
+    live = live_state(api_cluster("res", **fields))
+    plan = build_plan(spec, live, PlanOptions(now=NOW))
+    assert not plan.has_changes
+    assert render_text(plan).splitlines()[1] == (
+        'Warning: cluster "res": its reservation ends 2026-12-04T12:00:00Z (in 3.5 days), and the '
+        "cluster is decommissioned then."
+    )
+    assert plan_to_dict(plan)["money"]["reservations_ending"] == [
+        {"key": "cluster.res", "at": "2026-12-04T12:00:00Z", "days": 3.5}
+    ]
+    later = build_plan(spec, live, PlanOptions(now=NOW, warn_expiry=3 * DAY))
+    assert later.money.ending == ()
+
+
+def expiring(lifecycle: Lifecycle, now: float, **options: object) -> Plan:
+    spec = make_spec(desired_cluster("tmp", lifecycle=lifecycle), desired_cluster("keep"))
+    live = live_state(api_cluster("tmp"), api_cluster("keep"))
+    return build_plan(spec, live, PlanOptions(now=now, **options))  # type: ignore[arg-type]
+
+
+EXPIRES = Lifecycle(expires_at="2026-12-01T00:00:00Z")
+
+
+def test_before_expires_at_nothing_happens() -> None:
+    """A second before the instant: no change."""
+    assert not expiring(EXPIRES, NOW - 1).has_changes
+
+
+def test_after_expires_at_the_plan_proposes_a_delete() -> None:
+    """At the instant: an ordinary delete, saying why, and listed as expired."""
+    plan = expiring(EXPIRES, NOW)
+    (action,) = plan.actions
+    assert (action.kind, action.name) == (ActionKind.DELETE, "tmp")
+    assert action.reason == "expired: lifecycle.expires_at 2026-12-01T00:00:00Z has passed"
+    assert render_text(plan).splitlines()[-1] == (
+        'Expired: cluster "tmp": lifecycle.expires_at 2026-12-01T00:00:00Z has passed; this plan '
+        "deletes it."
+    )
+
+
+def test_an_expired_delete_obeys_prevent_destroy_and_max_deletes() -> None:
+    """prevent_destroy blocks it; it counts against --max-deletes."""
+    guarded = expiring(replace(EXPIRES, prevent_destroy=True), NOW)
+    assert guarded.actions[0].kind is ActionKind.BLOCKED
+    assert "expired: lifecycle.expires_at" in guarded.actions[0].reason
+    assert (
+        expiring(EXPIRES, NOW, max_deletes=0)
+        .refusals[0]
+        .startswith("this plan would delete or replace 1 resources (cluster.tmp)")
+    )
+
+
+def test_an_expired_cluster_that_is_gone_is_not_drift() -> None:
+    """Already deleted: nothing to do, nothing listed."""
+    spec = make_spec(desired_cluster("tmp", lifecycle=EXPIRES))
+    plan = build_plan(spec, LiveState(), PlanOptions(now=NOW))
+    assert not plan.has_changes and plan.money.expired == ()
