@@ -177,7 +177,8 @@ def cost_note(plan: Plan, action: Action) -> list[str]:
 
 
 def _who(key: str) -> str:
-    return "{} {}".format(*(show_name(p) if i else p for i, p in enumerate(key.split(".", 1))))
+    kind, _, name = key.partition(".")  # `cluster.train` → `cluster "train"`
+    return f"{kind} {show_name(name)}"
 
 
 def money_lines(plan: Plan) -> list[str]:
@@ -263,8 +264,9 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     scope = f" (project `{escape(plan.project_id)}`)" if plan.project_id else ""
     head = [f"### reconciler plan{scope}", ""]
     if not plan.has_changes and not plan.is_blocked:
-        head.append(f"**No changes.** {MATCHED}")
-        return "\n".join(head) + "\n"
+        head.append(f"**No changes.** {MATCHED}")  # a warning still shows (drift in a PR)
+        money = [f"- {escape(line)}".replace("$", "\\$") for line in money_lines(plan)]
+        return "\n".join(head + money) + "\n"
     head += [
         "| action | count |",
         "|---|---:|",

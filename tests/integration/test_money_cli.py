@@ -275,3 +275,12 @@ def test_example_policy_gates_the_json_plan(tmp_path: Path) -> None:
     assert (fits.returncode, fits.stdout) == (0, "policy: passed\n")
     (tmp_path / "plan.json").write_text("{}")
     assert policy().returncode == 2
+
+
+def test_bad_money_options_are_usage_errors(tmp_path: Path) -> None:
+    """--now that is not RFC 3339, a negative --warn-expiry or budget: exit 64, nothing read."""
+    sim, spec = account(tmp_path)
+    for option in (["--now", "soon"], ["--warn-expiry", "-1"], ["--max-hourly-increase", "-5"]):
+        result = run_cli([*sim, "plan", "-f", spec, *option])
+        assert result.code == 64, (option, result.all)
+        assert f"Invalid value for '{option[0]}'" in result.err

@@ -603,3 +603,46 @@ def test_an_expired_cluster_that_is_gone_is_not_drift() -> None:
     spec = make_spec(desired_cluster("tmp", lifecycle=EXPIRES))
     plan = build_plan(spec, LiveState(), PlanOptions(now=NOW))
     assert not plan.has_changes and plan.money.expired == ()
+
+
+# --- the spec's money keys ---------------------------------------------------------------------
+
+MONEY_SPEC = b"""\
+version: 1
+prices: ../prices.yaml
+budget: {max_hourly_increase: 250.5, max_gpu_increase: 64}
+clusters:
+  - cluster_name: tmp
+    region: us-central-8
+    gpu_type: H100_SXM
+    num_gpus: 8
+    cuda_version: "12.6"
+    nvidia_driver_version: "560"
+    billing_type: ON_DEMAND
+    lifecycle: {allow_forfeit: true, expires_at: "2027-01-15T01:00:00+01:00"}
+"""
+
+
+def test_spec_reads_prices_budget_and_lifecycle_keys() -> None:
+    """`prices:` keeps where it was written; `expires_at` is read as a UTC instant."""
+    from reconciler.spec import load_spec
+
+    spec = load_spec([("team/spec.yaml", MONEY_SPEC)])
+    assert spec.budget == Budget(max_hourly_increase=250.5, max_gpu_increase=64)
+    assert spec.prices is not None and spec.prices.path == "../prices.yaml"
+    assert str(spec.prices.location) == "team/spec.yaml:2:9"
+    (cluster,) = spec.resources
+    assert cluster.lifecycle == Lifecycle(allow_forfeit=True, expires_at="2027-01-15T00:00:00Z")
+    assert "allow_forfeit" not in cluster.fields and "expires_at" not in cluster.fields
+
+
+def test_spec_money_settings_must_agree_across_files() -> None:
+    """budget: and prices: may repeat across files only with one value, like prune."""
+    from reconciler.spec import load_spec
+
+    other = MONEY_SPEC.replace(b"250.5", b"100").replace(b"cluster_name: tmp", b"cluster_name: b")
+    with pytest.raises(SpecError) as caught:
+        load_spec([("a.yaml", MONEY_SPEC), ("b.yaml", other)])
+    assert caught.value.problems == (
+        "b.yaml:3:9: budget: differs from the budget set at a.yaml:3:9; set it in one file only",
+    )
