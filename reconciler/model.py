@@ -88,6 +88,8 @@ class Lifecycle:
     prevent_destroy: bool = False
     ignore_changes: tuple[str, ...] = ()
     replace_on_change: bool = False
+    allow_forfeit: bool = False  # a delete or replace may forfeit a prepaid reservation
+    expires_at: str | None = None  # RFC 3339 (canonical UTC): after it, the plan deletes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +123,28 @@ class Prune:
 
 
 @dataclass(frozen=True, slots=True)
+class Budget:
+    """The spec's `budget:` (or the command line's): how much a plan may add."""
+
+    max_hourly_increase: float | None = None  # USD per hour (needs prices)
+    max_gpu_increase: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PricesRef:
+    """The spec's `prices:`: a prices file, relative to the spec file that names it."""
+
+    path: str
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
 class Spec:
     resources: tuple[Desired, ...] = ()
     project_id: str | None = None
     prune: Prune = Prune()
+    budget: Budget = Budget()
+    prices: PricesRef | None = None
     warnings: tuple[str, ...] = ()  # `file:line:col: path: message`, e.g. removed fields
     digest: str = ""  # sha256 of the spec files' bytes, for saved plans
 
@@ -230,6 +250,71 @@ class GpuChange:
     after: int
 
 
+# --- money (issue 12): prices in, GPU-hours, costs, commitments and expiry out ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityChange:
+    """Committed GPUs of one GPU type and billing type, before → after."""
+
+    gpu_type: str
+    billing_type: str
+    before: int
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceCost:
+    """USD per hour of one planned resource: 0.0 where it does not exist, None when unpriced."""
+
+    key: str
+    before: float | None
+    after: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CostSummary:
+    """Hourly totals over the priced resources; `unknown` names those without a price."""
+
+    currency: str
+    source: str
+    as_of: str
+    before: float
+    after: float
+    unknown: tuple[str, ...] = ()
+    priced: int = 0  # how many resources the totals count
+
+
+@dataclass(frozen=True, slots=True)
+class Commitment:
+    """Prepaid capacity a delete would forfeit (`ends` None: the API reports no end)."""
+
+    key: str
+    billing_type: str
+    ends: str | None
+    gpu_days: float | None
+    allowed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    """A dated end: a reservation ending soon, or a `lifecycle.expires_at` that passed."""
+
+    key: str
+    at: str
+    days: float  # from now: negative when it has passed
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    capacity: tuple[CapacityChange, ...] = ()
+    costs: tuple[ResourceCost, ...] = ()
+    cost: CostSummary | None = None  # only with a prices file
+    forfeits: tuple[Commitment, ...] = ()
+    ending: tuple[Expiry, ...] = ()  # reservations that end within --warn-expiry
+    expired: tuple[Expiry, ...] = ()  # lifecycle.expires_at passed: the plan deletes them
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     actions: tuple[Action, ...] = ()
@@ -247,6 +332,7 @@ class Plan:
     # is made again with the same before it runs
     selection: Mapping[str, Any] = field(default_factory=frozen_map)
     snapshots: Mapping[str, Any] = field(default_factory=frozen_map)  # redacted live fields
+    money: Money = Money()
 
     @property
     def blocked(self) -> tuple[Action, ...]:

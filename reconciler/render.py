@@ -22,6 +22,7 @@ from reconciler.model import (
     Region,
     thaw,
 )
+from reconciler.plan.cost import HOURS_PER_MONTH, usd
 from reconciler.plan.saved import plan_to_dict
 
 #: "Live clusters and volumes match the spec.": every kind, referrers first.
@@ -162,6 +163,58 @@ def gpu_line(plan: Plan) -> str:
     return f"GPUs: {', '.join(parts)}." if parts else ""
 
 
+def cost_note(plan: Plan, action: Action) -> list[str]:
+    """`# cost: $20.00/h -> $160.00/h (+$140.00/h, +$102,200.00/month)` under an action."""
+    for c in plan.money.costs:
+        if c.key == action.key and (c.before != c.after or c.before is None):
+            shown = ["price unknown" if x is None else f"{usd(x)}/h" for x in (c.before, c.after)]
+            text = " -> ".join(shown)
+            if c.before is not None and c.after is not None:
+                month = usd((c.after - c.before) * HOURS_PER_MONTH, sign=True)
+                text += f" ({usd(c.after - c.before, sign=True)}/h, {month}/month)"
+            return [f"      # cost: {text}"]
+    return []
+
+
+def _who(key: str) -> str:
+    kind, _, name = key.partition(".")  # `cluster.train` → `cluster "train"`
+    return f"{kind} {show_name(name)}"
+
+
+def money_lines(plan: Plan) -> list[str]:
+    """GPU-hours per GPU type and billing type, cost totals, reservations ending, expiry."""
+    money, lines, hours = plan.money, [], HOURS_PER_MONTH
+    if parts := [
+        f"{c.gpu_type or '?'} {c.billing_type or '?'} {c.before} -> {c.after} "
+        f"({c.after - c.before:+d}; {c.before * hours:,} -> {c.after * hours:,} GPU-hours/month)"
+        for c in money.capacity
+    ]:
+        lines.append(f"Committed GPUs: {', '.join(parts)}.")
+    if (cost := money.cost) is not None:
+        b, a, change = cost.before, cost.after, cost.after - cost.before
+        total = f"{usd(a)}/h, {usd(a * hours)} per month of {hours} h (no change)"
+        if change:
+            total = (
+                f"{usd(b)}/h -> {usd(a)}/h ({usd(change, sign=True)}/h); {usd(b * hours)} -> "
+                f"{usd(a * hours)} per month of {hours} h ({usd(change * hours, sign=True)})"
+            )
+        total = "price unknown" if cost.unknown and not cost.priced else total
+        lines.append(f"Cost: {total}. Prices: {escape(cost.source)}, as of {escape(cost.as_of)}.")
+        if cost.unknown:
+            names = ", ".join(_who(k) for k in cost.unknown)
+            lines.append(f"Price unknown (not counted; add rows to the prices file): {names}.")
+    lines += [
+        f"Warning: {_who(e.key)}: its reservation ends {e.at} (in {e.days:.1f} days), and the "
+        "cluster is decommissioned then."
+        for e in money.ending
+    ]
+    lines += [
+        f"Expired: {_who(e.key)}: lifecycle.expires_at {e.at} has passed; this plan deletes it."
+        for e in money.expired
+    ]
+    return lines
+
+
 def render_text(plan: Plan, color: bool = False) -> str:
     """The Terraform-like plan a reviewer reads."""
     lines: list[str] = []
@@ -170,6 +223,7 @@ def render_text(plan: Plan, color: bool = False) -> str:
         lines += [f"reconciler will perform the following actions{scope}:", ""]
         for action in plan.actions:
             lines += render_action(action, color)
+            lines += cost_note(plan, action)
             lines.append("")
     for note in plan.notes:
         lines.append(f"Note: {escape(note)}")
@@ -186,6 +240,7 @@ def render_text(plan: Plan, color: bool = False) -> str:
         lines.append(summary_line(plan))
         if gpu := gpu_line(plan):
             lines.append(gpu)
+    lines += money_lines(plan)
     for refusal in plan.refusals:
         lines.append(paint(f"Blocked: {escape(refusal)}", "!", color))
     if plan.blocked:
@@ -210,9 +265,10 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     scope = f" (project `{escape(plan.project_id)}`)" if plan.project_id else ""
     head = [f"### reconciler plan{scope}", ""]
     if not plan.has_changes and not plan.is_blocked:
-        head.append(f"**No changes.** {MATCHED}")
+        head.append(f"**No changes.** {MATCHED}")  # a warning still shows (drift in a PR)
         head += _md_attention(plan)
-        return "\n".join(head) + "\n"
+        money = [f"- {escape(line)}".replace("$", "\\$") for line in money_lines(plan)]
+        return "\n".join(head + money) + "\n"
     head += [
         "| action | count |",
         "|---|---:|",
@@ -232,6 +288,8 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     if gpu := gpu_line(plan):
         head.append(f"{gpu}")
     head += _md_attention(plan)
+    if money := money_lines(plan):
+        head += ["", *(f"- {escape(line)}".replace("$", "\\$") for line in money)]
     if plan.is_blocked:
         # Capped: a changed default can block thousands of clusters, and the comment must fit.
         head.append("")

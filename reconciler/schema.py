@@ -25,6 +25,7 @@ from reconciler.kinds.cluster import KIND as CLUSTER
 Path = tuple[str | int, ...]
 
 _SCHEMA_FILE = "clusters.schema.json"
+PRICES_SCHEMA_FILE = "prices.schema.json"
 _MISSING = object()
 
 
@@ -59,6 +60,13 @@ def schema() -> Mapping[str, Any]:
     """The parsed schema (treat as read-only)."""
     result: dict[str, Any] = json.loads(schema_text())
     return result
+
+
+@cache
+def prices_validator() -> Any:
+    """The prices file's validator (`prices.schema.json`, shipped like the spec's schema)."""
+    text = resources.files("reconciler.schemas").joinpath(PRICES_SCHEMA_FILE).read_text("utf-8")
+    return SpecValidator(json.loads(text))
 
 
 def _is_strict_integer(_checker: object, instance: object) -> bool:

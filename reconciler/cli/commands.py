@@ -27,6 +27,7 @@ from reconciler.cli.session import (
     CONFIRM_APPLY,
     CONFIRM_DESTROY,
     LockChoice,
+    MoneyFlags,
     Selection,
     apply_options,
     execute_saved_plan,
@@ -40,7 +41,9 @@ from reconciler.cli.session import (
 )
 from reconciler.errors import EXIT_CHANGES
 from reconciler.kinds import TOP_LEVEL
-from reconciler.plan import DEFAULT_MAX_DELETES, destroy_spec
+from reconciler.kinds.values import epoch
+from reconciler.model import Budget
+from reconciler.plan import DEFAULT_MAX_DELETES, DEFAULT_WARN_EXPIRY, destroy_spec
 from reconciler.render import render_plan, render_regions
 
 if TYPE_CHECKING:
@@ -87,6 +90,83 @@ def plan_options(func: Any) -> Any:
     ):
         func = option(func)
     return func
+
+
+def _instant(_ctx: Any, _param: Any, value: str | None) -> float | None:
+    at = epoch(value) if value is not None else None
+    if value is not None and at is None:
+        raise click.BadParameter(f"{value!r} is not an RFC 3339 date-time (2026-05-01T00:00:00Z)")
+    return at
+
+
+#: Options every plan shows money with (drift too): prices, the expiry warning, the time.
+MONEY_VIEW = [
+    click.option(
+        "--prices",
+        type=click.Path(dir_okay=False),
+        envvar="RECONCILER_PRICES",
+        metavar="FILE",
+        help="Prices file (USD per GPU-hour): show hourly and monthly cost. "
+        "Env RECONCILER_PRICES; else the spec's prices:.",
+    ),
+    click.option(
+        "--warn-expiry",
+        type=click.FloatRange(min=0),
+        default=DEFAULT_WARN_EXPIRY / 86_400,
+        show_default=True,
+        metavar="DAYS",
+        help="Warn when a cluster's reservation ends within this many days (it is "
+        "decommissioned then).",
+    ),
+    click.option("--now", callback=_instant, hidden=True, help="Plan as of this RFC 3339 instant."),
+]
+#: Options of the commands that can change things: the budget gate and forfeits.
+MONEY_GATES = [
+    click.option(
+        "--max-hourly-increase",
+        type=click.FloatRange(min=0),
+        metavar="USD",
+        help="Block a plan that raises the hourly cost by more (needs prices; "
+        "default: the spec's budget:).",
+    ),
+    click.option(
+        "--max-gpu-increase",
+        type=click.IntRange(min=0),
+        metavar="N",
+        help="Block a plan that adds more GPUs (default: the spec's budget:).",
+    ),
+    click.option(
+        "--allow-forfeit",
+        multiple=True,
+        metavar="NAME",
+        help="Allow deleting or replacing this prepaid cluster before its reservation ends.",
+    ),
+]
+
+
+def money_options(gates: bool) -> Callable[[Any], Any]:
+    """The money options, handed to the command as one `money` (below `click.pass_obj`)."""
+
+    def decorate(func: Any) -> Any:
+        @functools.wraps(func)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            budget = Budget(
+                kwargs.pop("max_hourly_increase", None), kwargs.pop("max_gpu_increase", None)
+            )
+            money = MoneyFlags(
+                prices=kwargs.pop("prices"),
+                budget=budget,
+                allow_forfeit=tuple(kwargs.pop("allow_forfeit", ())),
+                warn_expiry=kwargs.pop("warn_expiry") * 86_400,
+                now=kwargs.pop("now"),
+            )
+            return func(*args, money=money, **kwargs)
+
+        for option in reversed(MONEY_VIEW + (MONEY_GATES if gates else [])):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 FORMAT_OPTION = click.option(
@@ -149,6 +229,7 @@ def schema() -> None:
 )
 @plan_options
 @click.pass_obj
+@money_options(gates=True)
 def plan(
     settings: Settings,
     paths: tuple[str, ...],
@@ -159,10 +240,11 @@ def plan(
     excludes: tuple[str, ...],
     allow_replace: tuple[str, ...],
     max_deletes: int,
+    money: MoneyFlags,
 ) -> None:
     """Show what apply would change: field by field, nothing is changed."""
     selection = (targets, excludes, allow_replace, max_deletes)
-    the_plan = plan_and_show(settings, paths, fmt, selection)
+    the_plan = plan_and_show(settings, paths, fmt, selection, money)
     if out and not the_plan.is_blocked:
         write_plan_file(out, the_plan)
         echo_err(f"Saved the plan to {out}; apply it with: reconciler apply {out}")
@@ -173,9 +255,11 @@ def plan(
 @spec_option
 @FORMAT_OPTION
 @click.pass_obj
-def drift(settings: Settings, paths: tuple[str, ...], fmt: str) -> None:
-    """Read-only plan for schedules: exit 2 when live state drifted from the spec."""
-    the_plan = plan_and_show(settings, paths, fmt)
+@money_options(gates=False)
+def drift(settings: Settings, paths: tuple[str, ...], fmt: str, money: MoneyFlags) -> None:
+    """Read-only plan for schedules: exit 2 when live state drifted from the spec or a
+    cluster expired (lifecycle.expires_at); a reservation ending soon is a warning."""
+    the_plan = plan_and_show(settings, paths, fmt, money=money)
     if the_plan.has_changes or the_plan.is_blocked:
         sys.exit(EXIT_CHANGES)
 
@@ -197,6 +281,7 @@ class Run:
     options: ApplyOptions
     selection: Selection
     lock: LockChoice
+    money: MoneyFlags
 
 
 def run_options(approve: str, wait: str, timeout: str) -> Callable[[Any], Any]:
@@ -213,7 +298,8 @@ def run_options(approve: str, wait: str, timeout: str) -> Callable[[Any], Any]:
                 kwargs.pop(k) for k in ("targets", "excludes", "allow_replace", "max_deletes")
             )
             lock = (kwargs.pop("lock") or None, parse_duration(kwargs.pop("lock_timeout")))
-            run = Run(kwargs.pop("auto_approve"), options, selection, lock)
+            money = kwargs.pop("money")
+            run = Run(kwargs.pop("auto_approve"), options, selection, lock, money)
             return func(settings, *args, run=run, **kwargs)
 
         options = [
@@ -242,7 +328,7 @@ def run_options(approve: str, wait: str, timeout: str) -> Callable[[Any], Any]:
                 help="How long to wait for a lock another apply holds, then stop (exit 1).",
             ),
         ]
-        command = plan_options(command)
+        command = plan_options(money_options(gates=True)(command))
         for option in reversed(options):
             command = option(command)
         return command
@@ -262,12 +348,19 @@ def run_options(approve: str, wait: str, timeout: str) -> Callable[[Any], Any]:
 def apply(settings: Settings, planfile: str | None, paths: tuple[str, ...], run: Run) -> None:
     """Make live state match the spec (or run a saved PLANFILE), after you type 'yes'."""
     if planfile is not None:
-        execute_saved_plan(settings, planfile, paths, run.options, run.lock)
+        execute_saved_plan(settings, planfile, paths, run.options, run.lock, run.money)
         return
     require_confirmation_possible(run.auto_approve)
     spec = load_desired(paths)
     plan_confirm_execute(
-        settings, spec, run.selection, run.options, run.auto_approve, CONFIRM_APPLY, run.lock
+        settings,
+        spec,
+        run.selection,
+        run.options,
+        run.auto_approve,
+        CONFIRM_APPLY,
+        run.lock,
+        run.money,
     )
 
 
@@ -284,7 +377,14 @@ def destroy(settings: Settings, paths: tuple[str, ...], run: Run) -> None:
     require_confirmation_possible(run.auto_approve)
     spec = destroy_spec(load_desired(paths))
     plan_confirm_execute(
-        settings, spec, run.selection, run.options, run.auto_approve, CONFIRM_DESTROY, run.lock
+        settings,
+        spec,
+        run.selection,
+        run.options,
+        run.auto_approve,
+        CONFIRM_DESTROY,
+        run.lock,
+        run.money,
     )
 
 

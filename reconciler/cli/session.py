@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
@@ -27,15 +29,17 @@ from reconciler.errors import (
     Cancelled,
     ConfigError,
     Interrupted,
+    SpecError,
     StalePlanError,
 )
 from reconciler.export import render_export
 from reconciler.kinds import TOP_LEVEL
 from reconciler.kinds import get as kind_of
 from reconciler.live import parse_live_state, parse_regions
-from reconciler.model import ActionKind, LiveState, Outcome, Plan, Region, Spec
+from reconciler.model import ActionKind, Budget, LiveState, Outcome, Plan, Region, Spec
 from reconciler.plan import (
     DEFAULT_MAX_DELETES,
+    DEFAULT_WARN_EXPIRY,
     PlanOptions,
     build_plan,
     check_catalogue,
@@ -49,6 +53,7 @@ from reconciler.render import escape, render_plan, render_report, show_name
 if TYPE_CHECKING:
     from reconciler.cli import Settings
     from reconciler.client import Client
+    from reconciler.spec.prices import PriceTable
 
 #: The lock around plan → apply: (--lock URL or None for the lock file, --lock-timeout s).
 LockChoice = tuple[str | None, float]
@@ -57,6 +62,20 @@ NO_LOCK_WAIT: LockChoice = (None, 300.0)
 #: What to plan: --target, --exclude, --allow-replace, --max-deletes.
 Selection = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], int]
 EVERYTHING: Selection = ((), (), (), DEFAULT_MAX_DELETES)
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyFlags:
+    """--prices (RECONCILER_PRICES), the budget limits, --allow-forfeit, --warn-expiry, --now."""
+
+    prices: str | None = None
+    budget: Budget = dataclasses.field(default_factory=Budget)
+    allow_forfeit: tuple[str, ...] = ()
+    warn_expiry: float = DEFAULT_WARN_EXPIRY  # seconds
+    now: float | None = None  # None: the clock
+
+
+NO_MONEY_FLAGS = MoneyFlags()
 
 # --- API client wiring (issue 3) -------------------------------------------------------------
 
@@ -100,6 +119,28 @@ def read_live(client: Client, project_id: str | None) -> LiveState:
         raise ApiResponseError(f"the API's lists are unusable: {exc}") from None
 
 
+def read_prices(spec: Spec, flag: str | None) -> PriceTable | None:
+    """The prices file of --prices (or RECONCILER_PRICES), else of the spec's `prices:`
+    (relative to the spec file that names it); None when neither names one."""
+    from reconciler.spec.prices import load_prices
+
+    if flag:
+        path, where = flag, "--prices"
+    elif spec.prices is not None:
+        base = os.path.dirname(spec.prices.location.file)
+        path = os.path.join(base, os.path.expanduser(spec.prices.path))
+        where = f"{spec.prices.location}: prices"
+    else:
+        return None
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as exc:
+        message = f"{where}: cannot read the prices file {path}: {exc.strerror or exc}"
+        raise (ConfigError(message) if flag else SpecError([message])) from None
+    return load_prices(path, data)
+
+
 def make_plan(
     settings: Settings,
     client: Client,
@@ -108,12 +149,24 @@ def make_plan(
     excludes: tuple[str, ...] = (),
     allow_replace: tuple[str, ...] = (),
     max_deletes: int = DEFAULT_MAX_DELETES,
+    money: MoneyFlags = NO_MONEY_FLAGS,
 ) -> tuple[Plan, LiveState]:
     project_id = settings.project_id or spec.project_id
     if project_id != spec.project_id:
         spec = dataclasses.replace(spec, project_id=project_id)
+    prices = read_prices(spec, money.prices)  # before any API call: a bad file fails fast
     live = read_live(client, project_id)
-    options = PlanOptions(allow_replace, max_deletes, targets, excludes)
+    options = PlanOptions(
+        allow_replace,
+        max_deletes,
+        targets,
+        excludes,
+        now=time.time() if money.now is None else money.now,
+        prices=prices,
+        budget=money.budget,
+        allow_forfeit=money.allow_forfeit,
+        warn_expiry=money.warn_expiry,
+    )
     the_plan = build_plan(spec, live, options)
     if any(a.kind in (ActionKind.CREATE, ActionKind.REPLACE) for a in the_plan.actions):
         # One catalogue call per run, and only when something will be created.
@@ -122,13 +175,17 @@ def make_plan(
 
 
 def plan_and_show(
-    settings: Settings, paths: Sequence[str], fmt: str, selection: Selection = EVERYTHING
+    settings: Settings,
+    paths: Sequence[str],
+    fmt: str,
+    selection: Selection = EVERYTHING,
+    money: MoneyFlags = NO_MONEY_FLAGS,
 ) -> Plan:
     """Read the spec, plan against live state, print the plan in `fmt` (nothing is changed),
     then the note on resources that are not ready (stdout with text, else stderr)."""
     spec = load_desired(paths)
     with make_client(settings) as client:
-        the_plan, live = make_plan(settings, client, spec, *selection)
+        the_plan, live = make_plan(settings, client, spec, *selection, money=money)
     click.echo(render_plan(the_plan, fmt, settings.color), nl=False)
     note = render_not_ready(live)
     if note:
@@ -292,6 +349,7 @@ def execute_saved_plan(
     paths: Sequence[str],
     options: ApplyOptions,
     lock: LockChoice = NO_LOCK_WAIT,
+    money: MoneyFlags = NO_MONEY_FLAGS,
 ) -> None:
     """Run a saved plan (no prompt: it was reviewed) only if the spec files are the ones it was
     made from and the plan made now from them and live state is the same plan; what runs is
@@ -304,6 +362,8 @@ def execute_saved_plan(
             "ones the plan was made from; pass the same files, or plan again"
         )
     selection = options_of(saved)
+    forfeit = tuple(sorted({*money.allow_forfeit, *selection.allow_forfeit}))
+    money = dataclasses.replace(money, allow_forfeit=forfeit)
     with (
         held(project_lock(settings, lock, spec.project_id), echo_err),
         make_client(settings) as client,
@@ -316,6 +376,7 @@ def execute_saved_plan(
             selection.excludes,
             selection.allow_replace,
             selection.max_deletes,
+            money,
         )
         raise_if_stale(saved, live)
         raise_if_differs(saved, fresh)
@@ -334,6 +395,7 @@ def plan_confirm_execute(
     auto_approve: bool,
     question: str,
     lock: LockChoice = NO_LOCK_WAIT,
+    money: MoneyFlags = NO_MONEY_FLAGS,
 ) -> None:
     """Under the project's lock: plan, show it, stop on a safety rule or no changes, ask, then
     execute. A second apply waits for the lock, then plans what the first left to do."""
@@ -341,7 +403,7 @@ def plan_confirm_execute(
         held(project_lock(settings, lock, spec.project_id), echo_err),
         make_client(settings) as client,
     ):
-        the_plan, live = make_plan(settings, client, spec, *selection)
+        the_plan, live = make_plan(settings, client, spec, *selection, money=money)
         click.echo(render_plan(the_plan, "text", settings.color), nl=False)
         raise_if_unsafe(the_plan)
         if not the_plan.has_changes:

@@ -112,6 +112,25 @@ class Texts:
     ungoverned: str = "{fields} of {names} is set by the API, not by the spec: not compared"
 
 
+@dataclass(frozen=True, slots=True)
+class CostBasis:
+    """What a resource is billed by: a price row's key and how many GPUs it holds."""
+
+    gpu_type: str
+    billing_type: str
+    region: str
+    gpus: int
+
+
+@dataclass(frozen=True, slots=True)
+class Prepaid:
+    """A prepaid reservation that has not ended (`ends` None: the API reports no end)."""
+
+    billing_type: str
+    ends: str | None
+    gpu_days: float | None  # GPUs reserved × days left; None when the end is unknown
+
+
 #: (spec defaults, spec item, is it present) → its API fields.
 SpecItem = Callable[[Mapping[str, Any], Mapping[str, Any], bool], dict[str, Any]]
 #: A spec item → (key, message) for each problem or each name it should no longer use.
@@ -148,6 +167,11 @@ class Hooks:
     catalogue: CatalogueCheck | None = None
     # comparable live fields → (GPU type, count) it holds, for the plan's capacity line
     capacity: Callable[[Mapping[str, Any]], tuple[str, int]] | None = None
+    # comparable fields → what it is billed by (the plan's GPU-hours and cost)
+    cost_basis: Callable[[Mapping[str, Any]], CostBasis] | None = None
+    # (live comparable fields, now in epoch seconds or None) → the prepaid reservation a
+    # delete or replace would forfeit, or None
+    prepaid: Callable[[Mapping[str, Any], float | None], Prepaid | None] | None = None
     # (create body, now in epoch seconds) → why apply should not wait for ready, or None
     settles_later: Callable[[Mapping[str, Any], float], str | None] | None = None
     # (desired fields, live resources it uses) → (key, note) for each that a delete of it takes

@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from typing import Any, TypeGuard
 
 from reconciler.kinds.base import (
+    CostBasis,
     Endpoints,
     Field,
     FieldClass,
     Hooks,
     Kind,
+    Prepaid,
     Ref,
     Statuses,
     Texts,
@@ -271,6 +273,37 @@ def capacity(fields: Mapping[str, Any]) -> tuple[str, int]:
     return str(fields.get("gpu_type") or "").upper(), num_gpus if isinstance(num_gpus, int) else 0
 
 
+def cost_basis(fields: Mapping[str, Any]) -> CostBasis:
+    """Every GPU at the cluster's billing type's rate (GPUs beyond a reservation are billed
+    on demand: the plan does not split them)."""
+    gpu_type, gpus = capacity(fields)
+    billing, region = fields.get("billing_type"), fields.get("region")
+    return CostBasis(gpu_type, str(billing or "").upper(), str(region or ""), gpus)
+
+
+#: Billing types paid in advance: deleting the cluster early forfeits what is left.
+PREPAID = frozenset({"RESERVED", "SCHEDULED_CAPACITY"})
+DAY = 86_400.0
+
+
+def prepaid(fields: Mapping[str, Any], now: float | None) -> Prepaid | None:
+    """The reservation a delete would forfeit; with no reported end, one of unknown length
+    (a reserved cluster is prepaid until it ends, whether or not the API says when)."""
+    billing = str(fields.get("billing_type") or "").upper()
+    if billing not in PREPAID:
+        return None
+    end = epoch(fields.get("reservation_end_time"))
+    if end is None:
+        return Prepaid(billing, None, None)
+    if now is not None and end <= now:
+        return None
+    starts = [t for t in (now, epoch(fields.get("reservation_start_time"))) if t is not None]
+    reserved = fields.get("num_reserved_gpus")
+    gpus = reserved if _is_int(reserved) and reserved > 0 else capacity(fields)[1]
+    days = gpus * (end - max(starts)) / DAY if starts else None
+    return Prepaid(billing, normalise_time(fields["reservation_end_time"]), days)
+
+
 def export(live: dict[str, Any]) -> dict[str, Any]:
     """Live fields an export would write twice or that the server fills in anyway."""
     if live.get("cuda_version") and live.get("nvidia_driver_version"):
@@ -336,6 +369,8 @@ KIND = Kind(
         ungoverned=ungoverned,
         catalogue=compute_problem,
         capacity=capacity,
+        cost_basis=cost_basis,
+        prepaid=prepaid,
         settles_later=settles_later,
         attention=attention,
         collateral=collateral,

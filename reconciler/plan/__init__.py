@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from reconciler import kinds
 from reconciler.diff import blocked, compute_actions
@@ -17,10 +18,12 @@ from reconciler.errors import SelectionError, UnsafePlanError
 from reconciler.model import (
     Action,
     ActionKind,
+    Budget,
     Ensure,
     GpuChange,
     Lifecycle,
     LiveState,
+    Money,
     Plan,
     Prune,
     Region,
@@ -28,6 +31,14 @@ from reconciler.model import (
     freeze,
     frozen_map,
     thaw,
+)
+from reconciler.plan.cost import assess, billed, budget_refusals, capacity_changes
+from reconciler.plan.dated import (
+    DEFAULT_WARN_EXPIRY,
+    expire,
+    guard_forfeits,
+    mark_expired,
+    reservations_ending,
 )
 from reconciler.plan.saved import (
     ABSENT,
@@ -41,8 +52,12 @@ from reconciler.plan.saved import (
 )
 from reconciler.schema import did_you_mean
 
+if TYPE_CHECKING:
+    from reconciler.spec.prices import PriceTable
+
 __all__ = [
     "DEFAULT_MAX_DELETES",
+    "DEFAULT_WARN_EXPIRY",
     "FORMAT_VERSION",
     "PlanOptions",
     "action_rank",
@@ -70,6 +85,12 @@ class PlanOptions:
     max_deletes: int = DEFAULT_MAX_DELETES
     targets: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
+    # money and time (issue 12): `now` in epoch seconds, injected (None: nothing expires)
+    now: float | None = None
+    prices: PriceTable | None = None
+    budget: Budget = field(default_factory=Budget)  # the command line's; else the spec's
+    allow_forfeit: tuple[str, ...] = ()
+    warn_expiry: float = DEFAULT_WARN_EXPIRY  # seconds
 
 
 # --- order (DESIGN §6) ------------------------------------------------------------------------
@@ -202,27 +223,35 @@ def check_selection(spec: Spec, live: LiveState, options: PlanOptions) -> None:
 def build_plan(spec: Spec, live: LiveState, options: PlanOptions = PlanOptions()) -> Plan:
     """The reviewed plan: actions ordered, safety rules applied, touched resources pinned."""
     check_selection(spec, live, options)
+    spec, expired = expire(spec, options.now)
     result = compute_actions(spec, live, options.allow_replace)
     lifecycles: Mapping[str, Lifecycle] = {d.key: d.lifecycle for d in spec.resources}
-    actions = order_actions(
-        _guard_referenced_deletes(
-            (
-                _apply_prevent_destroy(a, lifecycles.get(a.key))
-                for a in result.actions
-                if _selected(a, options)
-            ),
-            live,
-        )
+    guarded, forfeits = guard_forfeits(
+        (
+            _apply_prevent_destroy(a, lifecycles.get(a.key))
+            for a in mark_expired(result.actions, expired)
+            if _selected(a, options)
+        ),
+        live,
+        lifecycles,
+        options.allow_forfeit,
+        options.now,
     )
-    destructive = [k for a in actions if a.kind in DESTRUCTIVE for k in (a.key, *a.also_deletes)]
-    refusals: list[str] = []
-    if len(destructive) > options.max_deletes:
-        refusals.append(
-            f"this plan would delete or replace {len(destructive)} resources "
-            f"({', '.join(destructive)}), more than --max-deletes "
-            f"{options.max_deletes}; raise --max-deletes if that is intended"
-        )
-    snapshots = live_snapshots(live, {a.key for a in actions})
+    actions = order_actions(_guard_referenced_deletes(guarded, live))
+    refusals = _max_deletes_refusals(actions, options.max_deletes)
+    rows = billed(live, actions)
+    costs, cost = assess(rows, options.prices)
+    planned = {a.key for a in actions}
+    money = Money(
+        capacity=capacity_changes(rows),
+        costs=costs,
+        cost=cost,
+        forfeits=forfeits,
+        ending=reservations_ending(spec, live, options.now, options.warn_expiry),
+        expired=tuple(e for e in expired if e.key in planned),
+    )
+    refusals += budget_refusals(rows, money, spec.budget, options.budget)
+    snapshots = live_snapshots(live, planned)
     touched = {a.key: snapshots.get(a.key, ABSENT) for a in actions}
     return Plan(
         actions=actions,
@@ -236,12 +265,14 @@ def build_plan(spec: Spec, live: LiveState, options: PlanOptions = PlanOptions()
         spec_digest=spec.digest,
         refusals=tuple(refusals),
         attention=needs_attention(spec, live),
+        money=money,
         selection=freeze(
             {
                 "targets": list(options.targets),
                 "excludes": list(options.excludes),
                 "allow_replace": list(options.allow_replace),
                 "max_deletes": options.max_deletes,
+                "allow_forfeit": list(options.allow_forfeit),
             }
         ),
     )
@@ -255,6 +286,7 @@ def options_of(plan: Plan) -> PlanOptions:
         max_deletes=int(selection.get("max_deletes", DEFAULT_MAX_DELETES)),
         targets=tuple(selection.get("targets", ())),
         excludes=tuple(selection.get("excludes", ())),
+        allow_forfeit=tuple(selection.get("allow_forfeit", ())),
     )
 
 
@@ -268,6 +300,18 @@ def needs_attention(spec: Spec, live: LiveState) -> tuple[str, ...]:
         if r.key in managed
         for line in r.attention
     )
+
+
+def _max_deletes_refusals(actions: Iterable[Action], max_deletes: int) -> list[str]:
+    """Deletes and replaces, with what they take along (an inline volume), over the limit."""
+    destructive = [k for a in actions if a.kind in DESTRUCTIVE for k in (a.key, *a.also_deletes)]
+    if len(destructive) <= max_deletes:
+        return []
+    return [
+        f"this plan would delete or replace {len(destructive)} resources "
+        f"({', '.join(destructive)}), more than --max-deletes "
+        f"{max_deletes}; raise --max-deletes if that is intended"
+    ]
 
 
 def destroy_spec(spec: Spec) -> Spec:

@@ -26,6 +26,7 @@ from reconciler.model import (
     frozen_map,
     thaw,
 )
+from reconciler.plan.money import money_from_dict, money_to_dict
 
 FORMAT_VERSION = 1
 #: Every reference key any kind has: saved with each action (`"volume": "team-data"`).
@@ -216,6 +217,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         ],
         "fingerprints": dict(plan.fingerprints),
         "snapshots": thaw(plan.snapshots),
+        "money": money_to_dict(plan.money),
     }
 
 
@@ -272,6 +274,7 @@ def plan_from_dict(data: Any, source: str = "plan file") -> Plan:
             refusals=tuple(data.get("refusals", ())),
             attention=tuple(str(a) for a in data.get("attention", ())),
             selection=freeze(data.get("selection") or {}),
+            money=money_from_dict(data.get("money")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanFileError(f"{source}: damaged plan ({exc!s}); make the plan again") from None

@@ -18,6 +18,7 @@ from reconciler.kinds.base import SpecWarnings
 from reconciler.model import Spec
 from reconciler.schema import Issue
 from reconciler.spec.build import build_spec
+from reconciler.spec.prices import check_prices_file, is_prices_document
 from reconciler.spec.reader import File, Node, Path, Reader, format_path, locate, read_file
 from reconciler.spec.rules import check_documents
 
@@ -40,7 +41,10 @@ def load_spec(files: Sequence[tuple[str, bytes]]) -> Spec:
         file, fatal = read_file(order, path, data, reader)
         failed = failed or bool(fatal)
         problems += [(order, 0, 0, p) for p in fatal]
-        if file is not None:
+        if file is not None and is_prices_document(file.value):
+            # A prices file next to the specs (`-f specs/`): checked as one, not a spec.
+            problems += [(order, ln, col, text) for ln, col, text in check_prices_file(file)]
+        elif file is not None:
             read.append(file)
             problems += [
                 (order, ln, col, f"{path}:{ln}:{col}: {m}") for ln, col, m in file.problems

@@ -11,11 +11,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.kinds import TOP_LEVEL, Kind, children
+from reconciler.kinds.values import normalise_time
 from reconciler.model import (
+    Budget,
     Desired,
     Ensure,
     Lifecycle,
     Location,
+    PricesRef,
     Prune,
     Spec,
     freeze,
@@ -29,9 +32,17 @@ def build_spec(files: Sequence[File], digest: str, warnings: Sequence[str]) -> S
     resources: list[Desired] = []
     project_id: str | None = None
     prune = Prune()
+    budget = Budget()
+    prices: PricesRef | None = None
     for file in files:
         document: Mapping[str, Any] = file.value
         project_id = document.get("project_id", project_id)
+        if "budget" in document:
+            raw = document["budget"]
+            budget = Budget(raw.get("max_hourly_increase"), raw.get("max_gpu_increase"))
+        if "prices" in document and prices is None:
+            node, _ = locate(file.node, ("prices",), False)
+            prices = PricesRef(document["prices"], Location(file.path, node[0], node[1]))
         if "prune" in document:
             raw_prune = document["prune"]
             prune = Prune(bool(raw_prune.get("enabled", False)), raw_prune.get("name_prefix"))
@@ -43,6 +54,8 @@ def build_spec(files: Sequence[File], digest: str, warnings: Sequence[str]) -> S
         resources=tuple(resources),
         project_id=project_id,
         prune=prune,
+        budget=budget,
+        prices=prices,
         warnings=tuple(warnings),
         digest=digest,
     )
@@ -91,4 +104,6 @@ def _lifecycle(raw: Mapping[str, Any] | None) -> Lifecycle:
         prevent_destroy=bool(raw.get("prevent_destroy", False)),
         ignore_changes=tuple(raw.get("ignore_changes", ())),
         replace_on_change=bool(raw.get("replace_on_change", False)),
+        allow_forfeit=bool(raw.get("allow_forfeit", False)),
+        expires_at=normalise_time(raw["expires_at"]) if "expires_at" in raw else None,
     )

@@ -54,6 +54,8 @@ def check_documents(documents: Sequence[Any]) -> list[Issue]:
     issues += _check_references(documents)
     issues += _check_settings_agree(documents, "project_id")
     issues += _check_settings_agree(documents, "prune")
+    issues += _check_settings_agree(documents, "budget")
+    issues += _check_settings_agree(documents, "prices")
     return issues
 
 

@@ -46,7 +46,9 @@ NAMES = ["alpha", "bravo", "charlie", "delta", "echo"]
 PRUNE_PREFIX = "tmp-"
 #: Every field is allowed to be replaced and anything may be deleted: the property is about
 #: convergence, the safety rules have their own tests.
-ALLOW_ALL = PlanOptions(allow_replace=tuple(NAMES), max_deletes=100)
+#: Deleting or replacing prepaid (RESERVED, SCHEDULED_CAPACITY) clusters is allowed too.
+FORFEITABLE = (*NAMES, *(f"{PRUNE_PREFIX}{i}" for i in range(2)))
+ALLOW_ALL = PlanOptions(allow_replace=tuple(NAMES), max_deletes=100, allow_forfeit=FORFEITABLE)
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,7 @@ def test_cli_apply_then_plan_says_no_changes(case: Case) -> None:
         spec_file = Path(tmp) / "spec.yaml"
         spec_file.write_text(case.spec_yaml)
         allow = [arg for name in NAMES for arg in ("--allow-replace", name)]
+        allow += [arg for name in FORFEITABLE for arg in ("--allow-forfeit", name)]
         applied = run_cli(
             [
                 *sim_args(sim_file),

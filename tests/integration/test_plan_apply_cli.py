@@ -83,6 +83,8 @@ reconciler will perform the following actions (project proj-sim):
 Unmanaged: 1 live cluster outside this spec's scope is left alone.
 Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
 GPUs: H100_SXM 32 -> 40 (+8), H200_SXM 0 -> 8 (+8).
+Committed GPUs: H100_SXM ON_DEMAND 32 -> 40 (+8; 23,360 -> 29,200 GPU-hours/month), \
+H200_SXM ON_DEMAND 0 -> 8 (+8; 0 -> 5,840 GPU-hours/month).
 """
 
 

@@ -1,0 +1,206 @@
+"""What a plan costs: committed GPUs and GPU-hours per GPU type and billing type, dollars
+when a prices file is given, and the budget gate. Pure.
+
+Generic over the kinds: a kind that is billed by GPU has a `cost_basis` hook (the cluster
+kind); this module sums. A resource without a price is "price unknown", never zero.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from reconciler import kinds
+from reconciler.kinds.base import CostBasis
+from reconciler.model import (
+    Action,
+    ActionKind,
+    Budget,
+    CapacityChange,
+    CostSummary,
+    LiveState,
+    Money,
+    ResourceCost,
+)
+
+if TYPE_CHECKING:
+    from reconciler.spec.prices import PriceTable
+
+HOURS_PER_MONTH = 730
+#: How many of the largest contributors a budget refusal names.
+CONTRIBUTORS_SHOWN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Billed:
+    """One resource billed by GPU: what it is billed by before and after the plan."""
+
+    key: str
+    before: CostBasis | None
+    after: CostBasis | None
+    touched: bool  # an action of the plan changes it
+
+
+def billed(live: LiveState, actions: Iterable[Action]) -> list[Billed]:
+    """Every live resource of a kind billed by GPU (not being deleted), and every create."""
+    rows: dict[tuple[str, str], Billed] = {}
+    old = {}
+    for kind in kinds.KINDS:
+        basis = kind.hooks.cost_basis
+        if basis is None:
+            continue
+        for resource in live.of_kind(kind.name):
+            if resource.status != kind.statuses.deleting:
+                old[(kind.name, resource.id)] = resource
+                now = basis(resource.fields)
+                rows[(kind.name, resource.id)] = Billed(resource.key, now, now, False)
+    for action in actions:
+        basis = kinds.get(action.resource).hooks.cost_basis
+        if basis is None or action.kind is ActionKind.BLOCKED:
+            continue
+        ident = (action.resource, action.resource_id or f"+{action.key}")
+        live_fields = old[ident].fields if ident in old else None
+        before = basis(live_fields) if live_fields is not None else None
+        after: CostBasis | None = None
+        if action.kind in (ActionKind.CREATE, ActionKind.REPLACE):
+            after = basis(action.body)
+        elif action.kind is ActionKind.UPDATE and live_fields is not None:
+            after = basis({**live_fields, **action.body})
+        rows[ident] = Billed(action.key, before, after, True)
+    return list(rows.values())
+
+
+def capacity_changes(rows: Iterable[Billed]) -> tuple[CapacityChange, ...]:
+    """Committed GPUs per (GPU type, billing type) before → after, where they differ."""
+    before: Counter[tuple[str, str]] = Counter()
+    after: Counter[tuple[str, str]] = Counter()
+    for row in rows:
+        for side, counter in ((row.before, before), (row.after, after)):
+            if side is not None:
+                counter[(side.gpu_type, side.billing_type)] += side.gpus
+    return tuple(
+        CapacityChange(gpu_type, billing, before[(gpu_type, billing)], after[(gpu_type, billing)])
+        for gpu_type, billing in sorted(set(before) | set(after))
+        if before[(gpu_type, billing)] != after[(gpu_type, billing)]
+    )
+
+
+def hourly(prices: PriceTable, side: CostBasis | None) -> float | None:
+    """USD per hour: 0.0 for no resource, None when no row prices it."""
+    if side is None or side.gpus == 0:
+        return 0.0
+    rate = prices.price(side.gpu_type, side.billing_type, side.region)
+    return None if rate is None else rate * side.gpus
+
+
+def assess(
+    rows: Sequence[Billed], prices: PriceTable | None
+) -> tuple[tuple[ResourceCost, ...], CostSummary | None]:
+    """Per touched resource USD/h before → after, and the totals (only with prices)."""
+    if prices is None:
+        return (), None
+    costs, unknown = [], []
+    total_before = total_after = 0.0
+    priced = 0
+    for row in rows:
+        before, after = hourly(prices, row.before), hourly(prices, row.after)
+        if before is None or after is None:
+            unknown.append(row.key)
+        else:
+            priced += 1
+        total_before += before or 0.0
+        total_after += after or 0.0
+        if row.touched:
+            costs.append(ResourceCost(row.key, before, after))
+    summary = CostSummary(
+        currency=prices.currency,
+        source=prices.source,
+        as_of=prices.as_of,
+        before=round(total_before, 6),
+        after=round(total_after, 6),
+        unknown=tuple(sorted(set(unknown))),
+        priced=priced,
+    )
+    return tuple(sorted(costs, key=lambda c: c.key)), summary
+
+
+def usd(amount: float, sign: bool = False) -> str:
+    """`$1,234.50`, or with `sign` `+$1,234.50` / `-$80.00`."""
+    text = f"${abs(amount):,.2f}"
+    if sign:
+        return ("-" if amount < 0 else "+") + text
+    return f"-{text}" if amount < 0 else text
+
+
+def _show(key: str) -> str:
+    kind, _, name = key.partition(".")
+    return f'{kind} "{name}"'
+
+
+def _largest(items: Iterable[tuple[str, float]], unit: Callable[[float], str]) -> str:
+    ranked = sorted((i for i in items if i[1] > 0), key=lambda i: (-i[1], i[0]))
+    shown = ", ".join(f"{_show(k)} {unit(v)}" for k, v in ranked[:CONTRIBUTORS_SHOWN])
+    return f"; largest: {shown}" if shown else ""
+
+
+def _gpu_refusal(rows: Sequence[Billed], limit: int, label: str) -> str | None:
+    changes = [
+        (r.key, (r.after.gpus if r.after else 0) - (r.before.gpus if r.before else 0))
+        for r in rows
+        if r.touched
+    ]
+    added = sum(change for _key, change in changes)
+    if added <= limit:
+        return None
+    return (
+        f"this plan adds {added} GPUs, more than the budget of {limit} ({label})"
+        f"{_largest(((k, float(v)) for k, v in changes), lambda v: f'+{v:.0f} GPUs')}; "
+        "raise the budget if that is intended"
+    )
+
+
+def _hourly_refusal(rows: Sequence[Billed], money: Money, limit: float, label: str) -> str | None:
+    raised = [r.key for r in rows if r.touched and r.after is not None and r.after != r.before]
+    if not raised:
+        return None
+    costs = money.costs
+    unpriced = [c.key for c in costs if c.key in raised and None in (c.before, c.after)]
+    if money.cost is None or unpriced:
+        why = (
+            f"no price for {', '.join(_show(k) for k in unpriced)}"
+            if unpriced
+            else "no prices file (--prices FILE, RECONCILER_PRICES or prices: in the spec)"
+        )
+        return f"cannot check the budget of {usd(limit)}/h ({label}): {why}"
+    changes = [(c.key, (c.after or 0.0) - (c.before or 0.0)) for c in costs]
+    added = sum(change for _key, change in changes)
+    if added <= limit + 1e-9:
+        return None
+    total = f" (in all {usd(money.cost.before)}/h -> {usd(money.cost.after)}/h)"
+    return (
+        f"this plan raises the hourly cost by {usd(added)}/h{total}, more than the budget of "
+        f"{usd(limit)}/h ({label}){_largest(changes, lambda v: usd(v, sign=True) + '/h')}; "
+        "raise the budget if that is intended"
+    )
+
+
+def budget_refusals(
+    rows: Sequence[Billed], money: Money, spec_budget: Budget, flags: Budget
+) -> list[str]:
+    """The budget gate: the command line's limits, else the spec's `budget:`."""
+    refusals = []
+    gpus = flags.max_gpu_increase
+    gpu_label = "--max-gpu-increase"
+    if gpus is None:
+        gpus, gpu_label = spec_budget.max_gpu_increase, "budget.max_gpu_increase"
+    if gpus is not None and (refusal := _gpu_refusal(rows, gpus, gpu_label)):
+        refusals.append(refusal)
+    dollars = flags.max_hourly_increase
+    usd_label = "--max-hourly-increase"
+    if dollars is None:
+        dollars, usd_label = spec_budget.max_hourly_increase, "budget.max_hourly_increase"
+    if dollars is not None and (refusal := _hourly_refusal(rows, money, dollars, usd_label)):
+        refusals.append(refusal)
+    return refusals
