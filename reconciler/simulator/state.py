@@ -42,6 +42,7 @@ from reconciler.simulator.faults import (
     fault_response,
 )
 from reconciler.simulator.prng import Prng
+from reconciler.simulator.remediations import StoredRemediation
 from reconciler.simulator.shapes import (
     CLUSTER_CREATE,
     CLUSTER_UPDATE,
@@ -50,16 +51,28 @@ from reconciler.simulator.shapes import (
     check_shape,
 )
 from reconciler.simulator.store import Store
+from reconciler.simulator.subresources import (
+    on_addon,
+    on_addons,
+    on_remediation,
+    on_remediation_action,
+    on_remediations,
+)
 from reconciler.simulator.volumes import (
     StoredVolume,
 )
 from reconciler.simulator.wire import (
     DEFAULT_TOKEN,
     MUTATING,
+    ROUTE_ADDON,
+    ROUTE_ADDONS,
     ROUTE_CLUSTER,
     ROUTE_CLUSTERS,
     ROUTE_METHODS,
     ROUTE_REGIONS,
+    ROUTE_REMEDIATION,
+    ROUTE_REMEDIATION_ACTIONS,
+    ROUTE_REMEDIATIONS,
     ROUTE_VOLUME,
     ROUTE_VOLUMES,
     ApiFailure,
@@ -83,9 +96,13 @@ __all__ = [
     "MUTATING",
     "PHASE_SECONDS",
     "REGIONS",
+    "ROUTE_ADDON",
+    "ROUTE_ADDONS",
     "ROUTE_CLUSTER",
     "ROUTE_CLUSTERS",
     "ROUTE_REGIONS",
+    "ROUTE_REMEDIATION",
+    "ROUTE_REMEDIATIONS",
     "ROUTE_VOLUME",
     "ROUTE_VOLUMES",
     "Faults",
@@ -95,7 +112,8 @@ __all__ = [
     "format_time",
 ]
 
-Route = Callable[["SimState", str, "str | None", SimRequest], Any]
+# A route's handler: (state, method, path parameters, request) → the answer's JSON.
+Route = Callable[[Any, str, tuple[str, ...], SimRequest], Any]
 
 
 class SimState(Store):
@@ -109,8 +127,9 @@ class SimState(Store):
         speed: float = 1.0,
         seed: int = 0,
         faults: Faults | None = None,
+        scheduled_waits: bool = False,
     ) -> None:
-        super().__init__(clock=clock, speed=speed, seed=seed)
+        super().__init__(clock=clock, speed=speed, seed=seed, scheduled_waits=scheduled_waits)
         self.token = token
         self.seed = seed
         self.faults = faults or Faults()
@@ -146,7 +165,7 @@ class SimState(Store):
         """Answer one request: auth, routing, faults, then the operation."""
         method = request.method.upper()
         path = request.path.rstrip("/") or "/"
-        route, resource_id = match_route(path)
+        route, ids = match_route(path)
         self.request_counter += 1
         self.sweep()
         fault: str | None = None
@@ -159,7 +178,7 @@ class SimState(Store):
                 response = fault_response(int(fault), self.faults.retry_after, headers)
                 fault = None
             else:
-                payload = ROUTES[route](self, method, resource_id, request)
+                payload = ROUTES[route](self, method, ids, request)
                 response = self.json_response(200, payload)
         except ApiFailure as exc:
             response = SimResponse(
@@ -198,10 +217,10 @@ class SimState(Store):
     def json_response(self, status: int, payload: Any) -> SimResponse:
         return SimResponse(status, json.dumps(payload).encode(), self.base_headers())
 
-    def on_regions(self, method: str, resource_id: str | None, request: SimRequest) -> Any:
+    def on_regions(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
         return {"regions": json.loads(json.dumps(REGIONS))}
 
-    def on_clusters(self, method: str, resource_id: str | None, request: SimRequest) -> Any:
+    def on_clusters(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
         if method == "GET":
             project = request.query.get("projectId") or None
             views = [
@@ -216,8 +235,8 @@ class SimState(Store):
             "cluster", request, body, lambda: self.cluster_view(self.create_cluster(body))
         )
 
-    def on_cluster(self, method: str, resource_id: str | None, request: SimRequest) -> Any:
-        assert resource_id is not None
+    def on_cluster(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
+        (resource_id,) = ids
         cluster = self.live_cluster(resource_id, api=True)
         if method == "GET":
             return self.cluster_view(cluster)
@@ -229,7 +248,7 @@ class SimState(Store):
         self.delete_cluster(cluster)
         return {"cluster_id": resource_id}
 
-    def on_volumes(self, method: str, resource_id: str | None, request: SimRequest) -> Any:
+    def on_volumes(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
         if method == "GET":
             project = request.query.get("projectId") or None
             attached = {vid for c in self.clusters.values() for vid in c.volume_ids}
@@ -250,8 +269,8 @@ class SimState(Store):
         volume.grow(body)
         return self.volume_view(volume)
 
-    def on_volume(self, method: str, resource_id: str | None, request: SimRequest) -> Any:
-        assert resource_id is not None
+    def on_volume(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
+        (resource_id,) = ids
         volume = self.live_volume(resource_id, api=True)
         if method == "GET":
             return self.volume_view(volume)
@@ -297,10 +316,12 @@ class SimState(Store):
             "token": self.token,
             "speed": self.speed,
             "seed": self.seed,
+            "scheduled_waits": self.scheduled_waits,
             "faults": self.faults.to_json(),
             "prng": {"ids": self.ids.state, "faults": self.fault_rng.state},
             "clusters": {cid: c.to_json() for cid, c in self.clusters.items()},
             "volumes": {vid: v.to_json() for vid, v in self.volumes.items()},
+            "remediations": {rid: r.to_json() for rid, r in self.remediations.items()},
             "idempotency": json.loads(json.dumps(self.idempotency)),
             "request_counter": self.request_counter,
         }
@@ -324,11 +345,16 @@ class SimState(Store):
             speed=speed if speed is not None else float(data["speed"]),
             seed=int(data["seed"]),
             faults=faults if faults is not None else Faults.from_json(data["faults"]),
+            scheduled_waits=bool(data.get("scheduled_waits", False)),
         )
         state.ids.state = int(data["prng"]["ids"])
         state.fault_rng.state = int(data["prng"]["faults"])
         state.clusters = {k: StoredCluster.from_json(c) for k, c in data["clusters"].items()}
         state.volumes = {k: StoredVolume.from_json(v) for k, v in data["volumes"].items()}
+        state.remediations = {
+            k: StoredRemediation.from_json({"id": k, **r})
+            for k, r in data.get("remediations", {}).items()
+        }
         state.idempotency = dict(data["idempotency"])
         state.request_counter = int(data.get("request_counter", 0))
         return state
@@ -340,4 +366,9 @@ ROUTES: dict[str, Route] = {
     ROUTE_CLUSTER: SimState.on_cluster,
     ROUTE_VOLUMES: SimState.on_volumes,
     ROUTE_VOLUME: SimState.on_volume,
+    ROUTE_ADDONS: on_addons,
+    ROUTE_ADDON: on_addon,
+    ROUTE_REMEDIATIONS: on_remediations,
+    ROUTE_REMEDIATION: on_remediation,
+    **{route: on_remediation_action(action) for action, route in ROUTE_REMEDIATION_ACTIONS.items()},
 }
