@@ -160,7 +160,7 @@ def list_page(
     """A `ListRemediationsResponse`: filtered (`state`, `trigger`, `mode`, each a comma-joined
     list as the SDK sends it), ordered by creation (`order_by` "create_time desc" reverses),
     paged (`page_size`; `page_token` is the offset of the next page)."""
-    views = [remediation_view(r, now) for r in sorted(found, key=lambda r: (r.created_at, r.id))]
+    views = [remediation_view(r, now) for r in sorted(found, key=lambda r: r.created_at)]
     for key in ("state", "trigger", "mode"):
         wanted = {v for v in query.get(key, "").split(",") if v}
         if wanted:

@@ -216,7 +216,7 @@ class Store:
     def latest_remediations(self, cluster_id: str) -> dict[str, dict[str, Any]]:
         """instance id → the view of its newest remediation (a node's `latest_remediation`)."""
         now, latest = self.clock(), {}
-        ordered = sorted(self.remediations.values(), key=lambda r: (r.created_at, r.id))
+        ordered = sorted(self.remediations.values(), key=lambda r: r.created_at)  # stable
         for remediation in ordered:
             if remediation.cluster_id == cluster_id:
                 latest[remediation.instance_id] = remediation_view(remediation, now)
