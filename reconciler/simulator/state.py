@@ -4,19 +4,40 @@
 injected clock and randomness only from a seeded PRNG, so every run is reproducible. The
 HTTP server (http.py) and the httpx transport (transport.py) are thin shells around it.
 
-Behaviour follows ../shared/api/REFERENCE.md. Where the real API is undocumented the
-simulator makes a choice and says so ([INF] in comments):
+Answers follow the 2026-07 spec (../shared/api/together-openapi-compute-2026-07.yaml): a
+field without a value is left out, never `null`; only the spec's fields are sent, except
+`num_reserved_gpus` and `num_capacity_pool_gpus` (the SDK requires them and the tool compares
+them), the regions' `id`/`os`, the SDK's extra add-on types and GPU types, and the volume
+`region` (kept until the product stops reading it). A `null` member of a request body reads
+as absent (the official CLI sends them). Where the API is undocumented the simulator makes a
+choice and says so ([INF] in comments):
 - request-rule violations answer 400 naming the field in `error.param`;
 - an `Idempotency-Key` reused with a different body answers 422;
 - deleting a volume attached to a live cluster answers 409;
 - scaling (`num_gpus`) a cluster that is not Ready/Degraded, or updating one that is
-  Deleting, answers 409;
+  Deleting (or changing its add-ons), answers 409;
 - status-code faults are answered *before* the request is committed; "drop" and "stall"
   faults commit the request first;
-- volumes carry an extra `region` field the real API does not document.
+- add-ons: `addon_id` in the add-on paths is the add-on's name (the spec's `AddOnInfo` has
+  no id), percent-encoded; a taken name is 409, an unknown one 404; the add-on endpoints list
+  disabled add-ons too, the cluster's `add_ons` only enabled ones; PUT merges `config`;
+- remediations: `instance_id` is a GPU node's `instance_id`, `-` every node (list, get and
+  actions); API-created ones are `PENDING`, then `RUNNING` and `SUCCEEDED` on the clock
+  (subresources.py, remediations.py); only the spec's four modes are accepted; list filters
+  take comma-joined values (as the SDK sends them); `page_token` is an offset;
+- a SCHEDULED_CAPACITY cluster (with `scheduled_waits` on) waits until its
+  `reservation_start_time` with status `WaitingForControlPlaneNodes` (the spec's status enum
+  has no scheduled value) and `CLUSTER_PHASE_SCHEDULED` as its last phase, and no nodes;
+- paused clusters (`Paused`, `OnDemandComputePaused`) come only from the `pause` hook: a
+  pause is not a per-request fault, so it has no `--fault` kind.
+
+Test and admin hooks (store.py): `pause`, `recover`, `stick`, `degrade`,
+`request_remediation` (a system remediation in `PENDING_APPROVAL`), `oob_update`,
+`add_cluster`, `add_volume`. The state file keeps `scheduled_waits` and the remediations.
 
 The parts: wire (requests, routes, errors), catalogue, shapes, faults, clusters (+ their
-request rules and views), volumes; this module routes requests to them and holds the state.
+request rules and views), volumes, remediations, subresources (the add-on and remediation
+routes); this module routes requests to them and holds the state.
 """
 
 from __future__ import annotations
