@@ -1,8 +1,9 @@
 """The built-in simulator of the Together GPU cluster API (DESIGN §9).
 
 Pure parts: `wire` (requests, routes, errors), `catalogue`, `shapes` (request bodies),
-`faults`, `clusters` (+ `cluster_requests`, `cluster_views`), `volumes`, `store` and `state`
-(the API facade, `SimState`). Shells: `persist` (the state file), `transport` (in-process,
+`faults`, `clusters` (+ `cluster_requests`, `cluster_views`), `volumes`, `remediations`,
+`subresources` (the add-on and remediation routes), `store` and `state` (the API facade,
+`SimState`). Shells: `persist` (the state file), `transport` (in-process,
 for httpx) and `http` (a loopback socket).
 """
 

@@ -13,7 +13,6 @@ from typing import Any
 from reconciler.simulator.catalogue import (
     GPU_OPERATOR_DEFAULT,
     MAX_GPUS,
-    NETWORK_OPERATOR_DEFAULT,
     REGION_BY_NAME,
     DriverVersion,
     Region,
@@ -71,12 +70,12 @@ def check_counts(body: Mapping[str, Any], billing: str, num_gpus: int, pool: str
 
 
 def fill_cluster_config(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Echo a cluster_config with the service defaults the API fills in."""
+    """Echo a cluster_config with the service default the spec documents (the GPU operator's
+    version; the SDK's `network_operator_version` default is not in the 2026-07 spec)."""
     if config is None:
         return None
     filled = dict(config)
     filled.setdefault("gpu_operator_version", GPU_OPERATOR_DEFAULT)
-    filled.setdefault("network_operator_version", NETWORK_OPERATOR_DEFAULT)
     return filled
 
 
@@ -93,11 +92,26 @@ def check_cluster_create(
         raise bad("duration_days must be between 1 and 90", "duration_days")
     check_counts(body, body["billing_type"], num_gpus, body.get("capacity_pool_id"))
     volume_ids = _check_volumes(body, region, volumes, cluster_ids)
+    seen: set[str] = set()
     for index, add_on in enumerate(body.get("add_ons", [])):
-        if not add_on.get("name", "x").strip():
-            raise bad(f"add_ons[{index}].name must not be empty", f"add_ons[{index}].name")
+        check_add_on_name(add_on["name"], f"add_ons[{index}].name", seen, status=400)
+        seen.add(add_on["name"])
     project = body.get("project_id") or DEFAULT_PROJECT
     return ClusterCreate(body, region, driver, start, end, volume_ids, project)
+
+
+def check_add_on_name(name: str, param: str, taken: Container[str], *, status: int) -> None:
+    """An add-on's name is its id in the add-on endpoints' paths: not empty, unique (a name
+    taken answers `status`: 400 within one create body, 409 for an add-on that exists)."""
+    if not name.strip():
+        raise bad(f"{param} must not be empty", param)
+    if name in taken:
+        raise ApiFailure(
+            status,
+            f"{param}: an add-on named {name!r} already exists on this cluster",
+            param=param,
+            code="already_exists",
+        )
 
 
 def _check_placement(body: Mapping[str, Any]) -> tuple[Region, DriverVersion]:

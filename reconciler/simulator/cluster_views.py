@@ -1,4 +1,9 @@
-"""A stored cluster as the API shows it at an instant: every field of the SDK's `Cluster`."""
+"""A stored cluster as the API shows it at an instant: the 2026-07 spec's `GPUClusterInfo`.
+
+Beyond the spec, answers keep only SDK_ONLY_FIELDS: the official SDK (3.1.1) requires them
+in its `Cluster` model and the tool compares them. The SDK's other extras
+(`deleted_gpu_worker_nodes`, `node_lifecycle_events`, a node's `deleted_at`) are not sent.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 
 from reconciler.simulator.clusters import (
     PHASE_OF_STATUS,
+    AddOn,
     ClusterFields,
     ControlNode,
     GpuNode,
@@ -15,25 +21,33 @@ from reconciler.simulator.clusters import (
 from reconciler.simulator.volumes import StoredVolume, volume_summary
 from reconciler.simulator.wire import format_time
 
+SDK_ONLY_FIELDS = ("num_reserved_gpus", "num_capacity_pool_gpus")
+
 
 def cluster_view(
-    cluster: StoredCluster, now: float, volumes: Mapping[str, StoredVolume]
+    cluster: StoredCluster,
+    now: float,
+    volumes: Mapping[str, StoredVolume],
+    latest_remediations: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The cluster as the API returns it at `now`."""
+    """The cluster as the API returns it at `now`: the fields of the 2026-07 spec's
+    `GPUClusterInfo` (plus the two the SDK requires and the tool compares, see
+    SDK_ONLY_FIELDS); a field without a value is left out, never sent as `null`.
+    `latest_remediations` maps an instance id to its newest remediation's view."""
     fields = cluster.fields
     passed = cluster.passed(now)
     first_ready = next((entry.at for entry in passed if entry.status == "Ready"), None)
     control_ready_at = cluster.control_nodes[0].running_at
-    return {
+    view = {
         "cluster_id": cluster.cluster_id,
         **_echoed(fields),
-        "status": cluster.status_at(now),
+        "status": cluster.api_status(now),
         "phase_transitions": [
             {"phase": PHASE_OF_STATUS[entry.status], "transition_time": format_time(entry.at)}
             for entry in passed
         ],
         "control_plane_ready": control_ready_at is not None and control_ready_at <= now,
-        **_nodes(cluster, now),
+        **_nodes(cluster, now, latest_remediations or {}),
         "num_cpu_workers": 1 if fields.cluster_type == "SLURM" else 0,
         "volumes": [
             volume_summary(volumes[vid], now) for vid in cluster.volume_ids if vid in volumes
@@ -47,16 +61,7 @@ def cluster_view(
         "num_reserved_gpus": fields.num_reserved_gpus,
         "num_capacity_pool_gpus": fields.num_capacity_pool_gpus,
         "capacity_pool_id": fields.capacity_pool_id,
-        "add_ons": [
-            {
-                "add_on_type": a.add_on_type,
-                "name": a.name,
-                "config": a.config,
-                "state": {a.add_on_type: {}},
-            }
-            for a in fields.add_ons
-            if a.is_enabled()
-        ],
+        "add_ons": [add_on_view(a) for a in fields.add_ons if a.is_enabled()],
         "cluster_config": fields.cluster_config,
         "oidc_config": fields.oidc_config,
         "install_traefik": fields.install_traefik,
@@ -70,7 +75,22 @@ def cluster_view(
         "first_ready_at": format_time(first_ready) if first_ready is not None else None,
         "machine_cluster_id": cluster.machine_cluster_id,
         "is_in_substrate": True,
-        "node_lifecycle_events": [event.to_json() for event in cluster.events],
+    }
+    return present(view)
+
+
+def present(view: Mapping[str, Any]) -> dict[str, Any]:
+    """`view` without its `None` members: the API omits a field that has no value."""
+    return {key: value for key, value in view.items() if value is not None}
+
+
+def add_on_view(add_on: AddOn) -> dict[str, Any]:
+    """An `AddOnInfo`: as in the cluster's `add_ons` and from the add-on endpoints."""
+    return {
+        "add_on_type": add_on.add_on_type,
+        "name": add_on.name,
+        "config": add_on.config,
+        "state": {add_on.add_on_type: {}},
     }
 
 
@@ -90,18 +110,20 @@ def _echoed(fields: ClusterFields) -> dict[str, Any]:
     }
 
 
-def _nodes(cluster: StoredCluster, now: float) -> dict[str, Any]:
+def _nodes(
+    cluster: StoredCluster, now: float, latest: Mapping[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The nodes that exist at `now` (a scheduled cluster has none before its start)."""
     return {
         "control_plane_nodes": [
             control_node_view(cluster, node, index, now)
             for index, node in enumerate(cluster.control_nodes)
+            if node.created_at <= now
         ],
         "gpu_worker_nodes": [
-            gpu_node_view(cluster, node, index, now) for index, node in enumerate(cluster.nodes)
-        ],
-        "deleted_gpu_worker_nodes": [
-            gpu_node_view(cluster, node, index, now)
-            for index, node in enumerate(cluster.deleted_nodes)
+            gpu_node_view(cluster, node, index, now, latest.get(node.instance_id))
+            for index, node in enumerate(cluster.nodes)
+            if node.created_at <= now
         ],
     }
 
@@ -140,12 +162,17 @@ def control_node_view(
         "num_cpu_cores": 16,
         "memory_gib": 64.0,
         "network": "10.0.0.0/24",
-        "public_ipv4": None,
         "phase_transitions": transitions,
     }
 
 
-def gpu_node_view(cluster: StoredCluster, node: GpuNode, index: int, now: float) -> dict[str, Any]:
+def gpu_node_view(
+    cluster: StoredCluster,
+    node: GpuNode,
+    index: int,
+    now: float,
+    latest_remediation: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     status, transitions = node_phases(cluster, node, now)
     name = cluster.fields.cluster_name
     view = {
@@ -165,14 +192,12 @@ def gpu_node_view(cluster: StoredCluster, node: GpuNode, index: int, now: float)
         "nvswitch_count": 4,
         "nvswitch_type": "NVSwitch-3",
         "marked_for_deletion": False,
-        "public_ipv4": None,
+        "latest_remediation": latest_remediation,
         "slurm_worker_hostname": f"{name}-worker-{index}"
         if cluster.fields.cluster_type == "SLURM"
         else None,
     }
-    if node.deleted_at is not None:
-        view["deleted_at"] = format_time(node.deleted_at)
-    return view
+    return present(view)
 
 
 def kube_config(cluster: StoredCluster) -> str:

@@ -26,7 +26,15 @@ DELETE_SECONDS = 180.0
 # A fresh cluster reaches Ready in about 3.5 s (3.75 s with a volume) at this speed.
 DEMO_SPEED = 400.0
 
+# A cluster waiting for its `reservation_start_time`. The API has no such `status` (the enum
+# of spec and SDK stops at the Waiting* values): it reports `WaitingForControlPlaneNodes`, and
+# the phase `CLUSTER_PHASE_SCHEDULED` as the last of its `phase_transitions`.
+SCHEDULED = "Scheduled"
+API_STATUS = {SCHEDULED: "WaitingForControlPlaneNodes"}
+PAUSED_STATUSES = ("Paused", "OnDemandComputePaused")
+
 PHASE_OF_STATUS = {
+    SCHEDULED: "CLUSTER_PHASE_SCHEDULED",
     "WaitingForControlPlaneNodes": "CLUSTER_PHASE_WAITING_FOR_CONTROL_PLANE_NODES",
     "WaitingForDataPlaneNodes": "CLUSTER_PHASE_WAITING_FOR_DATA_PLANE_NODES",
     "WaitingForSubnet": "CLUSTER_PHASE_WAITING_FOR_SUBNET",
@@ -39,7 +47,7 @@ PHASE_OF_STATUS = {
     "Degraded": "CLUSTER_PHASE_DEGRADED",
     "Deleting": "CLUSTER_PHASE_DELETING",
 }
-STATUSES = tuple(PHASE_OF_STATUS)
+STATUSES = tuple(status for status in PHASE_OF_STATUS if status not in API_STATUS)
 CREATE_WALK = (
     "WaitingForControlPlaneNodes",
     "WaitingForDataPlaneNodes",
@@ -232,11 +240,16 @@ class StoredCluster:
     kube_secret: str
 
     def status_at(self, now: float) -> str:
+        """The phase at `now`: an API status, or `SCHEDULED` (see `api_status`)."""
         status = self.schedule[0].status
         for entry in self.schedule:
             if entry.at <= now:
                 status = entry.status
         return status
+
+    def api_status(self, now: float) -> str:
+        status = self.status_at(now)
+        return API_STATUS.get(status, status)
 
     def passed(self, now: float) -> list[PhaseEntry]:
         return [entry for entry in self.schedule if entry.at <= now]

@@ -17,6 +17,7 @@ from reconciler.simulator.catalogue import (
     GPU_TYPES,
     LOAD_BALANCERS,
 )
+from reconciler.simulator.remediations import MODES
 from reconciler.simulator.wire import bad, parse_time
 
 # A shape: an Obj, a one-item list (a list of that shape), an enum tuple or a scalar tag
@@ -39,6 +40,14 @@ CREATE_ADD_ON = Obj(
     frozenset({"add_on_type", "name"}),
 )
 UPDATE_ADD_ON = Obj({"name": "str", "config": ADD_ON_CONFIG}, frozenset({"name"}))
+# The add-on endpoints' bodies (ClusterAddOnCreateRequest, ClusterAddOnUpdateRequest).
+ADD_ON_CREATE = CREATE_ADD_ON
+ADD_ON_UPDATE = Obj({"config": ADD_ON_CONFIG})
+# Remediations: a create carries only what is not read-only; approve may change the mode
+# (the SDK sends it); reject and cancel take a comment at most (CommentBody).
+REMEDIATION_CREATE = Obj({"mode": MODES, "reason": "str"}, frozenset({"mode"}))
+COMMENT_BODY = Obj({"comment": "str"})
+APPROVE_BODY = Obj({"comment": "str", "mode": MODES})
 SLURM_SCRIPTS = (
     "controller_prolog",
     "controller_epilog",

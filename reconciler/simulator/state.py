@@ -4,19 +4,40 @@
 injected clock and randomness only from a seeded PRNG, so every run is reproducible. The
 HTTP server (http.py) and the httpx transport (transport.py) are thin shells around it.
 
-Behaviour follows ../shared/api/REFERENCE.md. Where the real API is undocumented the
-simulator makes a choice and says so ([INF] in comments):
+Answers follow the 2026-07 spec (../shared/api/together-openapi-compute-2026-07.yaml): a
+field without a value is left out, never `null`; only the spec's fields are sent, except
+`num_reserved_gpus` and `num_capacity_pool_gpus` (the SDK requires them and the tool compares
+them), the regions' `id`/`os`, the SDK's extra add-on types and GPU types, and the volume
+`region` (kept until the product stops reading it). A `null` member of a request body reads
+as absent (the official CLI sends them). Where the API is undocumented the simulator makes a
+choice and says so ([INF] in comments):
 - request-rule violations answer 400 naming the field in `error.param`;
 - an `Idempotency-Key` reused with a different body answers 422;
 - deleting a volume attached to a live cluster answers 409;
 - scaling (`num_gpus`) a cluster that is not Ready/Degraded, or updating one that is
-  Deleting, answers 409;
+  Deleting (or changing its add-ons), answers 409;
 - status-code faults are answered *before* the request is committed; "drop" and "stall"
   faults commit the request first;
-- volumes carry an extra `region` field the real API does not document.
+- add-ons: `addon_id` in the add-on paths is the add-on's name (the spec's `AddOnInfo` has
+  no id), percent-encoded; a taken name is 409, an unknown one 404; the add-on endpoints list
+  disabled add-ons too, the cluster's `add_ons` only enabled ones; PUT merges `config`;
+- remediations: `instance_id` is a GPU node's `instance_id`, `-` every node (list, get and
+  actions); API-created ones are `PENDING`, then `RUNNING` and `SUCCEEDED` on the clock
+  (subresources.py, remediations.py); only the spec's four modes are accepted; list filters
+  take comma-joined values (as the SDK sends them); `page_token` is an offset;
+- a SCHEDULED_CAPACITY cluster (with `scheduled_waits` on) waits until its
+  `reservation_start_time` with status `WaitingForControlPlaneNodes` (the spec's status enum
+  has no scheduled value) and `CLUSTER_PHASE_SCHEDULED` as its last phase, and no nodes;
+- paused clusters (`Paused`, `OnDemandComputePaused`) come only from the `pause` hook: a
+  pause is not a per-request fault, so it has no `--fault` kind.
+
+Test and admin hooks (store.py): `pause`, `recover`, `stick`, `degrade`,
+`request_remediation` (a system remediation in `PENDING_APPROVAL`), `oob_update`,
+`add_cluster`, `add_volume`. The state file keeps `scheduled_waits` and the remediations.
 
 The parts: wire (requests, routes, errors), catalogue, shapes, faults, clusters (+ their
-request rules and views), volumes; this module routes requests to them and holds the state.
+request rules and views), volumes, remediations, subresources (the add-on and remediation
+routes); this module routes requests to them and holds the state.
 """
 
 from __future__ import annotations
@@ -42,6 +63,7 @@ from reconciler.simulator.faults import (
     fault_response,
 )
 from reconciler.simulator.prng import Prng
+from reconciler.simulator.remediations import StoredRemediation
 from reconciler.simulator.shapes import (
     CLUSTER_CREATE,
     CLUSTER_UPDATE,
@@ -50,16 +72,28 @@ from reconciler.simulator.shapes import (
     check_shape,
 )
 from reconciler.simulator.store import Store
+from reconciler.simulator.subresources import (
+    on_addon,
+    on_addons,
+    on_remediation,
+    on_remediation_action,
+    on_remediations,
+)
 from reconciler.simulator.volumes import (
     StoredVolume,
 )
 from reconciler.simulator.wire import (
     DEFAULT_TOKEN,
     MUTATING,
+    ROUTE_ADDON,
+    ROUTE_ADDONS,
     ROUTE_CLUSTER,
     ROUTE_CLUSTERS,
     ROUTE_METHODS,
     ROUTE_REGIONS,
+    ROUTE_REMEDIATION,
+    ROUTE_REMEDIATION_ACTIONS,
+    ROUTE_REMEDIATIONS,
     ROUTE_VOLUME,
     ROUTE_VOLUMES,
     ApiFailure,
@@ -83,9 +117,13 @@ __all__ = [
     "MUTATING",
     "PHASE_SECONDS",
     "REGIONS",
+    "ROUTE_ADDON",
+    "ROUTE_ADDONS",
     "ROUTE_CLUSTER",
     "ROUTE_CLUSTERS",
     "ROUTE_REGIONS",
+    "ROUTE_REMEDIATION",
+    "ROUTE_REMEDIATIONS",
     "ROUTE_VOLUME",
     "ROUTE_VOLUMES",
     "Faults",
@@ -95,7 +133,8 @@ __all__ = [
     "format_time",
 ]
 
-Route = Callable[["SimState", str, "str | None", SimRequest], Any]
+# A route's handler: (state, method, path parameters, request) → the answer's JSON.
+Route = Callable[[Any, str, tuple[str, ...], SimRequest], Any]
 
 
 class SimState(Store):
@@ -109,8 +148,9 @@ class SimState(Store):
         speed: float = 1.0,
         seed: int = 0,
         faults: Faults | None = None,
+        scheduled_waits: bool = False,
     ) -> None:
-        super().__init__(clock=clock, speed=speed, seed=seed)
+        super().__init__(clock=clock, speed=speed, seed=seed, scheduled_waits=scheduled_waits)
         self.token = token
         self.seed = seed
         self.faults = faults or Faults()
@@ -146,7 +186,7 @@ class SimState(Store):
         """Answer one request: auth, routing, faults, then the operation."""
         method = request.method.upper()
         path = request.path.rstrip("/") or "/"
-        route, resource_id = match_route(path)
+        route, ids = match_route(path)
         self.request_counter += 1
         self.sweep()
         fault: str | None = None
@@ -159,7 +199,7 @@ class SimState(Store):
                 response = fault_response(int(fault), self.faults.retry_after, headers)
                 fault = None
             else:
-                payload = ROUTES[route](self, method, resource_id, request)
+                payload = ROUTES[route](self, method, ids, request)
                 response = self.json_response(200, payload)
         except ApiFailure as exc:
             response = SimResponse(
@@ -198,10 +238,10 @@ class SimState(Store):
     def json_response(self, status: int, payload: Any) -> SimResponse:
         return SimResponse(status, json.dumps(payload).encode(), self.base_headers())
 
-    def on_regions(self, method: str, resource_id: str | None, request: SimRequest) -> Any:
+    def on_regions(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
         return {"regions": json.loads(json.dumps(REGIONS))}
 
-    def on_clusters(self, method: str, resource_id: str | None, request: SimRequest) -> Any:
+    def on_clusters(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
         if method == "GET":
             project = request.query.get("projectId") or None
             views = [
@@ -216,8 +256,8 @@ class SimState(Store):
             "cluster", request, body, lambda: self.cluster_view(self.create_cluster(body))
         )
 
-    def on_cluster(self, method: str, resource_id: str | None, request: SimRequest) -> Any:
-        assert resource_id is not None
+    def on_cluster(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
+        (resource_id,) = ids
         cluster = self.live_cluster(resource_id, api=True)
         if method == "GET":
             return self.cluster_view(cluster)
@@ -229,7 +269,7 @@ class SimState(Store):
         self.delete_cluster(cluster)
         return {"cluster_id": resource_id}
 
-    def on_volumes(self, method: str, resource_id: str | None, request: SimRequest) -> Any:
+    def on_volumes(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
         if method == "GET":
             project = request.query.get("projectId") or None
             attached = {vid for c in self.clusters.values() for vid in c.volume_ids}
@@ -250,8 +290,8 @@ class SimState(Store):
         volume.grow(body)
         return self.volume_view(volume)
 
-    def on_volume(self, method: str, resource_id: str | None, request: SimRequest) -> Any:
-        assert resource_id is not None
+    def on_volume(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
+        (resource_id,) = ids
         volume = self.live_volume(resource_id, api=True)
         if method == "GET":
             return self.volume_view(volume)
@@ -297,10 +337,12 @@ class SimState(Store):
             "token": self.token,
             "speed": self.speed,
             "seed": self.seed,
+            "scheduled_waits": self.scheduled_waits,
             "faults": self.faults.to_json(),
             "prng": {"ids": self.ids.state, "faults": self.fault_rng.state},
             "clusters": {cid: c.to_json() for cid, c in self.clusters.items()},
             "volumes": {vid: v.to_json() for vid, v in self.volumes.items()},
+            "remediations": {rid: r.to_json() for rid, r in self.remediations.items()},
             "idempotency": json.loads(json.dumps(self.idempotency)),
             "request_counter": self.request_counter,
         }
@@ -324,11 +366,16 @@ class SimState(Store):
             speed=speed if speed is not None else float(data["speed"]),
             seed=int(data["seed"]),
             faults=faults if faults is not None else Faults.from_json(data["faults"]),
+            scheduled_waits=bool(data.get("scheduled_waits", False)),
         )
         state.ids.state = int(data["prng"]["ids"])
         state.fault_rng.state = int(data["prng"]["faults"])
         state.clusters = {k: StoredCluster.from_json(c) for k, c in data["clusters"].items()}
         state.volumes = {k: StoredVolume.from_json(v) for k, v in data["volumes"].items()}
+        state.remediations = {
+            k: StoredRemediation.from_json({"id": k, **r})
+            for k, r in data.get("remediations", {}).items()
+        }
         state.idempotency = dict(data["idempotency"])
         state.request_counter = int(data.get("request_counter", 0))
         return state
@@ -340,4 +387,9 @@ ROUTES: dict[str, Route] = {
     ROUTE_CLUSTER: SimState.on_cluster,
     ROUTE_VOLUMES: SimState.on_volumes,
     ROUTE_VOLUME: SimState.on_volume,
+    ROUTE_ADDONS: on_addons,
+    ROUTE_ADDON: on_addon,
+    ROUTE_REMEDIATIONS: on_remediations,
+    ROUTE_REMEDIATION: on_remediation,
+    **{route: on_remediation_action(action) for action, route in ROUTE_REMEDIATION_ACTIONS.items()},
 }

@@ -19,13 +19,21 @@ from reconciler.simulator.cluster_requests import (
 from reconciler.simulator.cluster_views import cluster_view
 from reconciler.simulator.clusters import (
     CREATE_WALK,
+    PAUSED_STATUSES,
+    SCHEDULED,
     STATUSES,
     ControlNode,
+    PhaseEntry,
     StoredCluster,
     new_id,
     walk,
 )
 from reconciler.simulator.prng import Prng
+from reconciler.simulator.remediations import (
+    SYSTEM_USER,
+    StoredRemediation,
+    remediation_view,
+)
 from reconciler.simulator.shapes import CLUSTER_CREATE, VOLUME_CREATE, check_shape
 from reconciler.simulator.volumes import (
     VOLUME_PROVISION_SECONDS,
@@ -51,14 +59,26 @@ def _found(record: T | None, noun: str, record_id: str, api: bool, missing: str)
 class Store:
     """Clusters and volumes over the injected clock, at `speed` (0 = instant)."""
 
-    def __init__(self, *, clock: Callable[[], float], speed: float, seed: int) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        speed: float,
+        seed: int,
+        scheduled_waits: bool = False,
+    ) -> None:
         if speed < 0:
             raise ValueError("speed must be zero (instant) or positive")
         self.clock = clock
         self.speed = speed
+        # A SCHEDULED_CAPACITY cluster waits for its reservation_start_time (as the real API
+        # does). Off by default until the tool stops waiting for Ready on such a cluster
+        # (issue 9, item 4): with it on, apply of a scheduled cluster times out.
+        self.scheduled_waits = scheduled_waits
         self.ids = Prng(seed)
         self.clusters: dict[str, StoredCluster] = {}
         self.volumes: dict[str, StoredVolume] = {}
+        self.remediations: dict[str, StoredRemediation] = {}
 
     # --- test hooks: act on resources directly (no auth, faults or log) -----------------
 
@@ -95,8 +115,39 @@ class Store:
         self.live_cluster(cluster_id).degrade(self.clock())
 
     def recover(self, cluster_id: str) -> None:
-        """Undo `stick`/`degrade`: the cluster becomes Ready now."""
+        """Undo `stick`/`degrade`/`pause`: the cluster becomes Ready now."""
         self.live_cluster(cluster_id).recover(self.clock())
+
+    def pause(self, cluster_id: str, status: str = "Paused") -> None:
+        """Pause the cluster now and keep it paused until `recover`: `Paused`, or
+        `OnDemandComputePaused` (an on-demand cluster whose credits ran out)."""
+        if status not in PAUSED_STATUSES:
+            raise ValueError(f"pause: status must be one of {', '.join(PAUSED_STATUSES)}")
+        self.stick(cluster_id, status)
+
+    def request_remediation(
+        self,
+        cluster_id: str,
+        instance_id: str | None = None,
+        *,
+        mode: str = "REMEDIATION_MODE_HOST_AWARE",
+        reason: str = "GPU XID 79: fallen off the bus",
+    ) -> dict[str, Any]:
+        """The system raises a remediation of one GPU node (default: the first) that waits
+        in `PENDING_APPROVAL` for approve/reject/cancel; returns it as the API shows it."""
+        cluster = self.live_cluster(cluster_id)
+        index, node = next(
+            (i, n) for i, n in enumerate(cluster.nodes) if instance_id in (None, n.instance_id)
+        )
+        remediation = self.new_remediation(
+            cluster_id,
+            node.instance_id,
+            f"{cluster.fields.cluster_name}-gpu-{index}",
+            {"mode": mode, "reason": reason},
+            trigger="REMEDIATION_TRIGGER_AUTOMATED",
+            requested_by=SYSTEM_USER,
+        )
+        return remediation_view(remediation, self.clock())
 
     def add_cluster(self, *, status: str = "Ready", **create_fields: Any) -> dict[str, Any]:
         """Create a cluster directly (no auth, faults or log), Ready at once unless told."""
@@ -134,6 +185,43 @@ class Store:
             raise ValueError(exc.message) from None
         return self.volume_view(volume)
 
+    # --- remediations ------------------------------------------------------------------------
+
+    def new_remediation(
+        self,
+        cluster_id: str,
+        instance_id: str,
+        instance_name: str,
+        body: dict[str, Any],
+        *,
+        trigger: str,
+        requested_by: str,
+        remediation_id: str | None = None,
+    ) -> StoredRemediation:
+        """Store a new remediation awaiting approval (the caller queues an API-made one)."""
+        remediation = StoredRemediation(
+            id=remediation_id or new_id("rem", self.remediations, self.ids),
+            cluster_id=cluster_id,
+            instance_id=instance_id,
+            instance_name=instance_name,
+            mode=body["mode"],
+            trigger=trigger,
+            created_at=self.clock(),
+            requested_by=requested_by,
+            reason=body.get("reason"),
+        )
+        self.remediations[remediation.id] = remediation
+        return remediation
+
+    def latest_remediations(self, cluster_id: str) -> dict[str, dict[str, Any]]:
+        """instance id → the view of its newest remediation (a node's `latest_remediation`)."""
+        now, latest = self.clock(), {}
+        ordered = sorted(self.remediations.values(), key=lambda r: r.created_at)  # stable
+        for remediation in ordered:
+            if remediation.cluster_id == cluster_id:
+                latest[remediation.instance_id] = remediation_view(remediation, now)
+        return latest
+
     # --- clusters ----------------------------------------------------------------------------
 
     def live_cluster(self, cluster_id: str, *, api: bool = False) -> StoredCluster:
@@ -157,7 +245,12 @@ class Store:
         phases = list(CREATE_WALK)
         if volume_ids:
             phases.insert(3, "WaitingForSharedVolume")
-        schedule = walk(now, phases, self.speed, instant=instant)
+        # A scheduled cluster waits for its start on this clock, at any speed.
+        waits = self.scheduled_waits and body["billing_type"] == "SCHEDULED_CAPACITY"
+        waits = waits and not instant
+        begin = max(now, create.start) if waits and create.start is not None else now
+        walked = walk(begin, phases, self.speed, instant=instant)
+        schedule = [PhaseEntry(SCHEDULED, now), *walked] if begin > now else walked
         fields = cluster_fields(create)
         machine_cluster_id = f"mc-{self.ids.hex(10)}"  # drawn before the secret, as saved
         kube_secret = self.ids.hex(16) + self.ids.hex(16)
@@ -181,10 +274,10 @@ class Store:
         control_ready = next(e.at for e in schedule if e.status == "WaitingForDataPlaneNodes")
         for _ in range(3 if fields.cluster_type == "KUBERNETES" else 1):
             cluster.control_nodes.append(
-                ControlNode(new_id("cp", (), self.ids), now, control_ready)
+                ControlNode(new_id("cp", (), self.ids), begin, control_ready)
             )
-        data_ready = schedule[2].at  # the end of WaitingForDataPlaneNodes
-        cluster.add_nodes(fields.num_gpus // 8, now, data_ready, self.ids, reason=None)
+        data_ready = walked[2].at  # the end of WaitingForDataPlaneNodes
+        cluster.add_nodes(fields.num_gpus // 8, begin, data_ready, self.ids, reason=None)
         self.clusters[cluster_id] = cluster
         return cluster
 
@@ -209,13 +302,17 @@ class Store:
             if c.gone_at is not None and c.gone_at <= now
         ]:
             cluster = self.clusters.pop(cluster_id)
+            self.remediations = {
+                rid: r for rid, r in self.remediations.items() if r.cluster_id != cluster_id
+            }
             for volume_id in cluster.owned_volume_ids:
                 if not self.attached_clusters(volume_id):
                     self.volumes.pop(volume_id, None)
 
     def cluster_view(self, cluster: StoredCluster) -> dict[str, Any]:
         """The cluster as the API returns it: every field of the SDK's `Cluster` model."""
-        return cluster_view(cluster, self.clock(), self.volumes)
+        latest = self.latest_remediations(cluster.cluster_id) if self.remediations else {}
+        return cluster_view(cluster, self.clock(), self.volumes, latest)
 
     # --- volumes ---------------------------------------------------------------------------
 

@@ -32,7 +32,8 @@ DEFAULT_STALL_SECONDS = 65.0
 def to_sim_request(request: httpx.Request) -> SimRequest:
     return SimRequest(
         method=request.method,
-        path=request.url.path,
+        # The raw (still percent-encoded) path: match_route decodes each segment itself.
+        path=request.url.raw_path.decode("ascii").partition("?")[0],
         query=dict(request.url.params),
         headers={name.lower(): value for name, value in request.headers.items()},
         body=request.read(),

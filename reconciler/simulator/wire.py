@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote
 
 DEFAULT_TOKEN = "sim-token"
 DEFAULT_PROJECT = "proj-sim"
@@ -20,12 +21,25 @@ ROUTE_CLUSTER = "/v1/compute/clusters/{id}"
 ROUTE_REGIONS = "/v1/compute/regions"
 ROUTE_VOLUMES = "/v1/compute/clusters/storage/volumes"
 ROUTE_VOLUME = "/v1/compute/clusters/storage/volumes/{id}"
+ROUTE_ADDONS = "/v1/compute/clusters/{id}/addons"
+ROUTE_ADDON = "/v1/compute/clusters/{id}/addons/{addon_id}"
+ROUTE_REMEDIATIONS = "/v1/compute/clusters/{id}/instances/{instance_id}/remediations"
+ROUTE_REMEDIATION = f"{ROUTE_REMEDIATIONS}/{{remediation_id}}"
+REMEDIATION_ACTIONS = ("approve", "reject", "cancel")
+ROUTE_REMEDIATION_ACTIONS = {
+    action: f"{ROUTE_REMEDIATION}/{action}" for action in REMEDIATION_ACTIONS
+}
 ROUTE_METHODS = {
     ROUTE_CLUSTERS: ("GET", "POST"),
     ROUTE_CLUSTER: ("GET", "PUT", "DELETE"),
     ROUTE_REGIONS: ("GET",),
     ROUTE_VOLUMES: ("GET", "POST", "PUT"),
     ROUTE_VOLUME: ("GET", "DELETE"),
+    ROUTE_ADDONS: ("GET", "POST"),
+    ROUTE_ADDON: ("GET", "PUT", "DELETE"),
+    ROUTE_REMEDIATIONS: ("GET", "POST"),
+    ROUTE_REMEDIATION: ("GET",),
+    **{route: ("POST",) for route in ROUTE_REMEDIATION_ACTIONS.values()},
 }
 MUTATING = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
@@ -129,29 +143,69 @@ def parse_time(value: Any, param: str) -> float:
     return moment.timestamp()
 
 
-def match_route(path: str) -> tuple[str | None, str | None]:
-    """(route template, id) for a path; the literal `storage` segment wins over `{id}`."""
-    parts = path.strip("/").split("/")
-    if parts[:3] == ["v1", "compute", "regions"] and len(parts) == 3:
-        return ROUTE_REGIONS, None
+def match_route(path: str) -> tuple[str | None, tuple[str, ...]]:
+    """(route template, path parameters) for a raw path; each segment is percent-decoded
+    after splitting, so an add-on name may carry an encoded `/`. The literal `storage`
+    segment wins over a cluster id."""
+    parts = [unquote(part) for part in path.strip("/").split("/")]
+    if parts == ["v1", "compute", "regions"]:
+        return ROUTE_REGIONS, ()
     if parts[:3] != ["v1", "compute", "clusters"]:
-        return None, None
+        return None, ()
     rest = parts[3:]
-    if not rest:
-        return ROUTE_CLUSTERS, None
     if rest[:2] == ["storage", "volumes"]:
-        if len(rest) == 2:
-            return ROUTE_VOLUMES, None
-        if len(rest) == 3 and rest[2]:
-            return ROUTE_VOLUME, rest[2]
-        return None, None
+        return _match_volumes(rest[2:])
+    if any(not part for part in rest):
+        return None, ()
+    match rest:
+        case []:
+            return ROUTE_CLUSTERS, ()
+        case [cluster_id]:
+            return ROUTE_CLUSTER, (cluster_id,)
+        case [cluster_id, "addons"]:
+            return ROUTE_ADDONS, (cluster_id,)
+        case [cluster_id, "addons", addon_id]:
+            return ROUTE_ADDON, (cluster_id, addon_id)
+        case [cluster_id, "instances", instance_id, "remediations", *tail]:
+            return _match_remediations((cluster_id, instance_id), tail)
+    return None, ()
+
+
+def _match_volumes(rest: list[str]) -> tuple[str | None, tuple[str, ...]]:
+    if not rest:
+        return ROUTE_VOLUMES, ()
     if len(rest) == 1 and rest[0]:
-        return ROUTE_CLUSTER, rest[0]
-    return None, None
+        return ROUTE_VOLUME, (rest[0],)
+    return None, ()
+
+
+def _match_remediations(
+    ids: tuple[str, str], tail: list[str]
+) -> tuple[str | None, tuple[str, ...]]:
+    match tail:
+        case []:
+            return ROUTE_REMEDIATIONS, ids
+        case [remediation_id]:
+            return ROUTE_REMEDIATION, (*ids, remediation_id)
+        case [remediation_id, action] if action in ROUTE_REMEDIATION_ACTIONS:
+            return ROUTE_REMEDIATION_ACTIONS[action], (*ids, remediation_id)
+    return None, ()
 
 
 def parse_body(body: bytes) -> Any:
+    """The JSON body with every `null` member dropped: the official CLI sends `null` for an
+    optional field it leaves unset, and the API reads that as absent. (A required field sent
+    as `null` is therefore reported missing.)"""
     try:
-        return json.loads(body or b"{}")
+        return without_nulls(json.loads(body or b"{}"))
     except (ValueError, UnicodeDecodeError):
         raise bad("the request body is not valid JSON", None, "invalid_json") from None
+
+
+def without_nulls(value: Any) -> Any:
+    """`value` with the `null` members of its objects removed, at every depth."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value

@@ -142,3 +142,41 @@ def test_sdk_update_of_immutable_field_is_a_bad_request(sdk: Together) -> None:
     cluster = sdk.clusters.create(**CREATE, cuda_version="12.6", nvidia_driver_version="560")
     with pytest.raises(together.BadRequestError, match="region"):
         sdk.clusters.update(cluster.cluster_id, extra_body={"region": "us-east-1"})
+
+
+def test_sdk_remediations_lifecycle(sdk: Together, sim_state: SimState) -> None:
+    """remediations list (`-`) → retrieve → approve; create → cancel; reject; state filter."""
+    cluster = sdk.clusters.create(**CREATE, cuda_version="12.6", nvidia_driver_version="560")
+    sim_state.speed = 1.0  # the fake clock stands still: a queued remediation stays PENDING
+    waiting = sim_state.request_remediation(cluster.cluster_id)
+    node = waiting["instance_id"]
+    listed = sdk.clusters.remediations.list("-", cluster_id=cluster.cluster_id)
+    assert [(r.id, r.state) for r in listed.remediations] == [(waiting["id"], "PENDING_APPROVAL")]
+    assert listed.has_next is False
+    fetched = sdk.clusters.remediations.retrieve(
+        waiting["id"], cluster_id=cluster.cluster_id, instance_id=node
+    )
+    assert fetched.trigger == "REMEDIATION_TRIGGER_AUTOMATED"
+    approved = sdk.clusters.remediations.approve(
+        waiting["id"], cluster_id=cluster.cluster_id, instance_id=node, comment="go"
+    )
+    assert (approved.state, approved.review_comment) == ("PENDING", "go")
+    made = sdk.clusters.remediations.create(
+        node, cluster_id=cluster.cluster_id, mode="REMEDIATION_MODE_REBOOT_VM"
+    )
+    assert made.state == "PENDING"
+    cancelled = sdk.clusters.remediations.cancel(
+        made.id, cluster_id=cluster.cluster_id, instance_id=node
+    )
+    assert cancelled.state == "CANCELLED"
+    other = sim_state.request_remediation(cluster.cluster_id)
+    rejected = sdk.clusters.remediations.reject(
+        other["id"], cluster_id=cluster.cluster_id, instance_id=node
+    )
+    assert rejected.state == "CANCELLED"
+    pending = sdk.clusters.remediations.list(
+        node, cluster_id=cluster.cluster_id, state=["PENDING_APPROVAL", "PENDING", "RUNNING"]
+    )
+    assert [r.id for r in pending.remediations] == [waiting["id"]]
+    with pytest.raises(together.ConflictError):
+        sdk.clusters.remediations.cancel(made.id, cluster_id=cluster.cluster_id, instance_id=node)
