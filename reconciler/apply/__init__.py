@@ -363,13 +363,7 @@ class Applier:
         except CreateOutcomeUnknown as exc:
             created = self._recover_create(kind, action, body, key, exc)
         except ConflictError as exc:
-            found = self._find(kind, action)
-            also = (
-                f"; a {kind.name} named {action.name!r} now exists (id {found[kind.api.id_key]})"
-                if found
-                else ""
-            )
-            raise ActionFailed(f"{exc}{also}; run plan again") from None
+            created = self._on_conflict(kind, action, body, parent_id, exc)
         resource_id = str(created[kind.api.id_key])
         self._mark_sent(action, ActionKind.CREATE)
         if kind.parent is None:
@@ -386,6 +380,31 @@ class Applier:
                 action, Step.SCHEDULED, f"{scheduled}; not waiting for {kind.statuses.ready}"
             )
         return resource_id, str(created.get("status", ""))
+
+    def _on_conflict(
+        self,
+        kind: Kind,
+        action: Action,
+        body: dict[str, Any],
+        parent_id: str | None,
+        exc: ConflictError,
+    ) -> dict[str, Any]:
+        """A create refused because the name exists. A kind whose answers leave some of its
+        resources out (a disabled add-on is not in its cluster's list) updates that one to
+        what the create would have made; otherwise it is a failure naming what exists now."""
+        update = kind.hooks.conflict_update
+        if update is not None:
+            self._tell(action, Step.UPDATING, "exists but was not listed; updating it instead")
+            return self._client.update_resource(
+                kind.api, str(body[kind.api.name_key]), update(body), parent_id=parent_id
+            )
+        found = self._find(kind, action)
+        also = (
+            f"; a {kind.name} named {action.name!r} now exists (id {found[kind.api.id_key]})"
+            if found
+            else ""
+        )
+        raise ActionFailed(f"{exc}{also}; run plan again") from None
 
     def _find(self, kind: Kind, action: Action) -> dict[str, Any] | None:
         """The live object of the action's name, if one is listed now."""

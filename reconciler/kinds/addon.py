@@ -11,10 +11,14 @@ of its path (the simulator does the same; REFERENCE and the 2026-07 spec leave i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from reconciler.kinds.base import (
     Endpoints,
     Field,
     FieldClass,
+    Hooks,
     Kind,
     Parent,
     Statuses,
@@ -29,6 +33,13 @@ FIELDS = (
     Field("add_on_type", FieldClass.REPLACE),
     Field("state", FieldClass.COMPUTED),
 )
+
+
+def enable(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The API lists only enabled add-ons in a cluster's answer: one that exists disabled is
+    not seen, and its create is refused (409). It is enabled, with the config the spec gives."""
+    return {"config": body.get("config") or {str(body["add_on_type"]): {"enabled": True}}}
+
 
 KIND = Kind(
     name="add-on",
@@ -50,6 +61,7 @@ KIND = Kind(
     statuses=Statuses(default=""),
     parent=Parent(kind="cluster", key="add_ons"),
     replace_needs_consent=False,
+    hooks=Hooks(conflict_update=enable),
     texts=Texts(
         update_reason="its config differs from the spec",
         replace_reason="its add_on_type changed",

@@ -133,7 +133,9 @@ class Prepaid:
 
 #: (spec defaults, spec item, is it present) → its API fields.
 SpecItem = Callable[[Mapping[str, Any], Mapping[str, Any], bool], dict[str, Any]]
-#: A spec item → (key, message) for each problem or each name it should no longer use.
+#: A merged spec item → (key or path inside it, message) for each problem.
+SpecChecks = Callable[[Mapping[str, Any]], list[tuple[Any, str]]]
+#: A spec item → (key, message) for each name it should no longer use.
 SpecWarnings = Callable[[Mapping[str, Any]], list[tuple[str, str]]]
 #: (wanted, live) comparable maps → a reason to block the update, or None.
 UpdateGuard = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
@@ -152,7 +154,7 @@ class Hooks:
     # should no longer be written (older API names)
     spec_warnings: SpecWarnings | None = None
     # a present spec item, defaults merged → (key, message) for rules JSON Schema cannot say
-    spec_checks: SpecWarnings | None = None
+    spec_checks: SpecChecks | None = None
     # desired comparable fields → completed with defaults that depend on other fields
     complete_desired: Callable[[dict[str, Any]], None] | None = None
     # desired fields → compared fields the spec does not govern (e.g. owned by an autoscaler)
@@ -177,6 +179,9 @@ class Hooks:
     # (desired fields, live resources it uses) → (key, note) for each that a delete of it takes
     # along (a cluster's inline shared volume): shown, and counted as a delete
     collateral: Callable[[Mapping[str, Any], list[Any]], list[tuple[str, str]]] | None = None
+    # a create body refused with 409 although its resource was not listed (a disabled add-on
+    # is left out of its cluster's answer) → the update that makes it what the create would
+    conflict_update: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     # an API object → lines a reviewer should see even with nothing to change (a node repair
     # waiting for approval, a node not ready)
     attention: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None

@@ -148,11 +148,36 @@ def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_item(merged: Mapping[str, Any]) -> list[tuple[str, str]]:
+def check_item(merged: Mapping[str, Any]) -> list[tuple[Any, str]]:
     """Rules a merged cluster must meet that JSON Schema cannot say: GPU counts against
     num_gpus, reservation times that are real instants, and an end after the start. A value
     the API would refuse is caught here, before a replace deletes anything."""
-    return check_gpu_counts(merged) + check_reservation(merged)
+    problems: list[tuple[Any, str]] = [*check_gpu_counts(merged), *check_reservation(merged)]
+    return problems + check_add_ons(merged)
+
+
+def check_add_ons(merged: Mapping[str, Any]) -> list[tuple[Any, str]]:
+    """Add-on names are unique on a cluster, and none is declared switched off: the API lists
+    only enabled add-ons, so one declared `enabled: false` could never be seen as done."""
+    problems: list[tuple[Any, str]] = []
+    seen: set[Any] = set()
+    for index, item in enumerate(merged.get("add_ons") or ()):
+        if not isinstance(item, Mapping):
+            continue
+        if item.get("name") in seen:
+            problems.append((("add_ons", index, "name"), f"add-on {item['name']!r} is named twice"))
+        seen.add(item.get("name"))
+        for key, value in (item.get("config") or {}).items():
+            own = key == item.get("add_on_type")  # its own switch; others are settings of it
+            if own and isinstance(value, Mapping) and value.get("enabled") is False:
+                problems.append(
+                    (
+                        ("add_ons", index, "config", key, "enabled"),
+                        "false is never seen as done (the API lists only enabled add-ons); "
+                        "to switch an add-on off, mark it ensure: absent",
+                    )
+                )
+    return problems
 
 
 def check_reservation(merged: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -157,10 +157,12 @@ CLUSTER_UPDATE = Obj(
 CREATE_FIELDS: Mapping[str, frozenset[str]] = {
     "cluster": frozenset(CLUSTER_CREATE.fields),
     "volume": frozenset(VOLUME_CREATE.fields),
+    "add-on": frozenset(ADD_ON_CREATE.fields),
 }
 UPDATE_FIELDS: Mapping[str, frozenset[str]] = {
     "cluster": frozenset(CLUSTER_UPDATE.fields),
     "volume": frozenset(VOLUME_UPDATE.fields),
+    "add-on": frozenset(ADD_ON_UPDATE.fields),
 }
 
 

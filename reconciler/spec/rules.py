@@ -79,7 +79,10 @@ def _check_merged(
     merged = _merged(kind, defaults, item)
     issues = rules.check(merged, doc, where) if rules is not None else []
     if kind.hooks.spec_checks is not None:
-        issues += [Issue(doc, (*where, k), m) for k, m in kind.hooks.spec_checks(merged)]
+        issues += [
+            Issue(doc, (*where, *(k if isinstance(k, tuple) else (k,))), m)
+            for k, m in kind.hooks.spec_checks(merged)
+        ]
     return issues
 
 

@@ -995,7 +995,7 @@ def test_fault_vocabulary_is_one_table() -> None:
 
 def test_body_field_tables_are_plain_data() -> None:
     """CREATE_FIELDS / UPDATE_FIELDS name each kind's top-level body fields."""
-    assert set(CREATE_FIELDS) == set(UPDATE_FIELDS) == {"cluster", "volume"}
+    assert set(CREATE_FIELDS) == set(UPDATE_FIELDS) == {"cluster", "volume", "add-on"}
     assert {"cluster_name", "num_gpus", "shared_volume"} <= CREATE_FIELDS["cluster"]
     assert UPDATE_FIELDS["cluster"] <= CREATE_FIELDS["cluster"]
     assert UPDATE_FIELDS["volume"] == {"volume_id", "size_tib"}

@@ -491,3 +491,21 @@ def test_reservation_times_the_api_would_refuse_are_errors(
     with pytest.raises(SpecError) as caught:
         load(text)
     assert any(message in p for p in caught.value.problems), caught.value.problems
+
+
+def test_an_add_on_declared_switched_off_or_twice_is_an_error() -> None:
+    """`enabled: false` could never be seen as done (the API lists only enabled add-ons), and
+    a name twice on one cluster is ambiguous: both are errors at their place."""
+    text = HEADER + (
+        "clusters:\n  - cluster_name: a\n    num_gpus: 8\n    add_ons:\n"
+        "      - {name: d, add_on_type: dashboard, config: {dashboard: {enabled: false}}}\n"
+        "      - {name: d, add_on_type: dashboard}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load(text)
+    problems = caught.value.problems
+    assert any(
+        "clusters[0].add_ons[0].config.dashboard.enabled: false is never seen as done" in p
+        for p in problems
+    ), problems
+    assert any("clusters[0].add_ons[1].name: add-on 'd' is named twice" in p for p in problems)
