@@ -157,12 +157,15 @@ CONFIRM_DESTROY = (
 
 
 def confirm(question: str) -> None:
-    """Only the exact answer 'yes' goes on; anything else cancels with exit 1."""
+    """Only the exact answer 'yes' goes on; anything else (Ctrl-D too) cancels with exit 1;
+    Ctrl-C at the prompt is an interrupt (exit 130), as everywhere else."""
     click.echo(f"\n{question}")
     try:
         answer = click.prompt("  Enter a value", default="", show_default=False)
-    except click.Abort:
-        click.echo("")  # Ctrl-D / Ctrl-C at the prompt: end the prompt's line first
+    except click.Abort as exc:
+        click.echo("")  # end the prompt's line first
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise Interrupted("interrupted at the prompt; nothing was changed") from None
         answer = ""
     if answer.strip() != "yes":
         raise Cancelled("Apply cancelled; nothing was changed.")
