@@ -168,7 +168,7 @@ def plan(
 @click.pass_obj
 def drift(settings: Settings, paths: tuple[str, ...], fmt: str) -> None:
     """Read-only plan for schedules: exit 2 when live state drifted from the spec."""
-    the_plan = plan_and_show(settings, paths, fmt)
+    the_plan = plan_and_show(settings, paths, fmt, mode="drift")
     if the_plan.has_changes or the_plan.is_blocked:
         sys.exit(EXIT_CHANGES)
 

@@ -115,13 +115,18 @@ def make_plan(
 
 
 def plan_and_show(
-    settings: Settings, paths: Sequence[str], fmt: str, selection: Selection = EVERYTHING
+    settings: Settings,
+    paths: Sequence[str],
+    fmt: str,
+    selection: Selection = EVERYTHING,
+    mode: str = "plan",
 ) -> Plan:
-    """Read the spec, plan against live state, print the plan in `fmt` (nothing is changed)."""
+    """Read the spec, plan against live state, print the plan in `fmt` (nothing is changed);
+    `mode` is the command whose words the plan speaks (`plan` or `drift`)."""
     spec = load_desired(paths)
     with make_client(settings) as client:
         the_plan, _ = make_plan(settings, client, spec, *selection)
-    click.echo(render_plan(the_plan, fmt, settings.color), nl=False)
+    click.echo(render_plan(the_plan, fmt, settings.color, mode), nl=False)
     return the_plan
 
 
@@ -199,7 +204,12 @@ def apply_options(settings: Settings, parallelism: int, wait: bool, timeout: flo
 
 
 def execute(
-    settings: Settings, client: Client, the_plan: Plan, live: LiveState, options: ApplyOptions
+    settings: Settings,
+    client: Client,
+    the_plan: Plan,
+    live: LiveState,
+    options: ApplyOptions,
+    verb: str = "Apply",
 ) -> None:
     """Run the plan, print the report, exit 5 on failures and 130 when interrupted."""
     printer = ProgressPrinter(tty=sys.stdout.isatty())
@@ -214,7 +224,7 @@ def execute(
         the_plan, live, on_interrupt=on_first_interrupt, on_second_interrupt=on_second_interrupt
     )
     click.echo("")
-    click.echo(render_report(report, settings.color), nl=False)
+    click.echo(render_report(report, settings.color, verb), nl=False)
     if report.interrupted:
         raise Interrupted("apply interrupted; run `reconciler plan` to see what is left")
     if report.has_failures:
@@ -250,12 +260,15 @@ def plan_confirm_execute(
     question: str,
 ) -> None:
     """Plan, show it, stop on a safety rule or no changes, ask, then execute."""
+    mode = "destroy" if question == CONFIRM_DESTROY else "plan"
     with make_client(settings) as client:
         the_plan, live = make_plan(settings, client, spec, *selection)
-        click.echo(render_plan(the_plan, "text", settings.color), nl=False)
+        click.echo(render_plan(the_plan, "text", settings.color, mode), nl=False)
         raise_if_unsafe(the_plan)
         if not the_plan.has_changes:
             return
         if not auto_approve:
             confirm(question)
-        execute(settings, client, the_plan, live, options)
+        execute(
+            settings, client, the_plan, live, options, "Destroy" if mode == "destroy" else "Apply"
+        )
