@@ -126,3 +126,22 @@ def test_shared_volume_without_any_region_is_one_error(tmp_path: Path) -> None:
         "or in defaults",
         "Error: 1 problem(s) in the spec.",
     ]
+
+
+def test_the_infra_repo_example_is_complete() -> None:
+    """Every file its README lists exists, its specs point at its schema, which is the
+    project's own schema, and its .gitignore keeps out the simulator's state and plans."""
+    readme = (INFRA_REPO / "README.md").read_text()
+    listed = [line.split()[0] for line in readme.split("```")[1].strip().splitlines()]
+    listed = [name for name in listed if "." in name or "/" in name]
+    assert len(listed) >= 7
+    for name in listed:
+        assert (INFRA_REPO / name).is_file(), name
+    schema = INFRA_REPO / "clusters.schema.json"
+    assert schema.read_text() == (ROOT / "schemas" / "clusters.schema.json").read_text()
+    for spec in [*INFRA_REPO.glob("clusters/*.yaml"), INFRA_REPO / "volumes.yaml"]:
+        first = spec.read_text().splitlines()[0]
+        target = first.split("$schema=", 1)[1]
+        assert (spec.parent / target).resolve() == schema.resolve(), spec
+    ignored = (INFRA_REPO / ".gitignore").read_text().split()
+    assert {".reconciler/", "plan.json"} <= set(ignored)
