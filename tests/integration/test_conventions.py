@@ -281,3 +281,35 @@ def test_connection_failures_say_what_happened(
     notices = [r.getMessage() for r in caplog.records if r.name == "reconciler.client"]
     assert len([n for n in notices if "retrying" in n]) == 1
     assert len(sleeps) == 4
+
+
+def test_a_retried_error_status_is_noticed_once_per_client(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """503 twice, then an answer: one notice naming the status, however many retries follow."""
+    answers = iter([503, 503, 200, 503, 200])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = next(answers)
+        return (
+            httpx.Response(status, json={"clusters": []})
+            if status == 200
+            else httpx.Response(status)
+        )
+
+    sleeps: list[float] = []
+    transport = httpx.MockTransport(handler)
+    with (
+        caplog.at_level(logging.WARNING, logger="reconciler.client"),
+        Client(
+            "https://api.example", "key-123456789", transport=transport, sleep=sleeps.append
+        ) as client,
+    ):
+        assert client.list_resources(get("cluster").api) == []
+        assert client.list_resources(get("cluster").api) == []
+    notices = [r.getMessage() for r in caplog.records if r.name == "reconciler.client"]
+    assert notices == [
+        "GET /v1/compute/clusters: 503 Service Unavailable; retrying up to 4 times "
+        "(later retries are not reported)"
+    ]
+    assert len(sleeps) == 3
