@@ -4,7 +4,6 @@ set -euo pipefail
 BIN=${1:-.venv/bin}
 STATE=.reconciler/demo-sim.json
 rm -f "$STATE"
-export NO_COLOR=${NO_COLOR:-}
 run() { echo; echo "\$ reconciler $*"; "$BIN/reconciler" "$@"; }
 
 # A few clusters that already exist in the simulated account, as a real account would have.

@@ -29,6 +29,24 @@ from reconciler.plan.saved import plan_to_dict
 MATCHED = f"Live {' and '.join(k.plural for k in reversed(TOP_LEVEL))} match the spec."
 MARKDOWN_LIMIT = 65_000
 MARKDOWN_BLOCKED_SHOWN = 20
+UNMANAGED_SHOWN = 10
+
+#: What the plan is for, which sets its words: `plan`/`show`/`apply`, `drift`, `destroy`.
+MODES = ("plan", "drift", "destroy")
+INTRO = {
+    "plan": "reconciler will perform the following actions{scope}:",
+    "drift": "Live state has drifted from the spec{scope}; `reconciler apply` would:",
+    "destroy": "reconciler will destroy the following resources{scope}:",
+}
+NO_CHANGES = {
+    "plan": f"No changes. {MATCHED}",
+    "drift": f"No drift. {MATCHED}",
+    "destroy": "Nothing to destroy: no live resource is declared by the spec.",
+}
+#: Markdown: the colour of a consequence. In a ```diff block GitHub paints lines starting
+#: with `+` green, `-` red and `!` orange; an update's lines stay uncoloured (neutral).
+DIFF_MARK = {"+": "+", "~": "", "-": "-", "-/+": "-", "!": "!"}
+DOT = {"+": ":green_circle:", "~": ":white_circle:", "-": ":red_circle:", "-/+": ":red_circle:"}
 
 COLORS = {"+": "32", "~": "33", "-": "31", "-/+": "35", "!": "31;1", "bold": "1"}
 
@@ -83,7 +101,7 @@ def show_value(value: Any, path: str = "") -> str:
     return escape(text)
 
 
-def _header(action: Action, project_id: str | None = None) -> str:
+def _header(action: Action, mode: str = "plan") -> str:
     what = label(action)
     match action.kind:
         case ActionKind.CREATE:
@@ -92,6 +110,8 @@ def _header(action: Action, project_id: str | None = None) -> str:
             return f"# {what} will be updated in-place"
         case ActionKind.REPLACE:
             return f"# {what} must be replaced"
+        case ActionKind.DELETE if mode == "destroy" or not action.reason:
+            return f"# {what} will be destroyed"
         case ActionKind.DELETE:
             return f"# {what} will be destroyed ({escape(action.reason)})"
         case _:
@@ -131,10 +151,10 @@ def _change_lines(changes: Iterable[FieldChange], kind: ActionKind, color: bool)
     return lines
 
 
-def render_action(action: Action, color: bool = False) -> list[str]:
+def render_action(action: Action, color: bool = False, mode: str = "plan") -> list[str]:
     symbol = SYMBOL[action.kind]
     lead = symbol.rjust(3)
-    lines = [f"  {_header(action)}"]
+    lines = [f"  {_header(action, mode)}"]
     title = f"{label(action)}{_ident(action)}"
     shown_kind = action.intended or action.kind
     if action.kind is ActionKind.DELETE or not action.changes:
@@ -215,27 +235,34 @@ def money_lines(plan: Plan) -> list[str]:
     return lines
 
 
-def render_text(plan: Plan, color: bool = False) -> str:
-    """The Terraform-like plan a reviewer reads."""
+def unmanaged_line(plan: Plan, quote: str = '"') -> str:
+    """The live clusters left alone, by name: the first UNMANAGED_SHOWN, then a count."""
+    n = len(plan.unmanaged)
+    names = [f"{quote}{escape(name)}{quote}" for name in plan.unmanaged[:UNMANAGED_SHOWN]]
+    more = f" and {n - UNMANAGED_SHOWN} more" if n > UNMANAGED_SHOWN else ""
+    return (
+        f"Unmanaged: {n} live cluster{'s' if n != 1 else ''} outside this spec's scope "
+        f"{'are' if n != 1 else 'is'} left alone: {', '.join(names)}{more}."
+    )
+
+
+def render_text(plan: Plan, color: bool = False, mode: str = "plan") -> str:
+    """The Terraform-like plan a reviewer reads; `mode` (MODES) sets the words."""
     lines: list[str] = []
     scope = f" (project {escape(plan.project_id)})" if plan.project_id else ""
     if plan.actions:
-        lines += [f"reconciler will perform the following actions{scope}:", ""]
+        lines += [INTRO[mode].format(scope=scope), ""]
         for action in plan.actions:
-            lines += render_action(action, color)
+            lines += render_action(action, color, mode)
             lines += cost_note(plan, action)
             lines.append("")
     for note in plan.notes:
         lines.append(f"Note: {escape(note)}")
     lines += [paint(f"Attention: {escape(a)}", "!", color) for a in plan.attention]
     if plan.unmanaged:
-        n = len(plan.unmanaged)
-        lines.append(
-            f"Unmanaged: {n} live cluster{'s' if n != 1 else ''} outside this spec's scope "
-            f"{'are' if n != 1 else 'is'} left alone."
-        )
+        lines.append(unmanaged_line(plan))
     if not plan.has_changes and not plan.is_blocked:
-        lines.append(f"No changes. {MATCHED}")
+        lines.append(NO_CHANGES[mode])
     else:
         lines.append(summary_line(plan))
         if gpu := gpu_line(plan):
@@ -260,12 +287,14 @@ def render_json(plan: Plan) -> str:
     return json.dumps(plan_to_dict(plan), indent=2, sort_keys=True) + "\n"
 
 
-def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
+def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT, mode: str = "plan") -> str:
     """A PR comment: summary table first, details collapsible, under `limit` characters."""
     scope = f" (project `{escape(plan.project_id)}`)" if plan.project_id else ""
-    head = [f"### reconciler plan{scope}", ""]
+    head = [f"### reconciler {mode}{scope}", ""]
+    unmanaged = ["", unmanaged_line(plan, "`")] if plan.unmanaged else []
     if not plan.has_changes and not plan.is_blocked:
-        head.append(f"**No changes.** {MATCHED}")  # a warning still shows (drift in a PR)
+        first, rest = NO_CHANGES[mode].split(". ", 1)
+        head += [f"**{first}.** {rest}", *unmanaged]  # a warning still shows (drift in a PR)
         head += _md_attention(plan)
         money = [f"- {escape(line)}".replace("$", "\\$") for line in money_lines(plan)]
         return "\n".join(head + money) + "\n"
@@ -287,6 +316,7 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     ]
     if gpu := gpu_line(plan):
         head.append(f"{gpu}")
+    head += unmanaged
     head += _md_attention(plan)
     if money := money_lines(plan):
         head += ["", *(f"- {escape(line)}".replace("$", "\\$") for line in money)]
@@ -301,15 +331,19 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
                 f"> … and {len(reasons) - MARKDOWN_BLOCKED_SHOWN} more blocked; see the details."
             )
     rows = ["", "| | resource | action |", "|---|---|---|"]
-    rows += [f"| `{SYMBOL[a.kind]}` | {_md_label(a)} | {a.kind} |" for a in plan.actions]
-    details = diff_highlight(render_text(plan, color=False))
+    rows += [
+        f"| {DOT.get(SYMBOL[a.kind], ':no_entry:')} `{SYMBOL[a.kind]}` | {_md_label(a)} "
+        f"| {a.kind} |"
+        for a in plan.actions
+    ]
+    details = diff_highlight(render_text(plan, color=False, mode=mode))
     fence = "`" * max(3, _longest_backtick_run(details) + 1)
     tail_open = ["", "<details><summary>Plan details</summary>", "", f"{fence}diff"]
     tail_close = [fence, "", "</details>", ""]
     text = "\n".join(head + rows + tail_open) + "\n" + details + "\n".join(tail_close)
     if len(text) <= limit:
         return text
-    cut = "\n… truncated: the full plan is in the job log (`reconciler plan`).\n"
+    cut = f"\n… truncated: the full plan is in the job log (`reconciler {mode}`).\n"
     budget = limit - len("\n".join(head + tail_open)) - len("\n".join(tail_close)) - len(cut) - 2
     return (
         "\n".join(head + tail_open) + "\n" + details[: max(budget, 0)] + cut + "\n".join(tail_close)
@@ -326,16 +360,24 @@ def _md_attention(plan: Plan) -> list[str]:
 
 
 def diff_highlight(text: str) -> str:
-    """Plan text for a ```diff block: the change symbol moved to column 0 so GitHub colours
-    the line (`~` becomes `!`, which diff highlighting also marks)."""
-    lines = []
+    """Plan text for a ```diff block, coloured by consequence (DIFF_MARK): each line of a
+    create, delete, replace or blocked action gets its mark in column 0 (the action's own
+    symbol moves there), and an update's lines are left as they are, uncoloured."""
+    lines, mark = [], ""
     for line in text.splitlines():
         stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
         symbol = stripped[:3] if stripped.startswith("-/+") else stripped[:1]
-        if symbol in ("+", "-", "~", "!", "-/+") and stripped[len(symbol) : len(symbol) + 1] == " ":
-            indent = len(line) - len(stripped)
-            mark = {"~": "!", "-/+": "!"}.get(symbol, symbol)
-            line = mark + " " * (indent + len(symbol) - 1) + stripped[len(symbol) :]
+        is_title = indent + len(symbol) <= 3 and stripped[len(symbol) : len(symbol) + 1] == " "
+        if is_title and symbol in DIFF_MARK:
+            mark = DIFF_MARK[symbol]
+        elif not line.startswith("      ") or stripped.startswith("# "):
+            mark = ""  # comments, blank lines and the footer are neutral
+        if mark and line.startswith(" "):
+            if stripped.startswith(mark) and stripped[len(mark) : len(mark) + 1] == " ":
+                line = mark + " " * indent + stripped[len(mark) :]  # the symbol moves
+            else:
+                line = mark + line[1:]
         lines.append(line)
     return "\n".join(lines) + "\n"
 
@@ -348,18 +390,18 @@ def _longest_backtick_run(text: str) -> int:
     return longest
 
 
-def render_plan(plan: Plan, fmt: str, color: bool = False) -> str:
+def render_plan(plan: Plan, fmt: str, color: bool = False, mode: str = "plan") -> str:
     match fmt:
         case "json":
             return render_json(plan)
         case "markdown":
-            return render_markdown(plan)
+            return render_markdown(plan, mode=mode)
         case _:
-            return render_text(plan, color)
+            return render_text(plan, color, mode)
 
 
-def render_report(report: ApplyReport, color: bool = False) -> str:
-    """What apply did: one line per action, then the totals."""
+def render_report(report: ApplyReport, color: bool = False, title: str = "Apply") -> str:
+    """What apply (or destroy: `title`) did: one line per action, then the totals."""
     lines = []
     # A replace deleted but not created again is the worst news: it goes first.
     results = sorted(report.results, key=lambda r: not r.message.startswith("DELETED, NOT"))
@@ -388,7 +430,7 @@ def render_report(report: ApplyReport, color: bool = False) -> str:
     unsettled = report.count(Outcome.SENT)
     done, failed = report.count(Outcome.DONE), report.count(Outcome.FAILED)
     skipped = report.count(Outcome.SKIPPED)
-    head = "Apply interrupted" if report.interrupted else "Apply complete"
+    head = f"{title} interrupted" if report.interrupted else f"{title} complete"
     sent = f", {unsettled} not waited for" if unsettled else ""
     lines.append(f"{head}: {done} done{sent}, {failed} failed, {skipped} skipped.")
     if report.has_failures:

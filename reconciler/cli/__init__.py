@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -75,20 +76,76 @@ class Settings:
 
 
 class Group(click.Group):
-    """Reads a bare `--sim` before a command name as the flag, not as `--sim=COMMAND`.
+    """Global options go before or after the command (`reconciler plan --sim` as well as
+    `reconciler --sim plan`), and a bare `--sim` before a command name is the flag.
 
     Click gives an option with an optional value the next word when that word is not an
-    option, so `reconciler --sim plan` would run nothing with the state file `plan`.
+    option, so `reconciler --sim plan` would run nothing with the state file `plan`. After
+    the command a bare `--sim` is always the flag (`--sim=FILE` names a state file there), so
+    `apply --sim plan.json` reads plan.json as the PLANFILE.
     """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         args = list(args)
         for i, arg in enumerate(args):
             if arg in self.commands:
+                args = args[:i] + hoist_global_options(self, args[i:])
                 break
             if arg == "--sim" and i + 1 < len(args) and args[i + 1] in self.commands:
                 args[i] = f"--sim={DEFAULT_SIM_STATE}"
         return super().parse_args(ctx, args)
+
+
+def _option_arity(command: click.Command) -> dict[str, int]:
+    """Option name → words it takes (0 flag, 1 value, -1 optional value) for one command."""
+    arity = {}
+    for param in command.params:
+        if isinstance(param, click.Option):
+            takes = 0 if param.is_flag or param.count else 1
+            if "--sim" in param.opts:  # `--sim[=FILE]`: a value only after `=`
+                takes = -1
+            for name in (*param.opts, *param.secondary_opts):
+                arity[name] = takes
+    return arity
+
+
+def hoist_global_options(group: click.Group, args: list[str]) -> list[str]:
+    """`COMMAND [SUB] ... --global [VALUE] ...` → the global options first, then the rest.
+
+    An option the command defines itself (export's `--project-id`) stays the command's; a
+    value of the command's own options is never taken for an option; `--` ends the scan.
+    """
+    global_arity = _option_arity(group)
+    global_arity.pop("--version", None)
+    global_arity.pop("--help", None)
+    global_arity.pop("-h", None)
+    command: click.Command | None = group.commands.get(args[0])
+    own: dict[str, int] = {}
+    while command is not None:
+        own.update(_option_arity(command))
+        sub = command.commands if isinstance(command, click.Group) else {}
+        command = next((sub[a] for a in args[1:3] if a in sub), None)
+    hoisted: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name = arg.split("=", 1)[0]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if name in own:
+            takes = 1 if own[name] == 1 and "=" not in arg else 0
+            rest += args[i : i + 1 + takes]
+        elif name in global_arity:
+            takes = 1 if global_arity[name] == 1 and "=" not in arg else 0
+            word = f"--sim={DEFAULT_SIM_STATE}" if arg == "--sim" else arg
+            hoisted += [word, *args[i + 1 : i + 1 + takes]]
+        else:
+            takes = 0
+            rest.append(arg)
+        i += 1 + takes
+    return hoisted + rest
 
 
 @click.group(
@@ -141,7 +198,8 @@ def cli(
     Keep YAML specs in git; `validate` checks them, `plan` shows what would change against
     the live clusters, `apply` does it after you confirm.
     """
-    color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    # NO_COLOR counts only when set and non-empty (https://no-color.org).
+    color = not no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
     ctx.obj = Settings(base_url, api_key_file, project_id, sim, sim_speed, color, debug)
 
 
@@ -175,9 +233,23 @@ def tuned_gc() -> Iterator[None]:
         gc.set_threshold(*previous)
 
 
+class _StderrNotices(logging.Handler):
+    """The client's warnings (the one retry notice) as plain lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        echo_err(escape(record.getMessage()))
+
+
+def _print_client_notices() -> None:
+    client_log = logging.getLogger("reconciler.client")
+    if not any(isinstance(h, _StderrNotices) for h in client_log.handlers):
+        client_log.addHandler(_StderrNotices(logging.WARNING))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console script: run the group, turn every error into one line and an exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    _print_client_notices()
     try:
         with tuned_gc():
             cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)

@@ -259,7 +259,7 @@ def plan(
 def drift(settings: Settings, paths: tuple[str, ...], fmt: str, money: MoneyFlags) -> None:
     """Read-only plan for schedules: exit 2 when live state drifted from the spec or a
     cluster expired (lifecycle.expires_at); a reservation ending soon is a warning."""
-    the_plan = plan_and_show(settings, paths, fmt, money=money)
+    the_plan = plan_and_show(settings, paths, fmt, money=money, mode="drift")
     if the_plan.has_changes or the_plan.is_blocked:
         sys.exit(EXIT_CHANGES)
 

@@ -23,26 +23,21 @@ MAX_PLAN_BYTES = 256 * 1024 * 1024  # one limit for writing and reading a saved 
 def read_spec_files(paths: Sequence[str]) -> list[tuple[str, bytes]]:
     """Expand files and directories into (display path, bytes), sorted; the I/O half of specs.
 
-    A directory contributes its *.yaml/*.yml files (not hidden ones, not subdirectories) in
-    name order; files keep the order given. Every unreadable path is reported at once.
+    A directory contributes its *.yaml/*.yml files and those of its subdirectories, sorted
+    by path, leaving out hidden files and hidden directories (`.github/`, `.reconciler/`);
+    files keep the order given. Every unreadable path is reported at once.
     """
     candidates: list[str] = []
     problems: list[str] = []
     for raw in paths:
         if os.path.isdir(raw):
-            names = sorted(
-                name
-                for name in os.listdir(raw)
-                if name.endswith(SPEC_SUFFIXES)
-                and not name.startswith(".")
-                and os.path.isfile(os.path.join(raw, name))
-            )
-            if not names:
+            found = spec_files_under(raw)
+            if not found:
                 problems.append(
-                    f"{raw}: no *.yaml or *.yml files in this directory; "
+                    f"{raw}: no *.yaml or *.yml files in this directory or below it; "
                     "pass a spec file or a directory that holds spec files"
                 )
-            candidates += [os.path.normpath(os.path.join(raw, name)) for name in names]
+            candidates += found
         elif os.path.exists(raw):
             candidates.append(raw)
         else:
@@ -89,6 +84,20 @@ def _read_regular(path: str, limit: int) -> tuple[bytes, int]:
         # Never read an oversized file.
         data = b"" if info.st_size > limit else handle.read(limit + 1)
         return data, max(info.st_size, len(data))
+
+
+def spec_files_under(directory: str) -> list[str]:
+    """Every *.yaml/*.yml file below `directory` (not hidden, not in a hidden directory),
+    sorted by path components, so `a/z.yaml` comes before `b.yaml` the same way everywhere."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            path = os.path.join(root, name)
+            if name.endswith(SPEC_SUFFIXES) and not name.startswith(".") and os.path.isfile(path):
+                parts = os.path.relpath(path, directory).split(os.sep)
+                found.append((tuple(parts), os.path.normpath(path)))
+    return [path for _, path in sorted(found)]
 
 
 def write_plan_file(path: str, plan: Plan) -> None:

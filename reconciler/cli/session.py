@@ -180,13 +180,15 @@ def plan_and_show(
     fmt: str,
     selection: Selection = EVERYTHING,
     money: MoneyFlags = NO_MONEY_FLAGS,
+    mode: str = "plan",
 ) -> Plan:
     """Read the spec, plan against live state, print the plan in `fmt` (nothing is changed),
-    then the note on resources that are not ready (stdout with text, else stderr)."""
+    then the note on resources that are not ready (stdout with text, else stderr). `mode` is
+    the command whose words the plan speaks (`plan` or `drift`)."""
     spec = load_desired(paths)
     with make_client(settings) as client:
         the_plan, live = make_plan(settings, client, spec, *selection, money=money)
-    click.echo(render_plan(the_plan, fmt, settings.color), nl=False)
+    click.echo(render_plan(the_plan, fmt, settings.color, mode), nl=False)
     note = render_not_ready(live)
     if note:
         click.echo(f"\n{note}" if fmt == "text" else note, nl=False, err=fmt != "text")
@@ -245,12 +247,15 @@ CONFIRM_DESTROY = (
 
 
 def confirm(question: str) -> None:
-    """Only the exact answer 'yes' goes on; anything else cancels with exit 1."""
+    """Only the exact answer 'yes' goes on; anything else (Ctrl-D too) cancels with exit 1;
+    Ctrl-C at the prompt is an interrupt (exit 130), as everywhere else."""
     click.echo(f"\n{question}")
     try:
         answer = click.prompt("  Enter a value", default="", show_default=False)
-    except click.Abort:
-        click.echo("")  # Ctrl-D / Ctrl-C at the prompt: end the prompt's line first
+    except click.Abort as exc:
+        click.echo("")  # end the prompt's line first
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise Interrupted("interrupted at the prompt; nothing was changed") from None
         answer = ""
     if answer.strip() != "yes":
         raise Cancelled("Apply cancelled; nothing was changed.")
@@ -293,7 +298,12 @@ def sim_speed(settings: Settings) -> float | None:
 
 
 def execute(
-    settings: Settings, client: Client, the_plan: Plan, live: LiveState, options: ApplyOptions
+    settings: Settings,
+    client: Client,
+    the_plan: Plan,
+    live: LiveState,
+    options: ApplyOptions,
+    verb: str = "Apply",
 ) -> None:
     """Run the plan, print the report, exit 5 on failures and 130 when interrupted."""
     printer = make_printer(settings.color, sim_speed(settings))
@@ -321,7 +331,7 @@ def execute(
     finally:
         printer.close()
     click.echo("")
-    click.echo(render_report(report, settings.color), nl=False)
+    click.echo(render_report(report, settings.color, verb), nl=False)
     if report.interrupted:
         raise Interrupted("apply interrupted; run `reconciler plan` to see what is left")
     if report.has_failures:
@@ -399,15 +409,18 @@ def plan_confirm_execute(
 ) -> None:
     """Under the project's lock: plan, show it, stop on a safety rule or no changes, ask, then
     execute. A second apply waits for the lock, then plans what the first left to do."""
+    mode = "destroy" if question == CONFIRM_DESTROY else "plan"
     with (
         held(project_lock(settings, lock, spec.project_id), echo_err),
         make_client(settings) as client,
     ):
         the_plan, live = make_plan(settings, client, spec, *selection, money=money)
-        click.echo(render_plan(the_plan, "text", settings.color), nl=False)
+        click.echo(render_plan(the_plan, "text", settings.color, mode), nl=False)
         raise_if_unsafe(the_plan)
         if not the_plan.has_changes:
             return
         if not auto_approve:
             confirm(question)
-        execute(settings, client, the_plan, live, options)
+        execute(
+            settings, client, the_plan, live, options, "Destroy" if mode == "destroy" else "Apply"
+        )

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import socket
 import ssl
 import threading
 import time
@@ -34,6 +35,7 @@ from reconciler.client.config import (
     check_base_url,
     is_header_safe,
 )
+from reconciler.client.config import _is_loopback as is_loopback
 from reconciler.client.headers import custom_headers, retry_delay, should_retry
 from reconciler.client.text import escape, truncate
 from reconciler.errors import (
@@ -251,10 +253,11 @@ class RequestLoop:
         if retries >= self._retry.max_retries:
             raise ApiTransportError(
                 f"{where}: no answer from {self.base_url} after {retries + 1} attempts: "
-                f"{_describe(exc)}",
+                f"{_describe(exc)}{_unreachable_hint(self.base_url, exc)}",
                 method=method,
                 path=path,
             ) from None
+        self._notice_retry(f"{where}: no answer from {self.base_url}: {_describe(exc)}")
         return self._backoff(retries)
 
     def _on_error_status(
@@ -304,7 +307,17 @@ class RequestLoop:
                 status,
                 api_message,
             )
+        self._notice_retry(summary)
         return wait if wait is not None else self._backoff(retries)
+
+    def _notice_retry(self, what: str) -> None:
+        """One line per client, at the first retry: never silent, never one per attempt."""
+        with self._lock:
+            if getattr(self, "_retry_noticed", False):
+                return
+            self._retry_noticed = True
+        retries = self._retry.max_retries
+        log.warning("%s; retrying up to %d times (later retries are not reported)", what, retries)
 
     def _backoff(self, retries: int) -> float:
         """Full jitter: uniform in [0, min(max_delay, base * 2**retries)]."""
@@ -364,10 +377,38 @@ def _is_tls_error(exc: BaseException) -> bool:
 
 
 def _describe(exc: httpx.HTTPError) -> str:
+    """The exception's name and, in words, what went wrong: refused, unresolvable, timed out."""
+    name, text = type(exc).__name__, str(exc).lower()
     if isinstance(exc, _TooSlow):
         return f"ReadTimeout ({exc}: the server sent it too slowly)"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"{name} (timed out connecting)"
     if isinstance(exc, httpx.TimeoutException):
-        return f"{type(exc).__name__} (timed out)"
+        return f"{name} (timed out)"
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-        return f"{type(exc).__name__} (connection closed before the answer)"
-    return type(exc).__name__
+        return f"{name} (connection closed before the answer)"
+    if _in_chain(exc, socket.gaierror) or any(w in text for w in _UNRESOLVABLE):
+        return f"{name} (the host name does not resolve)"
+    if _in_chain(exc, ConnectionRefusedError) or "refused" in text:
+        return f"{name} (connection refused: nothing listens there)"
+    return name
+
+
+_UNRESOLVABLE = ("name or service not known", "name resolution", "nodename nor servname")
+
+
+def _in_chain(exc: BaseException, kind: type[BaseException]) -> bool:
+    current: BaseException | None = exc
+    for _ in range(10):  # bounded: a chain may loop
+        if current is None or isinstance(current, kind):
+            return current is not None
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _unreachable_hint(base_url: str, exc: httpx.HTTPError) -> str:
+    """What to check when nothing answered: for a loopback URL, the local simulator."""
+    if is_loopback(httpx.URL(base_url).host):
+        return "; is `reconciler sim serve` running on that port? (or use --sim, in-process)"
+    connect = isinstance(exc, httpx.ConnectError)
+    return "; check --base-url (or TOGETHER_BASE_URL) and the network" if connect else ""

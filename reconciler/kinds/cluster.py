@@ -140,8 +140,15 @@ def legacy_warnings(item: Mapping[str, Any]) -> list[tuple[str, str]]:
 def spec_item(
     defaults: Mapping[str, Any], item: Mapping[str, Any], present: bool
 ) -> dict[str, Any]:
-    """`defaults:` apply to present clusters only: an absent one is a name to delete."""
-    return merge_cluster(defaults, item) if present else translate_legacy(item)
+    """`defaults:` apply to present clusters only: an absent one is a name to delete. A
+    `shared_volume` without a region is made in the cluster's region (its own or the default)."""
+    if not present:
+        return translate_legacy(item)
+    merged = merge_cluster(defaults, item)
+    volume, region = merged.get("shared_volume"), merged.get("region")
+    if isinstance(volume, Mapping) and "region" not in volume and isinstance(region, str):
+        merged["shared_volume"] = {**volume, "region": region}
+    return merged
 
 
 def _is_int(value: Any) -> TypeGuard[int]:

@@ -1,7 +1,8 @@
 """GitOps: the example GitHub Actions workflow and pre-commit hook run the real CLI.
 
-The workflow's `reconciler ...` command lines are taken from its `run:` steps and executed,
-job by job, against the in-process simulator on a copy of examples/infra-repo.
+The workflow's reconciler steps use the repository's action (action.yml); each job is run
+step by step on a copy of examples/infra-repo, the action's shell steps through
+`tests/integration/action_runner.py` against the in-process simulator.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,25 +19,15 @@ import yaml
 
 from reconciler.simulator.state import SimState
 from reconciler.simulator.transport import save_state
-from tests.integration.helpers import load_sim_file, new_sim_state, run_cli, sim_args
+from tests.integration.action_runner import Runner
+from tests.integration.helpers import load_sim_file, new_sim_state, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW = ROOT / "examples" / "github-actions" / "reconciler.yml"
-HOOKS = ROOT / ".pre-commit-hooks.yaml"
 INFRA_REPO = ROOT / "examples" / "infra-repo"
-
-#: What the workflow's shell would expand in a `reconciler` line (none expected today).
-SHELL_VARS = {"GITHUB_SHA": "0123abc", "GITHUB_REPOSITORY": "acme/infra"}
-#: Exit codes each job accepts from each subcommand (the plan job maps 0 and 2 to success).
-ACCEPTED: Mapping[tuple[str, str], set[int]] = {
-    ("plan", "validate"): {0},
-    ("plan", "plan"): {0, 2},
-    ("apply", "apply"): {0},
-    ("apply-fresh", "plan"): {0},
-    ("apply-fresh", "apply"): {0},
-    ("drift", "drift"): {0},
-}
-REDIRECT = re.compile(r"^(\d*>>?|\d*>&\d|<|\|)")
+WORKFLOW = INFRA_REPO / ".github" / "workflows" / "reconciler.yml"
+HOOKS = ROOT / ".pre-commit-hooks.yaml"
+ACTION_REF = "YOUR-ORG/reconciler@v0.1.0"
+PR_EVENT = {"github.event.pull_request.number": "12", "github.event.pull_request.head.sha": "f00"}
 
 
 def load_workflow() -> dict[str, Any]:
@@ -46,44 +37,28 @@ def load_workflow() -> dict[str, Any]:
     return data
 
 
-def reconciler_lines(script: str) -> Iterator[str]:
-    """Every line of a shell script that runs `reconciler`, continuations joined."""
-    for line in script.replace("\\\n", " ").splitlines():
-        if line.strip().startswith("reconciler "):
-            yield line.strip()
+def action_steps(job: str) -> list[Mapping[str, str]]:
+    """The `with:` of every step of `job` that uses the reconciler action, in order."""
+    steps = load_workflow()["jobs"][job]["steps"]
+    return [dict(s["with"]) for s in steps if s.get("uses") == ACTION_REF]
 
 
-def workflow_commands() -> list[tuple[str, list[str], str | None]]:
-    """(job, argv after `reconciler`, stdout redirect target) in workflow order."""
-    commands = []
-    for job_name, job in load_workflow()["jobs"].items():
-        for step in job["steps"]:
-            for line in reconciler_lines(step.get("run", "")):
-                expanded = re.sub(
-                    r"\$\{?(\w+)\}?", lambda m: SHELL_VARS.get(m.group(1), m.group(0)), line
-                )
-                assert "$" not in expanded, f"unknown shell variable in {line!r}"
-                words = shlex.split(expanded)[1:]
-                cut = next((i for i, w in enumerate(words) if REDIRECT.match(w)), len(words))
-                stdout = words[cut + 1] if cut < len(words) and words[cut] == ">" else None
-                commands.append((job_name, words[:cut], stdout))
-    return commands
-
-
-def run_job(
-    job: str, workspace: Path, state_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> list[tuple[list[str], int]]:
-    """Run the job's reconciler lines in `workspace` (a checkout); returns argv and exit code."""
-    monkeypatch.chdir(workspace)
+def run_job(job: str, workspace: Path, state_file: Path, tmp_path: Path) -> list[tuple[str, str]]:
+    """Run the job's steps in `workspace` (a checkout): the action's steps for real, the
+    artifact upload as a copy. Returns (command, exit code) per use of the action."""
+    temp = tmp_path / f"runner-{job}-{workspace.name}"
+    temp.mkdir()
+    event = PR_EVENT if job == "plan" else {}
+    runner = Runner(workspace, state_file, temp, event=event)
     results = []
-    for job_name, argv, stdout in workflow_commands():
-        if job_name != job:
-            continue
-        result = run_cli([*sim_args(state_file), *argv])
-        if stdout:
-            (workspace / stdout).write_text(result.out)
-        assert result.code in ACCEPTED[(job, argv[0])], (argv, result.code, result.all)
-        results.append((argv, result.code))
+    for step in load_workflow()["jobs"][job]["steps"]:
+        uses = step.get("uses", "")
+        if uses == ACTION_REF:
+            run = runner.use(step["with"])
+            assert not run.failed, (job, step["with"], run.log)
+            results.append((step["with"]["command"], run.outputs["exitcode"]))
+        elif uses.startswith("actions/upload-artifact@"):
+            shutil.copy(workspace / step["with"]["path"], tmp_path / "artifact.json")
     return results
 
 
@@ -130,81 +105,68 @@ def test_workflow_is_valid_yaml_with_the_gitops_triggers_and_jobs() -> None:
         }
     for name in ("plan", "apply", "apply-fresh", "drift"):
         assert jobs[name]["env"]["TOGETHER_API_KEY"] == "${{ secrets.TOGETHER_API_KEY }}"
-        runs = [s.get("run", "") for s in jobs[name]["steps"]]
-        assert any(r.startswith("pip install") for r in runs), name
+        assert action_steps(name), name
 
 
-def test_plan_job_posts_markdown_uploads_plan_and_accepts_exit_0_and_2() -> None:
-    """The PR job plans as markdown with --detailed-exitcode, comments, uploads plan.json."""
+def test_plan_job_comments_uploads_plan_and_merge_applies_the_reviewed_plan() -> None:
+    """The PR job plans (the action comments) and uploads plan.json; the merge job applies
+    the downloaded reviewed plan; only the manual fallback plans on main."""
     steps = load_workflow()["jobs"]["plan"]["steps"]
-    text = WORKFLOW.read_text()
-    plans = [argv for job, argv, _ in workflow_commands() if job == "plan" and argv[0] == "plan"]
-    assert plans and {"--detailed-exitcode", "markdown", "plan.json"} <= set(plans[0])
-    assert any(s.get("uses", "").startswith("actions/github-script@") for s in steps)
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["with"]["path"] == "plan.json"
-    assert "0|2)" in text and 'exit "$code"' in text  # plan: 0/2 pass; drift: 2 fails
-    applies = [argv for job, argv, _ in workflow_commands() if job == "apply"]
-    assert applies == [["apply", "reviewed/plan.json", "-f", "clusters", "-f", "volumes.yaml"]]
-    assert "--auto-approve" not in text.split("apply-fresh:")[0]  # merge applies the reviewed
+    assert action_steps("plan") == [
+        {"command": "plan", "spec": "clusters volumes.yaml", "plan-file": "plan.json"}
+    ]
+    assert action_steps("apply") == [
+        {"command": "apply", "spec": "clusters volumes.yaml", "plan-file": "reviewed/plan.json"}
+    ]
+    assert [s["command"] for s in action_steps("apply-fresh")] == ["plan", "apply"]
+    assert [s["command"] for s in action_steps("drift")] == ["drift"]
 
 
-def test_every_workflow_command_runs_against_the_simulator(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """PR → merge → schedule: each `reconciler` line exits with a code its job accepts."""
+def test_every_workflow_job_runs_against_the_simulator(tmp_path: Path) -> None:
+    """PR → merge → manual fallback → schedule: every use of the action passes."""
     state_file = tmp_path / "sim.json"
     account(state_file)
-    pull_request = checkout(tmp_path, "pr")
-    ran = run_job("plan", pull_request, state_file, monkeypatch)
-    assert [code for _, code in ran] == [0, 2]
-    assert "reconciler plan" in (pull_request / "plan.md").read_text()
-    assert (pull_request / "plan.json").exists()
+    assert run_job("plan", checkout(tmp_path, "pr"), state_file, tmp_path) == [("plan", "2")]
+    assert (tmp_path / "artifact.json").exists()
 
     # Merge: a fresh checkout of main plus the PR's artifact, where the workflow downloads it.
     main = checkout(tmp_path, "main")
     (main / "reviewed").mkdir()
-    shutil.copy(pull_request / "plan.json", main / "reviewed" / "plan.json")
-    assert run_job("apply", main, state_file, monkeypatch) == [
-        (["apply", "reviewed/plan.json", "-f", "clusters", "-f", "volumes.yaml"], 0)
-    ]
+    shutil.copy(tmp_path / "artifact.json", main / "reviewed" / "plan.json")
+    assert run_job("apply", main, state_file, tmp_path) == [("apply", "0")]
     names = live_names(state_file)
     assert {"team-a-train", "team-a-slurm", "team-b-inference", "ml-sandbox"} <= names
     assert "team-b-old-experiment" not in names  # ensure: absent; ml-sandbox is unmanaged
 
-    fallback = run_job("apply-fresh", checkout(tmp_path, "dispatch"), state_file, monkeypatch)
-    assert [code for _, code in fallback] == [0, 0]
-    drift = run_job("drift", checkout(tmp_path, "schedule"), state_file, monkeypatch)
-    assert [code for _, code in drift] == [0]
-    every = {tuple(argv) for _, argv, _ in workflow_commands()}
-    assert every == {tuple(a) for a, _ in [*ran, *fallback, *drift]} | {
-        ("apply", "reviewed/plan.json", "-f", "clusters", "-f", "volumes.yaml")
-    }
+    fallback = run_job("apply-fresh", checkout(tmp_path, "dispatch"), state_file, tmp_path)
+    assert fallback == [("plan", "0"), ("apply", "0")]
+    drift = run_job("drift", checkout(tmp_path, "schedule"), state_file, tmp_path)
+    assert drift == [("drift", "0")]
 
 
-def test_scheduled_drift_fails_after_a_change_by_hand(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """After an out-of-band resize the drift line exits 2, which fails the drift job."""
+def test_scheduled_drift_fails_after_a_change_by_hand(tmp_path: Path) -> None:
+    """After an out-of-band resize the drift job's action fails with exit 2."""
     state_file = tmp_path / "sim.json"
     account(state_file)
     workspace = checkout(tmp_path, "main")
-    monkeypatch.chdir(workspace)
-    spec = ["-f", "clusters", "-f", "volumes.yaml"]
-    assert run_cli([*sim_args(state_file), "apply", *spec, "--auto-approve"]).code == 0
+    runner = Runner(workspace, state_file, tmp_path / "runner")
+    runner.temp.mkdir()
+    [drift] = action_steps("drift")
+    assert not runner.use({"command": "plan", "spec": drift["spec"]}).failed
+    assert not runner.use({"command": "apply", "spec": drift["spec"]}).failed
     state = load_sim_file(state_file)
     [train] = state.clusters_named("team-a-train")
     [inference] = state.clusters_named("team-b-inference")
     state.oob_update(inference["cluster_id"], num_gpus=16)  # ignore_changes: [num_gpus]
     save_state(state, str(state_file))
-    [(job, argv, _)] = [c for c in workflow_commands() if c[0] == "drift"]
-    assert run_cli([*sim_args(state_file), *argv]).code == 0
+    assert not runner.use(drift).failed
     state.oob_update(train["cluster_id"], num_gpus=24)
     save_state(state, str(state_file))
-    result = run_cli([*sim_args(state_file), *argv])
-    assert result.code == 2
-    assert "team-a-train" in result.out and "24" in result.out
-    assert result.code not in ACCEPTED[(job, "drift")]
+    result = runner.use(drift)
+    assert result.failed and result.outputs["exitcode"] == "2"
+    assert "team-a-train" in result.summary and "24" in result.summary
 
 
 def load_hook() -> dict[str, Any]:

@@ -252,7 +252,16 @@ def test_a_prices_file_in_a_spec_directory_is_checked_not_read_as_a_spec(tmp_pat
     write_spec(tmp_path, PRICES.replace("USD", "usd"), "prices.yaml")
     bad = run_cli(["validate", "-f", str(tmp_path)])
     assert bad.code == 1 and "prices.yaml:2:11: currency:" in bad.err
-    examples = run_cli(["validate", "-f", str(ROOT / "examples")])
+    # examples/prices.yaml sits beside examples/clusters.yaml: checked as prices there too.
+    examples = run_cli(
+        [
+            "validate",
+            "-f",
+            str(ROOT / "examples" / "clusters.yaml"),
+            "-f",
+            str(ROOT / "examples" / "prices.yaml"),
+        ]
+    )
     assert examples.code == 0, examples.all
 
 

@@ -80,7 +80,7 @@ reconciler will perform the following actions (project proj-sim):
   # cluster "old-experiment" will be destroyed (ensure: absent)
   - cluster "old-experiment" (id {old-experiment}, Ready)
 
-Unmanaged: 1 live cluster outside this spec's scope is left alone.
+Unmanaged: 1 live cluster outside this spec's scope is left alone: "someone-else".
 Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
 GPUs: H100_SXM 32 -> 40 (+8), H200_SXM 0 -> 8 (+8).
 Committed GPUs: H100_SXM ON_DEMAND 32 -> 40 (+8; 23,360 -> 29,200 GPU-hours/month), \
@@ -189,10 +189,10 @@ def test_plan_markdown(sim_file: Path, spec_file: str, ids: dict[str, str]) -> N
     assert "<details><summary>Plan details</summary>" in lines
     assert out.index("| action | count |") < out.index("<details>")
     assert lines[lines.index("| | resource | action |") + 2 :][:4] == [
-        "| `-/+` | cluster `eval-b` | replace |",
-        "| `+` | cluster `slurm-c` | create |",
-        "| `~` | cluster `train-a` | update |",
-        "| `-` | cluster `old-experiment` | delete |",
+        "| :red_circle: `-/+` | cluster `eval-b` | replace |",
+        "| :green_circle: `+` | cluster `slurm-c` | create |",
+        "| :white_circle: `~` | cluster `train-a` | update |",
+        "| :red_circle: `-` | cluster `old-experiment` | delete |",
     ]
     details = out[out.index("<details>") :]
     for line in GOLDEN_TEXT.format(**ids).splitlines():
@@ -363,7 +363,7 @@ def test_drift(tmp_path: Path, sim_file: Path, spy: SimSpy) -> None:
     )
     state = seed_sim_file(sim_file, [{"cluster_name": "steady", "num_gpus": 8}])
     code, out, _ = cli(sim_file, "drift", "-f", path)
-    assert code == 0 and "No changes." in out
+    assert code == 0 and "No drift." in out
     (cluster_id,) = state.clusters
     state.oob_update(cluster_id, num_gpus=24)
     save_state(state, str(sim_file))
@@ -395,7 +395,7 @@ def test_apply_then_destroy(tmp_path: Path, sim_file: Path) -> None:
     assert "Plan: 0 to create, 0 to update, 0 to replace, 2 to delete." in out
     names = [c.fields.cluster_name for c in load_sim_file(sim_file).clusters.values()]
     assert names == ["outsider"]
-    assert "No changes." in cli(sim_file, "destroy", "-f", path, "--auto-approve")[1]
+    assert "Nothing to destroy" in cli(sim_file, "destroy", "-f", path, "--auto-approve")[1]
 
 
 def test_apply_failure_exits_5(tmp_path: Path, sim_file: Path) -> None:

@@ -129,7 +129,7 @@ reconciler will perform the following actions (project proj-123):
       # note: live status is Degraded
 
 Note: create-only fields are set on train-a
-Unmanaged: 2 live clusters outside this spec's scope are left alone.
+Unmanaged: 2 live clusters outside this spec's scope are left alone: "x", "y".
 Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
 GPUs: H100_SXM 24 -> 32 (+8), H200_SXM 0 -> 8 (+8).
 Blocked: 1 action refused by a safety rule; nothing will be applied until the plan is clean.
@@ -149,16 +149,18 @@ GOLDEN_MARKDOWN_HEAD = """\
 **Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.**
 GPUs: H100_SXM 24 -> 32 (+8), H200_SXM 0 -> 8 (+8).
 
+Unmanaged: 2 live clusters outside this spec's scope are left alone: `x`, `y`.
+
 > :no_entry: **Blocked:** cluster `prod`: changing region forces replacement (delete, then \
 create); set lifecycle.replace_on_change: true or pass --allow-replace prod
 
 | | resource | action |
 |---|---|---|
-| `-/+` | cluster `eval-b` | replace |
-| `+` | cluster `slurm-c` | create |
-| `~` | cluster `train-a` | update |
-| `-` | cluster `old-experiment` | delete |
-| `!` | cluster `prod` | blocked |
+| :red_circle: `-/+` | cluster `eval-b` | replace |
+| :green_circle: `+` | cluster `slurm-c` | create |
+| :white_circle: `~` | cluster `train-a` | update |
+| :red_circle: `-` | cluster `old-experiment` | delete |
+| :no_entry: `!` | cluster `prod` | blocked |
 
 <details><summary>Plan details</summary>
 
@@ -169,8 +171,8 @@ GOLDEN_MARKDOWN_DETAILS = """\
 reconciler will perform the following actions (project proj-123):
 
   # cluster "eval-b" must be replaced
-!   cluster "eval-b" (id c-19d2, Ready) {
-!       gpu_type = "H100_SXM" -> "H200_SXM"   # forces replacement
+-/+ cluster "eval-b" (id c-19d2, Ready) {
+-     ~ gpu_type = "H100_SXM" -> "H200_SXM"   # forces replacement
     }
 
   # cluster "slurm-c" will be created
@@ -183,10 +185,10 @@ reconciler will perform the following actions (project proj-123):
     }
 
   # cluster "train-a" will be updated in-place
-!   cluster "train-a" (id c-7f3a, Ready) {
--       add_ons[1]             = {"add_on_type": "ingress", "name": "ing"} -> null
-+       cluster_config.ingress = {"enabled": true}
-!       num_gpus               = 8 -> 16
+  ~ cluster "train-a" (id c-7f3a, Ready) {
+      - add_ons[1]             = {"add_on_type": "ingress", "name": "ing"} -> null
+      + cluster_config.ingress = {"enabled": true}
+      ~ num_gpus               = 8 -> 16
     }
 
   # cluster "old-experiment" will be destroyed (ensure: absent)
@@ -195,12 +197,12 @@ reconciler will perform the following actions (project proj-123):
   # cluster "prod" is blocked (replace refused): changing region forces replacement \
 (delete, then create); set lifecycle.replace_on_change: true or pass --allow-replace prod
 !   cluster "prod" (id c-1, Degraded) {
-!       region = "us-central-8" -> "eu-west-1"   # forces replacement
+!     ~ region = "us-central-8" -> "eu-west-1"   # forces replacement
     }
       # note: live status is Degraded
 
 Note: create-only fields are set on train-a
-Unmanaged: 2 live clusters outside this spec's scope are left alone.
+Unmanaged: 2 live clusters outside this spec's scope are left alone: "x", "y".
 Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
 GPUs: H100_SXM 24 -> 32 (+8), H200_SXM 0 -> 8 (+8).
 Blocked: 1 action refused by a safety rule; nothing will be applied until the plan is clean.
@@ -214,7 +216,8 @@ def test_text_golden_every_kind() -> None:
 
 def test_markdown_golden_every_kind() -> None:
     """Markdown: summary table first, blocked reasons, resource table, then collapsible text
-    with the change symbols in column 0 for GitHub's diff colouring."""
+    coloured by consequence in GitHub's diff block: create green, replace and delete red,
+    blocked orange, update uncoloured."""
     assert render_markdown(EVERY_KIND) == (
         GOLDEN_MARKDOWN_HEAD + GOLDEN_MARKDOWN_DETAILS + "```\n\n</details>\n"
     )
@@ -226,7 +229,7 @@ def test_markdown_golden_every_kind() -> None:
         (Plan(), "No changes. Live clusters and volumes match the spec.\n"),
         (
             Plan(unmanaged=("other",), unchanged=("cluster.a",)),
-            "Unmanaged: 1 live cluster outside this spec's scope is left alone.\n"
+            'Unmanaged: 1 live cluster outside this spec\'s scope is left alone: "other".\n'
             "No changes. Live clusters and volumes match the spec.\n",
         ),
         (
