@@ -9,14 +9,12 @@ kinds is asked of the kind (`reconciler.kinds`), never branched on here.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
-from typing import Any, Protocol
+from typing import Any
 
 from reconciler import kinds
 from reconciler.apply.events import Progress, ProgressFn, Step
@@ -28,8 +26,15 @@ from reconciler.apply.poller import (
     PollFn,
     WaitAbandoned,
 )
+from reconciler.apply.steps import (
+    ApiClient,
+    check_duplicates,
+    dependencies,
+    idempotency_key,
+    not_recreated,
+)
 from reconciler.errors import ConflictError, CreateOutcomeUnknown, NotFoundError, ReconcilerError
-from reconciler.kinds import Endpoints, Kind
+from reconciler.kinds import Kind
 from reconciler.model import (
     Action,
     ActionKind,
@@ -41,78 +46,20 @@ from reconciler.model import (
     thaw,
 )
 from reconciler.plan import action_rank
-from reconciler.render import show_value
 
-__all__ = ["ApiClient", "Applier", "ApplyOptions", "Progress", "ProgressFn", "Step"]
+__all__ = [
+    "ApiClient",
+    "Applier",
+    "ApplyOptions",
+    "Progress",
+    "ProgressFn",
+    "Step",
+    "dependencies",
+    "idempotency_key",
+]
 
 #: The report's message for an action whose call was made but whose wait was cut short.
 NOT_WAITED = "not waited for (interrupted)"
-
-CREATES = (ActionKind.CREATE, ActionKind.REPLACE)
-DESTRUCTIVE = (ActionKind.DELETE, ActionKind.REPLACE)
-
-
-class ApiClient(Protocol):
-    """The client calls apply makes: one generic path for every kind."""
-
-    def list_resources(
-        self, api: Endpoints, project_id: str | None = None, *, parent_id: str | None = None
-    ) -> list[dict[str, Any]]: ...
-    def create_resource(
-        self,
-        api: Endpoints,
-        body: Mapping[str, Any],
-        *,
-        idempotency_key: str | None = None,
-        parent_id: str | None = None,
-    ) -> dict[str, Any]: ...
-    def update_resource(
-        self,
-        api: Endpoints,
-        resource_id: str,
-        body: Mapping[str, Any],
-        *,
-        parent_id: str | None = None,
-    ) -> dict[str, Any]: ...
-    def delete_resource(
-        self, api: Endpoints, resource_id: str, *, parent_id: str | None = None
-    ) -> dict[str, Any]: ...
-
-
-#: How a failed replace's message starts: the report lists these first.
-NOT_RECREATED = "DELETED, NOT RECREATED"
-
-
-def not_recreated(kind: Kind, action: Action, exc: Exception) -> str:
-    """A replace whose delete went through and whose create was refused: say so first, with
-    the create to send again (secrets shown as "(sensitive)")."""
-    return (
-        f"{NOT_RECREATED}: {kind.name} {action.name!r} was deleted and its create was refused "
-        f"({exc}); the create to send again: {show_value(thaw(action.body))}; "
-        "`reconciler plan` shows it as a create"
-    )
-
-
-def idempotency_key(project_id: str | None, action: Action, body: Mapping[str, Any]) -> str:
-    """The same create of the same resource gets the same key in every run and every pipeline
-    (project, kind, parent, name and body), so two applies at once send one create twice with
-    one key, which an API that honours the header answers once."""
-    identity = [project_id, action.resource, action.parent, action.name, thaw(body)]
-    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
-    return "reconciler-" + hashlib.sha256(text.encode()).hexdigest()[:40]
-
-
-def dependencies(action: Action, actions: list[Action]) -> list[str]:
-    """Keys of the actions that must succeed first: a create waits for the creates of what it
-    refers to; a delete waits for the deletes of the kinds that refer to its kind."""
-    kind = kinds.get(action.resource)
-    if action.kind in CREATES and action.refs:
-        wanted = {(r.kind, action.refs[r.key]) for r in kind.refs if r.key in action.refs}
-        return [a.key for a in actions if (a.resource, a.name) in wanted and a.kind in CREATES]
-    if action.kind is ActionKind.DELETE:
-        referring = {k.name for k, _ in kinds.referrers(kind)}
-        return [a.key for a in actions if a.resource in referring and a.kind in DESTRUCTIVE]
-    return []
 
 
 class Applier:
@@ -210,45 +157,10 @@ class Applier:
                     on_interrupt()
         pool.shutdown(wait=True)
         poller.close()
-        checked = self._check_duplicates([results[a.key] for a in actions])
+        checked = check_duplicates(
+            self._client, self._project_id, [results[a.key] for a in actions]
+        )
         return ApplyReport(results=tuple(checked), interrupted=self.stopping)
-
-    def _check_duplicates(self, results: list[ActionResult]) -> list[ActionResult]:
-        """After its creates, list once more: a name held by two live resources (another apply
-        created it at the same time) fails that action, naming both ids, never "complete"."""
-        created = [
-            r
-            for r in results
-            if r.outcome is Outcome.DONE and r.action.kind in CREATES and r.action.parent is None
-        ]
-        if not created:
-            return results
-        twins: dict[tuple[str, str], list[str]] = {}
-        for kind in {
-            kinds.get(r.action.resource).name: kinds.get(r.action.resource) for r in created
-        }.values():
-            try:
-                listed = self._client.list_resources(kind.api, self._project_id)
-            except ReconcilerError:
-                continue  # the creates were answered; a plan will show what is there
-            for found in listed:
-                if found.get("status") != kind.statuses.deleting:
-                    key = (kind.name, str(found.get(kind.api.name_key)))
-                    twins.setdefault(key, []).append(str(found.get(kind.api.id_key)))
-        checked = []
-        for result in results:
-            ids = twins.get((result.action.resource, result.action.name), [])
-            if result in created and len(ids) > 1:
-                result = ActionResult(
-                    result.action,
-                    Outcome.FAILED,
-                    f"{len(ids)} live {result.action.resource}s are now named "
-                    f"{result.action.name!r} (ids {', '.join(sorted(ids))}): another apply ran at "
-                    "the same time; delete the one you do not want, then run plan again",
-                    result.resource_id,
-                )
-            checked.append(result)
-        return checked
 
     def _run_one(self, action: Action, deps: list[Future[ActionResult]]) -> ActionResult:
         for dep in deps:

@@ -12,8 +12,6 @@ import json
 import logging
 import os
 import random
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,29 +33,26 @@ from reconciler.client.config import (
     check_base_url,
     is_header_safe,
 )
-from reconciler.client.config import _is_loopback as is_loopback
+from reconciler.client.failures import (
+    TooSlow,
+    describe,
+    is_tls_error,
+    status_error,
+    unreachable_hint,
+)
 from reconciler.client.headers import custom_headers, retry_delay, should_retry
 from reconciler.client.text import escape, truncate
 from reconciler.errors import (
     ApiResponseError,
-    ApiStatusError,
     ApiTransportError,
-    AuthError,
     ConfigError,
-    ConflictError,
     CreateOutcomeUnknown,
-    NotFoundError,
-    RateLimitError,
 )
 
 # Transport errors raised before any byte of the request reached the server.
 NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
 
 log = logging.getLogger("reconciler.client")
-
-
-class _TooSlow(httpx.ReadTimeout):
-    """The answer did not arrive whole within the call's deadline."""
 
 
 class _Refused(Exception):
@@ -206,7 +201,7 @@ class RequestLoop:
             data = bytearray()
             for chunk in response.iter_bytes():
                 if self._clock() > give_up:
-                    raise _TooSlow(
+                    raise TooSlow(
                         f"no complete answer within {self._deadline:.0f} s",
                         request=response.request,
                     )
@@ -229,7 +224,7 @@ class RequestLoop:
         """Decide on a failed attempt with no answer: the delay before retrying, or raise."""
         kind = type(exc).__name__
         detail = self._clean(str(exc)) or kind
-        if isinstance(exc, httpx.ConnectError) and _is_tls_error(exc):
+        if isinstance(exc, httpx.ConnectError) and is_tls_error(exc):
             raise ApiTransportError(
                 f"{where}: TLS error talking to {self.base_url}: {detail} (not retried; "
                 "check the base URL and the system's CA certificates)",
@@ -245,7 +240,7 @@ class RequestLoop:
         sent = not isinstance(exc, NOT_SENT_ERRORS)
         if is_create and sent:
             raise CreateOutcomeUnknown(
-                f"{where}: the request was sent but no answer came back ({_describe(exc)}); "
+                f"{where}: the request was sent but no answer came back ({describe(exc)}); "
                 "it may or may not have been carried out: list before sending it again",
                 method=method,
                 path=path,
@@ -253,11 +248,11 @@ class RequestLoop:
         if retries >= self._retry.max_retries:
             raise ApiTransportError(
                 f"{where}: no answer from {self.base_url} after {retries + 1} attempts: "
-                f"{_describe(exc)}{_unreachable_hint(self.base_url, exc)}",
+                f"{describe(exc)}{unreachable_hint(self.base_url, exc)}",
                 method=method,
                 path=path,
             ) from None
-        self._notice_retry(f"{where}: no answer from {self.base_url}: {_describe(exc)}")
+        self._notice_retry(f"{where}: no answer from {self.base_url}: {describe(exc)}")
         return self._backoff(retries)
 
     def _on_error_status(
@@ -288,10 +283,10 @@ class RequestLoop:
         if not _may_retry(status, is_create, advice):
             if advice is False and status in RETRYABLE_STATUSES:
                 summary += " (not retried: the API answered x-should-retry: false)"
-            raise _status_error(summary, method, path, status, api_message)
+            raise status_error(summary, method, path, status, api_message)
         wait = retry_delay(answer.headers)
         if wait is not None and wait > self._retry.max_retry_after:
-            raise _status_error(
+            raise status_error(
                 f"{summary} (the API asked to wait {wait:.0f} s before retrying, over the "
                 f"{self._retry.max_retry_after:.0f} s limit; try again later)",
                 method,
@@ -300,7 +295,7 @@ class RequestLoop:
                 api_message,
             )
         if retries >= self._retry.max_retries:
-            raise _status_error(
+            raise status_error(
                 f"{summary} (gave up after {retries + 1} attempts)",
                 method,
                 path,
@@ -346,69 +341,3 @@ def _may_retry(status: int, is_create: bool, advice: bool | None) -> bool:
     if is_create:
         return status == 429 and advice is not False
     return status in RETRYABLE_STATUSES if advice is None else advice
-
-
-def _status_error(
-    message: str, method: str, path: str, status: int, api_message: str
-) -> ApiStatusError:
-    cls: type[ApiStatusError]
-    if status in (401, 403):
-        cls = AuthError
-    elif status == 404:
-        cls = NotFoundError
-    elif status == 409:
-        cls = ConflictError
-    elif status == 429:
-        cls = RateLimitError
-    else:
-        cls = ApiStatusError
-    return cls(message, method=method, path=path, status=status, api_message=api_message or None)
-
-
-def _is_tls_error(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ssl.SSLError):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return "CERTIFICATE_VERIFY_FAILED" in str(exc) or "[SSL" in str(exc)
-
-
-def _describe(exc: httpx.HTTPError) -> str:
-    """The exception's name and, in words, what went wrong: refused, unresolvable, timed out."""
-    name, text = type(exc).__name__, str(exc).lower()
-    if isinstance(exc, _TooSlow):
-        return f"ReadTimeout ({exc}: the server sent it too slowly)"
-    if isinstance(exc, httpx.ConnectTimeout):
-        return f"{name} (timed out connecting)"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"{name} (timed out)"
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-        return f"{name} (connection closed before the answer)"
-    if _in_chain(exc, socket.gaierror) or any(w in text for w in _UNRESOLVABLE):
-        return f"{name} (the host name does not resolve)"
-    if _in_chain(exc, ConnectionRefusedError) or "refused" in text:
-        return f"{name} (connection refused: nothing listens there)"
-    return name
-
-
-_UNRESOLVABLE = ("name or service not known", "name resolution", "nodename nor servname")
-
-
-def _in_chain(exc: BaseException, kind: type[BaseException]) -> bool:
-    current: BaseException | None = exc
-    for _ in range(10):  # bounded: a chain may loop
-        if current is None or isinstance(current, kind):
-            return current is not None
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _unreachable_hint(base_url: str, exc: httpx.HTTPError) -> str:
-    """What to check when nothing answered: for a loopback URL, the local simulator."""
-    if is_loopback(httpx.URL(base_url).host):
-        return "; is `reconciler sim serve` running on that port? (or use --sim, in-process)"
-    connect = isinstance(exc, httpx.ConnectError)
-    return "; check --base-url (or TOGETHER_BASE_URL) and the network" if connect else ""

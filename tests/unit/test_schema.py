@@ -11,7 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler import schema as schema_module
-from reconciler.kinds.cluster import merge_cluster
+from reconciler.kinds.cluster_spec import merge_cluster
 from reconciler.schema import Issue, schema, schema_text
 from reconciler.spec.rules import check_documents
 
