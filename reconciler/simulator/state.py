@@ -7,8 +7,8 @@ HTTP server (http.py) and the httpx transport (transport.py) are thin shells aro
 Answers follow the 2026-07 spec (../shared/api/together-openapi-compute-2026-07.yaml): a
 field without a value is left out, never `null`; only the spec's fields are sent, except
 `num_reserved_gpus` and `num_capacity_pool_gpus` (the SDK requires them and the tool compares
-them), the regions' `id`/`os`, the SDK's extra add-on types and GPU types, and the volume
-`region` (kept until the product stops reading it). A `null` member of a request body reads
+them), the regions' `id`/`os`, and the SDK's extra add-on types and GPU types; a volume reports no
+`region` (neither the spec nor the SDK has it). A `null` member of a request body reads
 as absent (the official CLI sends them). Where the API is undocumented the simulator makes a
 choice and says so ([INF] in comments):
 - request-rule violations answer 400 naming the field in `error.param`;

@@ -78,7 +78,8 @@ def new_volume(
 
 
 def volume_view(volume: StoredVolume, now: float, attached: bool) -> dict[str, Any]:
-    """The volume as the API returns it, plus the undocumented `region`."""
+    """The volume as the API returns it: no `region` (neither the spec nor the SDK has it; the
+    simulator keeps it, to check a cluster mounts a volume of its own region)."""
     if now < volume.available_at:
         status = "provisioning"
     elif attached:
@@ -90,7 +91,6 @@ def volume_view(volume: StoredVolume, now: float, attached: bool) -> dict[str, A
         "volume_name": volume.volume_name,
         "size_tib": volume.size_tib,
         "status": status,
-        "region": volume.region,
     }
 
 

@@ -56,8 +56,8 @@ ALLOWED: tuple[tuple[str, str, dict[str, Any]], ...] = (
 )
 #: (component, property, values): enum values the SDK's models add to the spec's.
 ALLOWED_VALUES = (("GPUClusterInfo", "gpu_type", ("B300_SXM", "GB200_SXM")),)
-#: Not in the spec nor the SDK; kept until the product stops reading it (issue 9, item 2).
-NOT_YET = (("GPUClustersSharedVolume", "region", {"type": "string"}),)
+#: Not in the spec nor the SDK, and no longer sent (issue 9, item 2): nothing is tolerated.
+NOT_YET: tuple[tuple[str, str, dict[str, Any]], ...] = ()
 SDK_MODELS: dict[str, Any] = {
     "GPUClusterInfo": sdk_cluster.Cluster,
     "ClusterDriverVersionInfo": sdk_regions.RegionDriverVersion,
