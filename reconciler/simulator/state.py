@@ -148,7 +148,7 @@ class SimState(Store):
         speed: float = 1.0,
         seed: int = 0,
         faults: Faults | None = None,
-        scheduled_waits: bool = False,
+        scheduled_waits: bool = True,
     ) -> None:
         super().__init__(clock=clock, speed=speed, seed=seed, scheduled_waits=scheduled_waits)
         self.token = token
@@ -366,7 +366,7 @@ class SimState(Store):
             speed=speed if speed is not None else float(data["speed"]),
             seed=int(data["seed"]),
             faults=faults if faults is not None else Faults.from_json(data["faults"]),
-            scheduled_waits=bool(data.get("scheduled_waits", False)),
+            scheduled_waits=bool(data.get("scheduled_waits", True)),
         )
         state.ids.state = int(data["prng"]["ids"])
         state.fault_rng.state = int(data["prng"]["faults"])

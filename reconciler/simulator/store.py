@@ -65,7 +65,7 @@ class Store:
         clock: Callable[[], float],
         speed: float,
         seed: int,
-        scheduled_waits: bool = False,
+        scheduled_waits: bool = True,
     ) -> None:
         if speed < 0:
             raise ValueError("speed must be zero (instant) or positive")

@@ -328,6 +328,16 @@ def test_slurm_and_scheduled_capacity_accepted_when_complete(sim_state: SimState
     assert cluster["slurm_shm_size_gib"] == 64
     assert cluster["reservation_start_time"] == "2027-02-01T00:00:00Z"
     assert cluster["num_cpu_workers"] == 1
+    sim_state.scheduled_waits = False  # nodes exist only once a scheduled cluster starts
+    cluster = create(
+        sim_state,
+        cluster_name="now",
+        cluster_type="SLURM",
+        slurm_shm_size_gib=64,
+        billing_type="SCHEDULED_CAPACITY",
+        reservation_start_time="2027-02-01T00:00:00+00:00",
+        reservation_end_time="2027-02-03T00:00:00Z",
+    )
     assert cluster["gpu_worker_nodes"][0]["slurm_worker_hostname"]
 
 

@@ -279,12 +279,16 @@ def test_a_scheduled_cluster_whose_start_passed_provisions_at_once(slow_state: S
     )
 
 
-def test_scheduled_waits_is_off_by_default_and_saved(fake_clock: FakeClock) -> None:
-    """Off (the tool still waits for Ready): provisions at once; the setting round-trips."""
+def test_scheduled_waits_is_on_by_default_can_be_switched_off_and_is_saved(
+    fake_clock: FakeClock,
+) -> None:
+    """On by default (as the real API: the tool does not wait for a scheduled cluster); off,
+    it provisions at once; the setting round-trips."""
     state = SimState(clock=fake_clock, token=SIM_TOKEN, speed=0)
+    assert state.scheduled_waits is True
+    state.scheduled_waits = False
     assert scheduled(state)["status"] == "Ready"
-    state.scheduled_waits = True
-    assert SimState.from_json(state.to_json(), clock=fake_clock).scheduled_waits is True
+    assert SimState.from_json(state.to_json(), clock=fake_clock).scheduled_waits is False
 
 
 @pytest.mark.parametrize("status", ["Paused", "OnDemandComputePaused"])
