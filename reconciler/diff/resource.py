@@ -34,11 +34,15 @@ Ids = Mapping[tuple[str, str], str]
 SCALAR_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 
 
-def project(desired: Any, live: Any) -> Any:
+def project(desired: Any, live: Any, strict: bool = False) -> Any:
     """`live` restricted to what `desired` sets: nested keys the user did not write, or that the
-    API does not echo, are not compared (lists of named items are matched by name)."""
+    API does not echo, are not compared (lists of named items are matched by name). `strict`:
+    the API echoes every nested key it holds, so a key the spec sets and live lacks differs."""
     if isinstance(desired, Mapping) and isinstance(live, Mapping):
-        return {k: project(v, live[k]) if k in live else v for k, v in desired.items()}
+        return {
+            k: project(v, live[k], strict) if k in live else (None if strict else v)
+            for k, v in desired.items()
+        }
     if (
         isinstance(desired, Sequence)
         and not isinstance(desired, str)
@@ -98,7 +102,9 @@ def compare(kind: Kind, desired: Desired, live: Live) -> tuple[dict[str, Any], d
     # A scalar needs no projection (project returns the live value as it is): skip its two
     # ABC checks, which made this the hottest loop of a 10,000-cluster plan.
     seen = {
-        k: thaw(have.get(k)) if type(v) in SCALAR_TYPES else project(v, thaw(have.get(k)))
+        k: thaw(have.get(k))
+        if type(v) in SCALAR_TYPES
+        else project(v, thaw(have.get(k)), k in kind.echoed_whole)
         for k, v in plain.items()
     }
     for name in kind.unreported_matches & plain.keys():

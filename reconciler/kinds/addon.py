@@ -27,7 +27,9 @@ from reconciler.kinds.base import (
 from reconciler.model import ActionKind
 
 FIELDS = (
-    Field("config", FieldClass.IN_PLACE),
+    # Add-on answers carry the whole stored config: a key the spec sets and live lacks is a
+    # change (unlike cluster_config, whose answers leave some keys out).
+    Field("config", FieldClass.IN_PLACE, echoed_whole=True),
     # Another type is another add-on: the old one is removed, the new one added (cheap, and
     # the cluster stays), so no consent is asked for.
     Field("add_on_type", FieldClass.REPLACE),

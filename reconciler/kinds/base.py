@@ -47,6 +47,7 @@ class Field:
     sensitive: tuple[str, ...] = ()  # dotted sub-paths that are secret ("" = the whole field)
     unreported_matches: bool = False  # absent from a live answer: taken as what is wanted
     in_spec: bool = True  # declared in a spec item (False: the tool fills it in, or nobody)
+    echoed_whole: bool = False  # the API echoes every nested key it holds (strict comparison)
 
     @property
     def is_compared(self) -> bool:
@@ -209,6 +210,7 @@ class Kind:
     by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
     by_live_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
     unreported_matches: frozenset[str] = field(init=False, repr=False, compare=False)
+    echoed_whole: frozenset[str] = field(init=False, repr=False, compare=False)
     # Precomputed for the hottest loop of a large plan (live.comparable_fields).
     compared_by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
     compared_by_live_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
@@ -225,6 +227,7 @@ class Kind:
             "unreported_matches",
             frozenset(f.name for f in self.fields if f.unreported_matches),
         )
+        set_(self, "echoed_whole", frozenset(f.name for f in self.fields if f.echoed_whole))
         compared = [f for f in self.fields if f.is_compared]
         set_(self, "compared_by_name", {f.name: f for f in compared})
         # An answer may carry a field under its spec name as well as under its alias.
