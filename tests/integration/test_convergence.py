@@ -65,9 +65,12 @@ def cluster_fields(draw: st.DrawFn) -> dict[str, Any]:
     region, gpu_type, cuda, driver = draw(st.sampled_from(PLACES))
     num_gpus = 8 * draw(st.integers(1, 6))
     fields: dict[str, Any] = {"region": region, "gpu_type": gpu_type, "num_gpus": num_gpus}
-    match draw(st.sampled_from(["pair", "legacy", "version-id"])):
+    match draw(st.sampled_from(["pair", "legacy", "version-id", "os-suffix"])):
         case "legacy" if (cuda, driver) in LEGACY_PAIRS:
             fields["driver_version"] = f"CUDA_{cuda.replace('.', '_')}_{driver}"
+        case "os-suffix":
+            # The OS picks the image at create time; the API echoes the version only.
+            fields.update(cuda_version=f"{cuda}-ubuntu-22.04", nvidia_driver_version=driver)
         case "legacy" | "pair":
             fields.update(cuda_version=cuda, nvidia_driver_version=driver)
         case _:
