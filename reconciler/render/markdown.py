@@ -17,22 +17,22 @@ from reconciler.render.text import (
     summary_line,
     unmanaged_line,
 )
-from reconciler.render.values import escape
+from reconciler.render.values import escape, md_code
 
 
 def _md_label(action: Action) -> str:
-    text = f"{action.resource} `{escape(action.name)}`"
+    text = f"{action.resource} {md_code(action.name)}"
     parent = kinds.get(action.resource).parent
     if parent is not None and action.parent is not None:
-        text += f" on {parent.kind} `{escape(action.parent)}`"
+        text += f" on {parent.kind} {md_code(action.parent)}"
     return text
 
 
 def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT, mode: str = "plan") -> str:
     """A PR comment: summary table first, details collapsible, under `limit` characters."""
-    scope = f" (project `{escape(plan.project_id)}`)" if plan.project_id else ""
+    scope = f" (project {md_code(plan.project_id)})" if plan.project_id else ""
     head = [f"### reconciler {mode}{scope}", ""]
-    unmanaged = ["", unmanaged_line(plan, "`")] if plan.unmanaged else []
+    unmanaged = ["", unmanaged_line(plan, md_code)] if plan.unmanaged else []
     if not plan.has_changes and not plan.is_blocked:
         first, rest = NO_CHANGES[mode].split(". ", 1)
         head += [f"**{first}.** {rest}", *unmanaged]  # a warning still shows (drift in a PR)

@@ -6,7 +6,7 @@ control characters, so nothing rendered can leak a secret or move the terminal c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from reconciler import kinds
 from reconciler.kinds import SENSITIVE_MARK, TOP_LEVEL
@@ -143,10 +143,10 @@ def gpu_line(plan: Plan) -> str:
     return f"GPUs: {', '.join(parts)}." if parts else ""
 
 
-def unmanaged_line(plan: Plan, quote: str = '"') -> str:
+def unmanaged_line(plan: Plan, show: Callable[[str], str] = show_name) -> str:
     """The live clusters left alone, by name: the first UNMANAGED_SHOWN, then a count."""
     n = len(plan.unmanaged)
-    names = [f"{quote}{escape(name)}{quote}" for name in plan.unmanaged[:UNMANAGED_SHOWN]]
+    names = [show(name) for name in plan.unmanaged[:UNMANAGED_SHOWN]]
     more = f" and {n - UNMANAGED_SHOWN} more" if n > UNMANAGED_SHOWN else ""
     return (
         f"Unmanaged: {n} live cluster{'s' if n != 1 else ''} outside this spec's scope "

@@ -34,3 +34,17 @@ def show_value(value: Any, path: str = "") -> str:
         return "null"
     text = json.dumps(redact(thaw(value), path), sort_keys=True, separators=(", ", ": "))
     return escape(text)
+
+
+def md_code(text: str) -> str:
+    """`text` as a markdown code span that nothing in it can break out of: fenced with more
+    backticks than its longest run, padded when it starts or ends with one, and with `|`
+    escaped (GitHub tables split cells on it even inside code)."""
+    shown = escape(text).replace("|", "\\|")
+    longest = run = 0
+    for ch in shown:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if shown.startswith("`") or shown.endswith("`") else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"

@@ -560,3 +560,19 @@ def test_markdown_fence_outgrows_backticks_in_names() -> None:
     text = render_markdown(plan)
     assert "````diff\n" in text
     assert text.rstrip().endswith("````\n\n</details>".rstrip())
+
+
+def test_markdown_names_cannot_break_out_of_their_code_span() -> None:
+    """A name with backticks and a pipe stays inside its code span and its table cell."""
+    from reconciler.render.values import md_code
+
+    assert md_code("a`b") == "``a`b``"
+    assert md_code("`x|y`") == "`` `x\\|y` ``"
+    evil = "x`**bold**`[l](http://e)|"
+    plan = Plan(
+        actions=(Action(kind=ActionKind.DELETE, resource="cluster", name=evil, resource_id="c"),),
+        unmanaged=(evil,),
+    )
+    text = render_markdown(plan)
+    row = next(line for line in text.splitlines() if line.startswith("| :red_circle:"))
+    assert "``x`**bold**`[l](http://e)\\|``" in row and row.count(" | ") == 2
