@@ -257,7 +257,7 @@ def build_plan(spec: Spec, live: LiveState, options: PlanOptions = PlanOptions()
         actions=actions,
         unchanged=result.unchanged,
         unmanaged=result.unmanaged,
-        notes=result.notes,
+        notes=(*result.notes, *looks_dropped(spec, result.unmanaged)),
         gpu_changes=gpu_changes(live, actions),
         fingerprints=frozen_map({k: fingerprint(v) for k, v in touched.items()}),
         snapshots=freeze(touched),
@@ -287,6 +287,29 @@ def options_of(plan: Plan) -> PlanOptions:
         targets=tuple(selection.get("targets", ())),
         excludes=tuple(selection.get("excludes", ())),
         allow_forfeit=tuple(selection.get("allow_forfeit", ())),
+    )
+
+
+def looks_dropped(spec: Spec, unmanaged: Iterable[str]) -> tuple[str, ...]:
+    """A note naming the unmanaged clusters that look dropped from the spec (inside a disabled
+    prune prefix, or named like the spec's clusters): they still run, and still bill."""
+    declared = [d.name for d in spec.resources if d.parent is None]
+    prefix = spec.prune.name_prefix
+
+    def family(name: str) -> str:
+        return name[: name.rfind("-") + 1] if "-" in name else ""
+
+    families = {family(n) for n in declared} - {""}
+    dropped = [
+        name
+        for name in unmanaged
+        if (prefix and name.startswith(prefix)) or family(name) in families
+    ]
+    if not dropped:
+        return ()
+    return (
+        f"{', '.join(dropped)}: not in the spec but named like it, still running (and billing); "
+        "to delete, declare it with ensure: absent; to manage it again, put it back in the spec",
     )
 
 

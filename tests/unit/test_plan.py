@@ -792,3 +792,22 @@ def test_a_lifecycle_independent_inline_volume_is_not_taken_along() -> None:
     live = live_state(api_cluster("a", volumes=["v-keep"]), volumes=[api_volume("keep")])
     (action,) = build_plan(spec, live).actions
     assert (action.also_deletes, action.notes) == ((), ())
+
+
+def test_unmanaged_clusters_that_look_dropped_are_named_with_the_hint() -> None:
+    """A live cluster named like the spec's (or inside a disabled prune prefix) is named in a
+    note saying it still bills and how to delete it; one named otherwise is not."""
+    spec = make_spec(desired_cluster("team-a-train"), prune=Prune(name_prefix="old-"))
+    live = live_state(
+        api_cluster("team-a-train"),
+        api_cluster("team-a-eval"),
+        api_cluster("old-x"),
+        api_cluster("someone-else"),
+    )
+    plan = build_plan(spec, live)
+    assert plan.unmanaged == ("old-x", "someone-else", "team-a-eval")
+    (note,) = [n for n in plan.notes if "still running" in n]
+    assert note.startswith("old-x, team-a-eval: not in the spec but named like it")
+    assert "ensure: absent" in note
+    assert "someone-else" not in note
+    assert "still running (and billing)" in render_text(plan)
