@@ -121,9 +121,19 @@ def write_file_atomically(path: str, text: str) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".plan-", dir=directory)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write there ({exc.strerror or exc})") from None
+    _replace_with(fd, tmp, path, text)
+
+
+def _replace_with(fd: int, tmp: str, path: str, text: str, mode: int | None = None) -> None:
+    """Write `text` to the temp file `tmp` (open as `fd`), sync it, rename it over `path`;
+    on any failure the temp file goes, and a refused write is a one-line ConfigError."""
     try:
-        with os.fdopen(fd, "w") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -200,21 +210,7 @@ def write_private_file(target: str, text: str) -> None:
     """Write `text` to `target` (see `private_target`) atomically with mode 600: a temp file in
     the same directory, synced, then renamed over the old file, whose mode it does not keep."""
     fd, tmp = tempfile.mkstemp(prefix=".reconciler-", dir=os.path.dirname(target))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise ConfigError(f"{target}: cannot write it ({exc.strerror})") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    _replace_with(fd, tmp, target, text, mode=0o600)
 
 
 @contextlib.contextmanager

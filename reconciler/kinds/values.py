@@ -6,21 +6,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 
-def normalise_time(value: Any) -> Any:
-    """An RFC 3339 timestamp → canonical UTC `YYYY-MM-DDTHH:MM:SSZ`; anything else unchanged."""
+def instant(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp as an aware datetime (no offset: UTC); None when it is not one."""
     if not isinstance(value, str):
-        return value
+        return None
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
-        instant = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text)
     except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def normalise_time(value: Any) -> Any:
+    """An RFC 3339 timestamp → canonical UTC `YYYY-MM-DDTHH:MM:SSZ`; anything else unchanged."""
+    when = instant(value)
+    if when is None:
         return value
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + (
-        f".{instant.microsecond:06d}Z" if instant.microsecond else "Z"
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + (
+        f".{when.microsecond:06d}Z" if when.microsecond else "Z"
     )
 
 
@@ -43,15 +49,5 @@ def cuda(value: Any) -> Any:
 
 def epoch(value: Any) -> float | None:
     """An RFC 3339 timestamp as seconds since the epoch; None when it is not one."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return instant.timestamp()
+    when = instant(value)
+    return None if when is None else when.timestamp()
