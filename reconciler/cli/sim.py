@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from reconciler.cli.progress import echo_err
+from reconciler.errors import ConfigError
 from reconciler.simulator.faults import fault_help
 
 
@@ -87,13 +88,19 @@ def sim_serve(
             click.echo(f"  state: {state_file}")
         click.echo(f"  try:   curl -H 'Authorization: Bearer <token>' {url}/v1/compute/regions")
 
-    serve(
-        state,
-        host,
-        port,
-        state_file=state_file,
-        stall_seconds=stall_seconds,
-        on_ready=ready,
-        log=echo_err if access_log else None,
-    )
+    try:
+        serve(
+            state,
+            host,
+            port,
+            state_file=state_file,
+            stall_seconds=stall_seconds,
+            on_ready=ready,
+            log=echo_err if access_log else None,
+        )
+    except OSError as exc:
+        raise ConfigError(
+            f"sim serve on {host}:{port}: {exc.strerror or exc}; is another simulator running "
+            "there? pick another --port"
+        ) from None
     click.echo("Simulator stopped.")

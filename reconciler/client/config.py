@@ -109,7 +109,8 @@ def is_header_safe(key: str) -> bool:
 def check_base_url(url: str) -> str:
     """Validate a base URL (host root; https, or http only for loopback); return it normalised."""
     text = url.strip()
-    shown = escape(text)
+    # Never echoed whole: a query or fragment (or user:password@) may hold a token.
+    shown = escape(text.split("?", 1)[0].split("#", 1)[0].rpartition("@")[2])
     try:
         parts = urlsplit(text)
         host = parts.hostname
@@ -125,7 +126,7 @@ def check_base_url(url: str) -> str:
     if parts.username is not None or parts.password is not None:
         raise ConfigError("base URL: credentials in the URL are refused; use TOGETHER_API_KEY")
     if parts.query or parts.fragment:
-        raise ConfigError(f"base URL {shown!r}: no query or fragment allowed")
+        raise ConfigError(f"base URL {shown!r}: no query or fragment allowed (not shown here)")
     if scheme == "http" and not _is_loopback(host):
         raise ConfigError(
             f"base URL {shown!r}: http:// would send the API key in clear text; "

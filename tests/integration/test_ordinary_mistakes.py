@@ -108,3 +108,28 @@ def test_a_number_too_large_for_json_from_the_api_is_refused() -> None:
     client = Client("https://api.example", "t", transport=httpx.MockTransport(handler))
     with pytest.raises(ApiResponseError, match="too large a number"):
         client.list_resources(API)
+
+
+def test_sim_serve_on_a_port_in_use_is_one_line() -> None:
+    """`sim serve --port N` where something listens already: one line, exit 1."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(["sim", "serve", "--port", str(port)])
+    assert result.code == 1
+    assert one_line_error(result.err).startswith(f"Error: sim serve on 127.0.0.1:{port}: ")
+
+
+def test_a_base_url_query_is_never_echoed(tmp_path: Path, spec: str) -> None:
+    """A base URL with a query (it may hold a token) is refused without showing the query."""
+    key = tmp_path / "key"
+    key.write_text("k")
+    key.chmod(0o600)
+    url = "http://127.0.0.1:9/?token=SECRET-CANARY"
+    result = run_cli(["--base-url", url, "--api-key-file", str(key), "plan", "-f", spec])
+    assert result.code == 1
+    assert "SECRET-CANARY" not in result.all
+    assert "no query or fragment allowed" in one_line_error(result.err)
