@@ -1,6 +1,8 @@
 """Benchmark: `reconciler plan` end to end for 100, 1,000 and 10,000 clusters, 1 % drifted.
 
 Run: .venv/bin/python benchmarks/bench_plan.py [--sizes 100,1000,10000] [--repeat 3]
+     .venv/bin/python benchmarks/bench_plan.py --served   # fresh processes, `sim serve`,
+                                                         # 10,000 and 50,000 (plan_served.py)
 
 For each size N it writes a spec (YAML files in a temp dir, at most 1,000 clusters a file),
 fills an in-process simulator (speed 0: every cluster Ready at once) with the same N clusters,
@@ -321,7 +323,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000,10000", help="comma-separated N")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per size")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive DeepDiff")
+    parser.add_argument(
+        "--served",
+        action="store_true",
+        help="fresh processes against `reconciler sim serve` (plan_served.py; default sizes "
+        "10000,50000) instead of the in-process run",
+    )
     args = parser.parse_args()
+    if args.served:
+        import plan_served
+
+        sizes_text = args.sizes if "--sizes" in sys.argv else "10000,50000"
+        plan_served.run([int(s.replace("_", "")) for s in sizes_text.split(",")], args.repeat)
+        return
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
 
     # Imports and the schema/validator build are paid once per process, before any timing.

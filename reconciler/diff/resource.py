@@ -10,9 +10,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from deepdiff import DeepDiff
-from deepdiff.helper import notpresent
-
 from reconciler.kinds import FieldClass, Kind
 from reconciler.live import comparable_fields
 from reconciler.model import (
@@ -73,6 +70,11 @@ def field_changes(
     before: Mapping[str, Any], after: Mapping[str, Any], replace_fields: frozenset[str]
 ) -> tuple[FieldChange, ...]:
     """deepdiff of two plain field maps → FieldChanges sorted by path."""
+    # Imported here, on the first resource that differs: deepdiff (and the pydantic it pulls
+    # in) costs ~0.1 s to import, which `validate`, `schema` and `--help` never need.
+    from deepdiff import DeepDiff
+    from deepdiff.helper import notpresent
+
     diff = DeepDiff(thaw(before), thaw(after), view="tree", verbose_level=2)
     changes: list[FieldChange] = []
     for levels in diff.values():

@@ -272,9 +272,8 @@ class SimState(Store):
     def on_volumes(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
         if method == "GET":
             project = request.query.get("projectId") or None
-            attached = {vid for c in self.clusters.values() for vid in c.volume_ids}
             views = [
-                self.volume_view(v, v.volume_id in attached)
+                self.volume_view(v, self.index.is_attached(v.volume_id))
                 for v in self.volumes.values()
                 if project is None or v.project_id == project
             ]
@@ -376,6 +375,7 @@ class SimState(Store):
             k: StoredRemediation.from_json({"id": k, **r})
             for k, r in data.get("remediations", {}).items()
         }
+        state.index.rebuild(state.clusters.values(), state.remediations.values())
         state.idempotency = dict(data["idempotency"])
         state.request_counter = int(data.get("request_counter", 0))
         return state

@@ -28,6 +28,7 @@ from reconciler.simulator.clusters import (
     new_id,
     walk,
 )
+from reconciler.simulator.index import Index
 from reconciler.simulator.prng import Prng
 from reconciler.simulator.remediations import (
     SYSTEM_USER,
@@ -79,15 +80,14 @@ class Store:
         self.clusters: dict[str, StoredCluster] = {}
         self.volumes: dict[str, StoredVolume] = {}
         self.remediations: dict[str, StoredRemediation] = {}
+        self.index = Index()
 
     # --- test hooks: act on resources directly (no auth, faults or log) -----------------
 
     def clusters_named(self, name: str) -> list[dict[str, Any]]:
         """Live clusters (not gone) with this name, as the API shows them."""
         self.sweep()
-        return [
-            self.cluster_view(c) for c in self.clusters.values() if c.fields.cluster_name == name
-        ]
+        return [self.cluster_view(self.clusters[cid]) for cid in self.index.named(name)]
 
     def oob_update(self, cluster_id: str, **fields: Any) -> dict[str, Any]:
         """Change a cluster behind the tool's back (as a console user would); returns it."""
@@ -100,6 +100,10 @@ class Store:
                 cluster.fields.desired_preemptible_gpus = value
             elif key == "status":
                 self.stick(cluster_id, str(value))
+            elif key == "cluster_name":
+                old_name = cluster.fields.cluster_name
+                cluster.fields.set(key, value)
+                self.index.rename(cluster, old_name)
             else:
                 cluster.fields.set(key, value)
         return self.cluster_view(cluster)
@@ -211,15 +215,15 @@ class Store:
             reason=body.get("reason"),
         )
         self.remediations[remediation.id] = remediation
+        self.index.add_remediation(remediation)
         return remediation
 
     def latest_remediations(self, cluster_id: str) -> dict[str, dict[str, Any]]:
         """instance id → the view of its newest remediation (a node's `latest_remediation`)."""
         now, latest = self.clock(), {}
-        ordered = sorted(self.remediations.values(), key=lambda r: r.created_at)  # stable
-        for remediation in ordered:
-            if remediation.cluster_id == cluster_id:
-                latest[remediation.instance_id] = remediation_view(remediation, now)
+        own = [self.remediations[rid] for rid in self.index.remediations_of(cluster_id)]
+        for remediation in sorted(own, key=lambda r: r.created_at):  # stable
+            latest[remediation.instance_id] = remediation_view(remediation, now)
         return latest
 
     # --- clusters ----------------------------------------------------------------------------
@@ -279,6 +283,7 @@ class Store:
         data_ready = walked[2].at  # the end of WaitingForDataPlaneNodes
         cluster.add_nodes(fields.num_gpus // 8, begin, data_ready, self.ids, reason=None)
         self.clusters[cluster_id] = cluster
+        self.index.add_cluster(cluster)
         return cluster
 
     def update_cluster(self, cluster: StoredCluster, body: dict[str, Any]) -> None:
@@ -288,23 +293,23 @@ class Store:
         cluster.resize(num_gpus, now, self.speed, self.ids, walks=True)
 
     def delete_cluster(self, cluster: StoredCluster) -> None:
-        cluster.begin_delete(self.clock(), self.speed)
+        if cluster.gone_at is None:
+            cluster.begin_delete(self.clock(), self.speed)
+            self.index.deleting(cluster)
 
     def status_at(self, cluster: StoredCluster, now: float) -> str:
         return cluster.status_at(now)
 
     def sweep(self) -> None:
         """Forget clusters whose deletion finished, with the volumes they own."""
+        # The index's heap of deletion ends: O(what ended), not a scan of every cluster.
         now = self.clock()
-        for cluster_id in [
-            c.cluster_id
-            for c in self.clusters.values()
-            if c.gone_at is not None and c.gone_at <= now
-        ]:
-            cluster = self.clusters.pop(cluster_id)
-            self.remediations = {
-                rid: r for rid, r in self.remediations.items() if r.cluster_id != cluster_id
-            }
+        for cluster_id in self.index.ended(now):
+            cluster = self.clusters.pop(cluster_id, None)
+            if cluster is None:  # forgotten behind the store's back (a test hook)
+                continue
+            for remediation_id in self.index.forget_cluster(cluster):
+                del self.remediations[remediation_id]
             for volume_id in cluster.owned_volume_ids:
                 if not self.attached_clusters(volume_id):
                     self.volumes.pop(volume_id, None)
@@ -330,7 +335,8 @@ class Store:
         return volume
 
     def attached_clusters(self, volume_id: str) -> list[str]:
-        return [c.cluster_id for c in self.clusters.values() if volume_id in c.volume_ids]
+        """The clusters (live or deleting) that mount the volume, oldest first."""
+        return self.index.attached_clusters(volume_id)
 
     def delete_volume(self, volume: StoredVolume) -> None:
         users = self.attached_clusters(volume.volume_id)
@@ -347,5 +353,5 @@ class Store:
     def volume_view(self, volume: StoredVolume, attached: bool | None = None) -> dict[str, Any]:
         """The volume as the API returns it, plus the undocumented `region`."""
         if attached is None:
-            attached = bool(self.attached_clusters(volume.volume_id))
+            attached = self.index.is_attached(volume.volume_id)
         return volume_view(volume, self.clock(), attached)

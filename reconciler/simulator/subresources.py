@@ -107,11 +107,8 @@ def on_remediations(store: Store, method: str, ids: tuple[str, ...], request: Si
         cluster = store.live_cluster(cluster_id, api=True)
         if instance_id != ALL_INSTANCES:
             node_name(cluster, instance_id)
-        found = [
-            r
-            for r in store.remediations.values()
-            if r.cluster_id == cluster_id and instance_id in (ALL_INSTANCES, r.instance_id)
-        ]
+        own = (store.remediations[rid] for rid in store.index.remediations_of(cluster_id))
+        found = [r for r in own if instance_id in (ALL_INSTANCES, r.instance_id)]
         return list_page(found, request.query, store.clock())
     body = parse_body(request.body)
     check_shape(body, REMEDIATION_CREATE, "")

@@ -1,0 +1,68 @@
+"""Commands load only what they use: `--help`, `validate` and `schema` import no deepdiff,
+httpx or simulator; the summaries `--help` lists match the commands' own help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from reconciler.cli import LAZY_COMMANDS, cli
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "clusters.yaml"
+PROBE = """
+import json, sys
+from reconciler.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+loaded = sorted({m.split(".")[0] for m in sys.modules} | {
+    m for m in sys.modules if m.startswith(("reconciler.simulator", "reconciler.client"))
+})
+print(json.dumps(loaded), file=sys.stderr)
+"""
+HEAVY = {"deepdiff", "httpx", "pydantic", "reconciler.simulator", "reconciler.client"}
+
+
+def loaded_by(*args: str) -> set[str]:
+    """The top-level modules (and simulator/client modules) a fresh process imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"},
+    )
+    return set(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--help",), ("validate", "-f", str(EXAMPLE)), ("schema",), ("--version",)],
+    ids=["--help", "validate", "schema", "--version"],
+)
+def test_light_commands_import_no_deepdiff_httpx_or_simulator(args: tuple[str, ...]) -> None:
+    """`--help`, `validate`, `schema` and `--version` import none of the heavy modules."""
+    loaded = loaded_by(*args)
+    assert not {m for m in loaded if m.split(".")[0] in HEAVY or m in HEAVY}
+
+
+def test_help_imports_no_command_module() -> None:
+    """`reconciler --help` lists the commands without importing them (nor YAML, JSON Schema)."""
+    loaded = loaded_by("--help")
+    assert not loaded & {"yaml", "jsonschema", "rich"}
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+@pytest.mark.parametrize("name", sorted(LAZY_COMMANDS))
+def test_listed_summary_is_the_commands_own(name: str, width: int) -> None:
+    """The summary kept for `--help` gives the same line as the loaded command's docstring."""
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None and command.name == name
+    kept = click.Command(name, help=LAZY_COMMANDS[name][2])
+    assert kept.get_short_help_str(width) == command.get_short_help_str(width)
