@@ -42,6 +42,11 @@ def sim() -> None:
 @click.option("--retry-after", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option("--stall-seconds", type=click.FloatRange(min=0), default=65.0, show_default=True)
 @click.option("--log", "access_log", is_flag=True, help="Print one line per request to stderr.")
+@click.option(
+    "--ignore-idempotency-key",
+    is_flag=True,
+    help="Treat every create as new, as the real API (which documents no Idempotency-Key).",
+)
 def sim_serve(
     host: str,
     port: int,
@@ -54,6 +59,7 @@ def sim_serve(
     retry_after: int,
     stall_seconds: float,
     access_log: bool,
+    ignore_idempotency_key: bool,
 ) -> None:
     """Serve the simulator over HTTP on loopback until Ctrl-C.
 
@@ -79,6 +85,7 @@ def sim_serve(
         seed=seed,
         faults=fault_config,
     )
+    state.ignore_idempotency_key = ignore_idempotency_key
     shown_token = state.token if state.token == DEFAULT_TOKEN else "(as given by --token)"
 
     def ready(url: str) -> None:

@@ -156,6 +156,9 @@ class SimState(Store):
         self.faults = faults or Faults()
         self.fault_rng = Prng(seed ^ 0x5EED_FA17)
         self.idempotency: dict[str, dict[str, str]] = {}
+        # The real API documents no Idempotency-Key: `sim serve --ignore-idempotency-key`
+        # behaves so, and tests prove "never twice" without the header's help.
+        self.ignore_idempotency_key = False
         self.request_log: list[RequestRecord] = []
         self.pending_faults: list[PendingFault] = []
         self.request_counter = 0
@@ -301,7 +304,7 @@ class SimState(Store):
         self, kind: str, request: SimRequest, body: Any, create: Callable[[], dict[str, Any]]
     ) -> dict[str, Any]:
         key = request.headers.get("idempotency-key")
-        if not key:
+        if not key or self.ignore_idempotency_key:
             return create()
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         slot = f"{kind}:{key}"

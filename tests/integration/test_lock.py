@@ -102,3 +102,58 @@ def test_two_applies_at_once_create_every_cluster_once(tmp_path: Path) -> None:
     assert any(b"Waiting for the lock" in err for _, err in outputs) or any(
         b"No changes" in out for out, _ in outputs
     )
+
+
+def test_two_applies_against_a_served_api_without_idempotency_create_each_once(
+    tmp_path: Path,
+) -> None:
+    """Two apply processes at once against `sim serve --ignore-idempotency-key` (as the real
+    API, which documents no such header): the lock alone keeps every name to one cluster."""
+    import signal
+
+    serve = ["sim", "serve", "--port", "0", "--speed", "0", "--ignore-idempotency-key"]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *serve],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split("listening on ")[1].split()[0]
+        key = tmp_path / "key"
+        key.write_text("sim-token")
+        key.chmod(0o600)
+        env = {**os.environ, "NO_COLOR": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+        spec = (
+            "version: 1\ndefaults:\n  region: us-central-8\n  gpu_type: H100_SXM\n"
+            '  cuda_version: "12.6"\n  nvidia_driver_version: "560"\n  billing_type: ON_DEMAND\n'
+            "clusters:\n" + SPEC
+        )
+        procs = []
+        for n in (1, 2):
+            checkout = tmp_path / f"checkout-{n}"
+            checkout.mkdir()
+            (checkout / "clusters.yaml").write_text(spec)
+            argv = [sys.executable, "-m", "reconciler", "--base-url", url, "--api-key-file"]
+            argv += [str(key), "apply", "--auto-approve", "--no-wait"]
+            procs.append(
+                subprocess.Popen(
+                    argv, cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+                )
+            )
+        outputs = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outputs
+        import httpx
+
+        listed = httpx.get(
+            f"{url}/v1/compute/clusters", headers={"Authorization": "Bearer sim-token"}
+        ).json()["clusters"]
+        assert sorted(c["cluster_name"] for c in listed) == [f"c{i}" for i in range(6)]
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()

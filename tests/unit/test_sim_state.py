@@ -1026,3 +1026,13 @@ def test_simulator_imports_no_product_module() -> None:
                     assert name.startswith(("reconciler.simulator", "reconciler.errors")), (
                         f"{path.name} imports {name}"
                     )
+
+
+def test_ignore_idempotency_key_creates_again_as_the_real_api(sim_state: SimState) -> None:
+    """With ignore_idempotency_key (sim serve --ignore-idempotency-key) a resend with the same
+    key is a new request, as against the real API: tests prove "never twice" without it."""
+    sim_state.ignore_idempotency_key = True
+    headers = {**AUTH, "idempotency-key": "k-1"}
+    first = call(sim_state, "POST", CLUSTERS, BASE, headers=headers).json()
+    second = call(sim_state, "POST", CLUSTERS, BASE, headers=headers).json()
+    assert first["cluster_id"] != second["cluster_id"]
