@@ -15,7 +15,7 @@ from collections.abc import Callable
 from reconciler.errors import ReconcilerError
 from reconciler.simulator.faults import Faults
 from reconciler.simulator.state import SimState
-from reconciler.simulator.wire import DEFAULT_TOKEN
+from reconciler.simulator.wire import DEFAULT_TOKEN, MUTATING, SimResponse, error_body
 
 
 def save_state(state: SimState, path: str) -> None:
@@ -33,6 +33,25 @@ def save_state(state: SimState, path: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def save_after(
+    state: SimState, path: str | None, method: str, response: SimResponse
+) -> SimResponse:
+    """Save after a change; a state file that cannot be written turns the answer into a 500
+    saying so (the change holds in memory only), never a traceback and a dropped connection."""
+    if path is None or method.upper() not in MUTATING:
+        return response
+    try:
+        save_state(state, path)
+    except OSError as exc:
+        message = (
+            f"the simulator could not save its state file {path} ({exc.strerror or exc}); "
+            "the change holds until the simulator stops"
+        )
+        body = error_body(500, message, code="state_not_saved")
+        return SimResponse(500, body, {"Content-Type": "application/json"})
+    return response
 
 
 def load_state(

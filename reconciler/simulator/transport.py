@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import httpx
 
-from reconciler.simulator.persist import load_state, save_state
+from reconciler.simulator.persist import load_state, save_after, save_state
 from reconciler.simulator.state import SimState
-from reconciler.simulator.wire import DEFAULT_TOKEN, MUTATING, SimRequest, SimResponse
+from reconciler.simulator.wire import DEFAULT_TOKEN, SimRequest, SimResponse
 
 __all__ = [
     "DEFAULT_STALL_SECONDS",
@@ -61,8 +61,7 @@ class SimTransport(httpx.BaseTransport):
             self.sleep(self.state.faults.latency_ms / 1000)
         with self.lock:
             response = self.state.handle(sim_request)
-            if self.state_file is not None and sim_request.method.upper() in MUTATING:
-                save_state(self.state, self.state_file)
+            response = save_after(self.state, self.state_file, sim_request.method, response)
         return self.to_httpx(response, request)
 
     def to_httpx(self, response: SimResponse, request: httpx.Request) -> httpx.Response:

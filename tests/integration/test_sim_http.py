@@ -277,3 +277,17 @@ def test_cli_sim_serve_runs_until_interrupted(tmp_path: Path) -> None:
     assert process.returncode == 0, err
     assert "Simulator stopped." in out
     assert len(json.loads(state_file.read_text())["clusters"]) == 1
+
+
+def test_a_state_file_that_cannot_be_written_answers_500_saying_so(tmp_path: Path) -> None:
+    """The simulator's state file cannot be written (here: the path is a directory): the
+    change answers 500 naming the file, not a traceback and a dropped connection."""
+    blocked = tmp_path / "state-is-a-directory"
+    blocked.mkdir()
+    state = SimState(clock=time.time, token="sim-token", speed=0)
+    transport = SimTransport(state, state_file=str(blocked))
+    with httpx.Client(base_url="http://sim", transport=transport) as client:
+        answer = client.post(CLUSTERS, json=BODY, headers={"Authorization": "Bearer sim-token"})
+    assert answer.status_code == 500
+    message = answer.json()["error"]["message"]
+    assert message.startswith(f"the simulator could not save its state file {blocked}")
