@@ -1,17 +1,20 @@
-"""Benchmark: apply 200 cluster creates at 100 ms simulated latency, parallelism 20, --no-wait.
+"""Benchmark: apply 200 cluster creates at 100 ms simulated latency, parallelism 10, 20 and 50,
+--no-wait.
 
-Run: .venv/bin/python benchmarks/bench_apply.py [--clusters 200] [--parallelism 20]
+Run: .venv/bin/python benchmarks/bench_apply.py [--clusters 200] [--parallelism 10,20,50]
      [--latency-ms 100] [--repeat 3] [--no-http]
 
 The simulator sleeps for real (time.sleep) for `latency_ms` before it answers every request,
 reads included, and outside its lock, so requests in flight at once overlap as they would
 against the real API. With `ApplyOptions(wait=False)` (`apply --no-wait`) apply makes exactly
 one POST per cluster and no list call (nothing waits, so the shared poller never polls): the
-ideal wall time is ceil(N / P) * latency, 1.0 s for the defaults. The plan is made before the
-clock starts; its list calls pay the latency too and are not part of the figure.
+ideal wall time is ceil(N / P) * latency: 2.0, 1.0 and 0.4 s for the defaults. The plan is
+made before the clock starts; its list calls pay the latency too and are not part of the
+figure.
 
 Two transports: the in-process SimTransport (what `--sim` uses) and the simulator served on a
-loopback socket (real HTTP, httpx's connection pool, the server's threads).
+loopback socket (real HTTP, httpx's connection pool sized from the parallelism as `apply`
+sizes it, the server's threads and its listen backlog).
 
 Timings are measured, never asserted: the script exits 0 whatever the figures.
 """
@@ -38,6 +41,17 @@ from reconciler.simulator.state import Faults, SimState
 from reconciler.simulator.transport import SimTransport
 from reconciler.spec import load_spec
 
+Row = list[str]
+
+
+class Args(argparse.Namespace):
+    clusters: int
+    parallelism: str
+    latency_ms: int
+    repeat: int
+    no_http: bool
+
+
 TOKEN = "bench-token"
 ROUTE_CLUSTERS = "/v1/compute/clusters"
 HEADER = """\
@@ -52,6 +66,9 @@ clusters:
 """
 
 
+Connect = Callable[[SimState, int], AbstractContextManager[Client]]
+
+
 def write_spec(directory: Path, clusters: int) -> None:
     body = HEADER + "".join(
         f"  - cluster_name: bench-a{i:04d}\n    num_gpus: 8\n" for i in range(clusters)
@@ -60,19 +77,19 @@ def write_spec(directory: Path, clusters: int) -> None:
 
 
 @contextmanager
-def in_process(state: SimState) -> Iterator[Client]:
+def in_process(state: SimState, parallelism: int) -> Iterator[Client]:
     with Client("http://sim", TOKEN, transport=SimTransport(state)) as client:
         yield client
 
 
 @contextmanager
-def over_http(state: SimState) -> Iterator[Client]:
+def over_http(state: SimState, parallelism: int) -> Iterator[Client]:
     server = make_server(state, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
     thread.start()
     try:
-        with Client(server.url, TOKEN) as client:
+        with Client(server.url, TOKEN, parallelism=parallelism) as client:
             yield client
     finally:
         server.shutdown()
@@ -82,14 +99,14 @@ def over_http(state: SimState) -> Iterator[Client]:
 
 def apply_once(
     spec_dir: Path,
-    connect: Callable[[SimState], AbstractContextManager[Client]],
+    connect: Connect,
     parallelism: int,
     latency_ms: int,
 ) -> tuple[float, int, int, int, int]:
     """(seconds, creates done, POSTs, other requests during apply, clusters in the end)."""
     state = SimState(clock=time.time, token=TOKEN, speed=0, faults=Faults(latency_ms=latency_ms))
     spec = load_spec(read_spec_files([str(spec_dir)]))
-    with connect(state) as client:
+    with connect(state, parallelism) as client:
         live = read_live(client, spec.project_id)
         plan: Plan = build_plan(spec, live)
         assert plan.count(ActionKind.CREATE) == len(spec.of_kind("cluster"))
@@ -109,52 +126,27 @@ def apply_once(
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clusters", type=int, default=200)
-    parser.add_argument("--parallelism", type=int, default=20)
-    parser.add_argument("--latency-ms", type=int, default=100)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--no-http", action="store_true", help="skip the loopback-socket row")
-    args = parser.parse_args()
-    ideal = math.ceil(args.clusters / args.parallelism) * args.latency_ms / 1000
-
-    transports: list[tuple[str, Callable[[SimState], AbstractContextManager[Client]]]] = [
-        ("in-process SimTransport", in_process)
+def measure(spec_dir: Path, label: str, connect: Connect, parallelism: int, args: Args) -> Row:
+    """One row: best / median wall time of `repeat` runs, and the counts of the last run."""
+    ideal = math.ceil(args.clusters / parallelism) * args.latency_ms / 1000
+    runs = [apply_once(spec_dir, connect, parallelism, args.latency_ms) for _ in range(args.repeat)]
+    times = [r[0] for r in runs]
+    best, median = min(times), statistics.median(times)
+    _, done, posts, other, clusters = runs[-1]
+    return [
+        label,
+        str(parallelism),
+        f"{ideal:.3f}",
+        f"{best:.3f} / {median:.3f}",
+        f"{best / ideal:.2f}x / {median / ideal:.2f}x",
+        str(done),
+        str(posts),
+        str(other),
+        str(clusters),
     ]
-    if not args.no_http:
-        transports.append(("HTTP, loopback socket", over_http))
 
-    rows: list[list[str]] = []
-    with tempfile.TemporaryDirectory() as tmp, tuned_gc():
-        spec_dir = Path(tmp)
-        write_spec(spec_dir, args.clusters)
-        for label, connect in transports:
-            runs = [
-                apply_once(spec_dir, connect, args.parallelism, args.latency_ms)
-                for _ in range(args.repeat)
-            ]
-            times = [r[0] for r in runs]
-            best, median = min(times), statistics.median(times)
-            _, done, posts, other, clusters = runs[-1]
-            rows.append(
-                [
-                    label,
-                    f"{best:.3f} / {median:.3f}",
-                    f"{best / ideal:.2f}x / {median / ideal:.2f}x",
-                    str(done),
-                    str(posts),
-                    str(other),
-                    str(clusters),
-                ]
-            )
 
-    print(
-        f"apply --no-wait: {args.clusters} cluster creates, parallelism {args.parallelism}, "
-        f"{args.latency_ms} ms simulated latency per request; "
-        f"ideal ceil(N/P)*latency = {ideal:.3f} s; best / median of {args.repeat} runs"
-    )
-    header = ["transport", "wall s", "vs ideal", "done", "POSTs", "other calls", "clusters"]
+def print_table(header: Row, rows: list[Row]) -> None:
     widths = [max(len(c) for c in col) for col in zip(header, *rows, strict=True)]
     for line in (header, *rows):
         print(
@@ -163,6 +155,35 @@ def main() -> None:
                 for i, (cell, width) in enumerate(zip(line, widths, strict=True))
             )
         )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clusters", type=int, default=200)
+    parser.add_argument("--parallelism", default="10,20,50", help="comma-separated")
+    parser.add_argument("--latency-ms", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-http", action="store_true", help="skip the loopback-socket rows")
+    args = parser.parse_args(namespace=Args())
+    levels = [int(p) for p in args.parallelism.split(",")]
+
+    transports: list[tuple[str, Connect]] = [("in-process SimTransport", in_process)]
+    if not args.no_http:
+        transports.append(("HTTP, loopback socket", over_http))
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp, tuned_gc():
+        spec_dir = Path(tmp)
+        write_spec(spec_dir, args.clusters)
+        for label, connect in transports:
+            rows += [measure(spec_dir, label, connect, p, args) for p in levels]
+
+    print(
+        f"apply --no-wait: {args.clusters} cluster creates, {args.latency_ms} ms simulated "
+        f"latency per request; ideal = ceil(N/P)*latency; best / median of {args.repeat} runs"
+    )
+    header = ["transport", "P", "ideal s", "wall s", "vs ideal", "done", "POSTs", "other calls"]
+    print_table([*header, "clusters"], rows)
     print(
         "wall s and vs ideal: best / median; other calls: requests besides the creates made\n"
         "during apply (0: no list call); clusters: in the simulator afterwards (no duplicates)"

@@ -1,19 +1,19 @@
 """Executes a plan: ordering and parallelism, idempotent create, waiting, the report.
 
 Shell module: it calls the API through the client's generic methods and takes its clock and
-sleep injected, so tests drive it against the simulator with fake time. Each action runs in
-a worker thread; waits for ready / gone go through one shared poller (`poller.py`) that makes
-one list call per kind and interval for every resource waiting at once. What differs between
-kinds is asked of the kind (`reconciler.kinds`), never branched on here.
+sleep injected, so tests drive it against the simulator with fake time. Each action is a flow
+(a generator) whose calls run in a worker thread and which yields a `Wait` where it waits for
+ready / gone; `schedule.py` hands those to the one shared poller (`poller.py`, one list call
+per kind and interval for every resource waiting at once), so a waiting action holds no
+worker. What differs between kinds is asked of the kind (`reconciler.kinds`), never branched
+on here.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FuturesTimeout
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 from reconciler import kinds
@@ -24,12 +24,15 @@ from reconciler.apply.poller import (
     ApplyOptions,
     Poller,
     PollFn,
+    Wait,
     WaitAbandoned,
 )
+from reconciler.apply.schedule import Flow, Schedule
 from reconciler.apply.steps import (
     ApiClient,
     check_duplicates,
     dependencies,
+    find_named,
     idempotency_key,
     not_recreated,
 )
@@ -60,6 +63,9 @@ __all__ = [
 
 #: The report's message for an action whose call was made but whose wait was cut short.
 NOT_WAITED = "not waited for (interrupted)"
+
+#: A create / update / delete path: its calls, the waits between them, then (id, status).
+Steps = Generator[Wait, None, tuple[str | None, str | None]]
 
 
 class Applier:
@@ -132,39 +138,37 @@ class Applier:
             self._client, self._project_id, self._options, self._clock, self._sleep, self._on_poll
         )
         self._poller = poller
-        pool = ThreadPoolExecutor(max_workers=max(1, self._options.parallelism))
-        futures: dict[str, Future[ActionResult]] = {}
-        for action in actions:
-            deps = [futures[k] for k in dependencies(action, actions) if k in futures]
-            futures[action.key] = pool.submit(self._run_one, action, deps)
-        results: dict[str, ActionResult] = {}
-        pending = list(futures.items())
-        while pending:
-            key, future = pending[0]
+        earlier: set[str] = set()
+        needs: dict[str, list[str]] = {}
+        for action in actions:  # an action depends only on actions that rank before it
+            needs[action.key] = [k for k in dependencies(action, actions) if k in earlier]
+            earlier.add(action.key)
+        schedule = Schedule(actions, needs, self._flow, poller, self._options.parallelism)
+        schedule.start()
+        while True:
             try:
-                results[key] = future.result(timeout=0.1)
-                pending.pop(0)
-            except FuturesTimeout:
-                continue
+                if schedule.wait(0.1):
+                    break
             except KeyboardInterrupt:
                 if self.stopping:
-                    pool.shutdown(wait=False, cancel_futures=True)
+                    schedule.shutdown(wait=False)
                     if on_second_interrupt is not None:
                         on_second_interrupt()
                     raise
                 self.interrupt()
                 if on_interrupt is not None:
                     on_interrupt()
-        pool.shutdown(wait=True)
+        schedule.shutdown(wait=True)
         poller.close()
+        results = schedule.results()
         checked = check_duplicates(
             self._client, self._project_id, [results[a.key] for a in actions]
         )
         return ApplyReport(results=tuple(checked), interrupted=self.stopping)
 
-    def _run_one(self, action: Action, deps: list[Future[ActionResult]]) -> ActionResult:
-        for dep in deps:
-            result = dep.result()
+    def _flow(self, action: Action, deps: list[ActionResult]) -> Flow:
+        """One action from start to result; it yields wherever it waits for the poller."""
+        for result in deps:
             if result.outcome is not Outcome.DONE:
                 what = f"{result.action.resource} {result.action.name!r}"
                 return ActionResult(action, Outcome.SKIPPED, f"depends on {what}, which failed")
@@ -172,7 +176,7 @@ class Applier:
             return ActionResult(action, Outcome.SKIPPED, "not started: apply was interrupted")
         started = self._clock()
         try:
-            resource_id, status = self._execute(action)
+            resource_id, status = yield from self._execute(action)
         except WaitAbandoned:
             return self._abandoned(action, self._clock() - started)
         except (ActionFailed, ReconcilerError) as exc:
@@ -189,19 +193,19 @@ class Applier:
         note = self._notes.get(action.key, "")
         return ActionResult(action, Outcome.DONE, note, resource_id, status, elapsed)
 
-    def _execute(self, action: Action) -> tuple[str | None, str | None]:
+    def _execute(self, action: Action) -> Steps:
         kind = kinds.get(action.resource)
         match action.kind:
             case ActionKind.CREATE:
-                return self._create(kind, action)
+                return (yield from self._create(kind, action))
             case ActionKind.UPDATE:
-                return self._update(kind, action)
+                return (yield from self._update(kind, action))
             case ActionKind.DELETE:
-                return self._delete(kind, action)
+                return (yield from self._delete(kind, action))
             case ActionKind.REPLACE:
-                self._delete(kind, action, always_wait=True)
+                yield from self._delete(kind, action, always_wait=True)
                 try:
-                    return self._create(kind, action)
+                    return (yield from self._create(kind, action))
                 except (ActionFailed, ReconcilerError) as exc:
                     raise ActionFailed(not_recreated(kind, action, exc)) from None
             case _:
@@ -240,11 +244,14 @@ class Applier:
     def _tell(self, action: Action, step: Step, text: str, status: str = "") -> None:
         self._progress(Progress(action.resource, action.name, str(action.kind), step, text, status))
 
-    def _wait(self, kind: Kind, resource_id: str, action: Action, want: str) -> None:
-        assert self._poller is not None
+    def _wait(
+        self, kind: Kind, resource_id: str, action: Action, want: str
+    ) -> Generator[Wait, None, None]:
+        """Hand the wait to the poller (through the schedule); resumed once it is settled,
+        with ActionFailed or WaitAbandoned raised here when it did not reach its goal."""
         goal = kind.statuses.ready if want == "ready" else "gone"
         self._tell(action, Step.WAITING, f"waiting until {goal}")
-        self._poller.wait(kind, resource_id, action.name, want)
+        yield Wait(kind, resource_id, action.name, want)
 
     def _create_body(self, kind: Kind, action: Action) -> dict[str, Any]:
         """The create body with every reference by name resolved to the id it has now."""
@@ -260,11 +267,11 @@ class Applier:
             body[ref.body_key] = resource_id
         return body
 
-    def _create(self, kind: Kind, action: Action) -> tuple[str | None, str | None]:
+    def _create(self, kind: Kind, action: Action) -> Steps:
         body = self._create_body(kind, action)
         dying = self._deleting.get((kind.name, action.name))
         if action.kind is ActionKind.CREATE and dying is not None:
-            self._wait(kind, dying, action, "gone")
+            yield from self._wait(kind, dying, action, "gone")
         key = self._new_key(action, body)
         parent_id = self._parent_id(kind, action)
         self._tell(action, Step.CREATING, "creating")
@@ -285,7 +292,7 @@ class Applier:
             later = kind.hooks.settles_later
             scheduled = later(body, self._wall_clock()) if later is not None else None
             if scheduled is None:
-                self._wait(kind, resource_id, action, "ready")
+                yield from self._wait(kind, resource_id, action, "ready")
                 return resource_id, kind.statuses.ready
             self._notes[action.key] = scheduled
             self._tell(
@@ -319,16 +326,8 @@ class Applier:
         raise ActionFailed(f"{exc}{also}; run plan again") from None
 
     def _find(self, kind: Kind, action: Action) -> dict[str, Any] | None:
-        """The live object of the action's name, if one is listed now."""
-        listed = self._client.list_resources(
-            kind.api, self._project_id, parent_id=self._parent_id(kind, action)
-        )
-        for found in listed:
-            if found.get(kind.api.name_key) == action.name and found.get("status") != (
-                kind.statuses.deleting
-            ):
-                return found
-        return None
+        parent_id = self._parent_id(kind, action)
+        return find_named(self._client, self._project_id, kind, action.name, parent_id)
 
     def _recover_create(
         self,
@@ -361,11 +360,11 @@ class Applier:
                 f"{action.name!r} appeared; run plan again"
             ) from None
 
-    def _update(self, kind: Kind, action: Action) -> tuple[str | None, str | None]:
+    def _update(self, kind: Kind, action: Action) -> Steps:
         resource_id = str(action.resource_id)
         provisioning = kind.statuses.provisioning_prefixes
         if kind.waits and action.status and action.status.startswith(provisioning):
-            self._wait(kind, resource_id, action, "ready")
+            yield from self._wait(kind, resource_id, action, "ready")
         self._tell(action, Step.UPDATING, "updating")
         try:
             updated = self._client.update_resource(
@@ -378,13 +377,11 @@ class Applier:
             ) from None
         self._mark_sent(action, ActionKind.UPDATE)
         if kind.waits and self._options.wait:
-            self._wait(kind, resource_id, action, "ready")
+            yield from self._wait(kind, resource_id, action, "ready")
             return resource_id, kind.statuses.ready
         return resource_id, str(updated.get("status", ""))
 
-    def _delete(
-        self, kind: Kind, action: Action, always_wait: bool = False
-    ) -> tuple[str | None, str | None]:
+    def _delete(self, kind: Kind, action: Action, always_wait: bool = False) -> Steps:
         resource_id = str(action.resource_id)
         self._tell(action, Step.DELETING, "deleting")
         try:
@@ -395,5 +392,5 @@ class Applier:
             return resource_id, None  # already gone: the goal is reached
         self._mark_sent(action, ActionKind.DELETE)
         if kind.waits and (self._options.wait or always_wait):
-            self._wait(kind, resource_id, action, "gone")
+            yield from self._wait(kind, resource_id, action, "gone")
         return resource_id, None

@@ -1,14 +1,15 @@
 """One poller for every resource apply waits on: one list call per kind per poll interval.
 
 Shell module (it calls the API and takes its clock and sleep injected). Workers hand it a
-target and block; the poller settles each target as ready, gone, failed or timed out.
+target and go on with other actions (`watch` does not block); the poller settles each target
+as ready, gone, failed or timed out and tells its `on_settled` callback, from its own thread.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from reconciler.errors import ApiError
@@ -44,18 +45,33 @@ class WaitAbandoned(Exception):
     """Internal: the call was made, but apply was interrupted before the resource settled."""
 
 
-@dataclass
-class _Target:
+#: Told once when a target settles: "" (reached), INTERRUPTED, or what went wrong.
+SettledFn = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """What an action waits for between its calls: one resource to be ready or gone."""
+
     kind: Kind
     resource_id: str
     name: str
     want: str  # "ready" | "gone"
+
+
+@dataclass
+class _Target:
+    wait: Wait
+    on_settled: SettledFn
     started: float
     phase: str = ""
     phase_since: float = 0.0
     seen: bool = False
-    done: threading.Event = field(default_factory=threading.Event)
-    error: str = ""
+    settled: bool = False
+
+    @property
+    def kind(self) -> Kind:
+        return self.wait.kind
 
 
 #: What is still waiting after a poll: (kind, name, phase or "?", seconds waited).
@@ -88,30 +104,30 @@ class Poller:
         self._thread.start()
         self.polls = 0
 
-    def wait(self, kind: Kind, resource_id: str, name: str, want: str) -> None:
-        """Block until the resource is ready (want="ready") or gone; ActionFailed otherwise."""
+    def watch(self, wait: Wait, on_settled: SettledFn) -> None:
+        """Settle `wait` at a coming poll; `on_settled` is told once, from the poller's thread
+        (at once, from this one, if the poller is closed: INTERRUPTED)."""
         now = self._clock()
-        target = _Target(kind, resource_id, name, want, started=now, phase_since=now)
+        target = _Target(wait, on_settled, started=now, phase_since=now)
         with self._lock:
-            if self._closed:
-                raise WaitAbandoned()
-            self._targets.append(target)
-            self._lock.notify_all()
-        target.done.wait()
-        if target.error == INTERRUPTED:
-            raise WaitAbandoned()
-        if target.error:
-            raise ActionFailed(target.error)
+            closed = self._closed
+            if not closed:
+                self._targets.append(target)
+                self._lock.notify_all()
+        if closed:
+            self._settle(target, INTERRUPTED)
 
     def close(self) -> None:
+        """End every wait (INTERRUPTED) and the thread; later watches end at once."""
         with self._lock:
             self._closed = True
-            for target in self._targets:
-                target.error = target.error or INTERRUPTED
-                target.done.set()
+            targets = list(self._targets)
             self._targets.clear()
             self._lock.notify_all()
-        self._thread.join(timeout=5)
+        for target in targets:
+            self._settle(target, INTERRUPTED)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
 
     def _run(self) -> None:
         interval = self._options.poll_initial
@@ -149,39 +165,41 @@ class Poller:
         finished: list[_Target] = []
         for target in targets:
             listed, error = answers[target.kind.name]
-            self._judge(target, listed, now, error)
-            if target.done.is_set():
+            if self._judge(target, listed, now, error):
                 finished.append(target)
         with self._lock:
             for target in finished:
                 if target in self._targets:
                     self._targets.remove(target)
             waiting = [
-                (t.kind.name, t.name, t.phase or "?", now - t.started) for t in self._targets
+                (t.kind.name, t.wait.name, t.phase or "?", now - t.started) for t in self._targets
             ]
         if self._on_poll is not None:
             self._on_poll(waiting)
 
     def _judge(
         self, target: _Target, listed: dict[str, dict[str, Any]] | None, now: float, error: str
-    ) -> None:
-        if listed is not None and self._judge_listed(target, listed.get(target.resource_id), now):
-            return
+    ) -> bool:
+        """Settle `target` from this poll's answer; True when it is settled."""
+        found = listed.get(target.wait.resource_id) if listed is not None else None
+        if listed is not None and self._judge_listed(target, found, now):
+            return True
         options = self._options
         if now - target.started > options.timeout:
             goal = self._goal(target)
             last = f"; last phase {target.phase}" if target.phase else ""
             why = f"; last poll failed: {error}" if error else ""
-            self._finish(
+            return self._finish(
                 target,
                 f"timed out after {options.timeout:.0f} s waiting to be {goal}{last}{why}",
             )
+        return False
 
     def _judge_listed(self, target: _Target, found: dict[str, Any] | None, now: float) -> bool:
         """Settle `target` from its list entry (None: not listed); True when settled."""
         options, statuses = self._options, target.kind.statuses
         if found is None:
-            if target.want == "gone":
+            if target.wait.want == "gone":
                 return self._finish(target)
             if target.seen or now - target.started > options.appear_grace:
                 last = f" (last phase {target.phase})" if target.phase else ""
@@ -191,9 +209,9 @@ class Poller:
         status = str(found.get("status"))
         if status != target.phase:
             target.phase, target.phase_since = status, now
-        if target.want == "ready" and status == statuses.ready:
+        if target.wait.want == "ready" and status == statuses.ready:
             return self._finish(target)
-        if target.want == "ready" and status in statuses.failed:
+        if target.wait.want == "ready" and status in statuses.failed:
             why = statuses.explanations.get(status)
             return self._finish(
                 target,
@@ -209,13 +227,19 @@ class Poller:
 
     @staticmethod
     def _goal(target: _Target) -> str:
-        return str(target.kind.statuses.ready) if target.want == "ready" else "gone"
+        return str(target.kind.statuses.ready) if target.wait.want == "ready" else "gone"
 
-    @staticmethod
-    def _finish(target: _Target, error: str = "") -> bool:
-        target.error = error
-        target.done.set()
+    def _finish(self, target: _Target, error: str = "") -> bool:
+        self._settle(target, error)
         return True
+
+    def _settle(self, target: _Target, error: str) -> None:
+        """Tell the target's callback once, whoever settles it first (a poll or `close`)."""
+        with self._lock:
+            if target.settled:
+                return
+            target.settled = True
+        target.on_settled(error)
 
 
 DEFAULT_OPTIONS = ApplyOptions()

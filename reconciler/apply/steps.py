@@ -83,6 +83,16 @@ def dependencies(action: Action, actions: list[Action]) -> list[str]:
     return []
 
 
+def find_named(
+    client: ApiClient, project_id: str | None, kind: Kind, name: str, parent_id: str | None
+) -> dict[str, Any] | None:
+    """The live object of that name (not one going away), if one is listed now."""
+    for found in client.list_resources(kind.api, project_id, parent_id=parent_id):
+        if found.get(kind.api.name_key) == name and found.get("status") != kind.statuses.deleting:
+            return found
+    return None
+
+
 def check_duplicates(
     client: ApiClient, project_id: str | None, results: list[ActionResult]
 ) -> list[ActionResult]:

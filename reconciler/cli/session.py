@@ -71,9 +71,11 @@ NO_MONEY_FLAGS = MoneyFlags()
 SIM_BASE_URL = "http://sim.local"
 
 
-def make_client(settings: Settings) -> Client:
-    """The one API client of this run: the in-process simulator (--sim) or the real API."""
+def make_client(settings: Settings, parallelism: int | None = None) -> Client:
+    """The one API client of this run: the in-process simulator (--sim) or the real API;
+    apply's --parallelism sizes its connection pool."""
     from reconciler.client import DEFAULT_BASE_URL, Client, check_base_url, resolve_api_key
+    from reconciler.client.config import DEFAULT_PARALLELISM
 
     if settings.sim is not None:
         from reconciler.simulator.state import DEMO_SPEED
@@ -83,7 +85,8 @@ def make_client(settings: Settings) -> Client:
         transport = open_sim(settings.sim, speed=speed)
         return Client(SIM_BASE_URL, transport.state.token, transport=transport)
     base_url = check_base_url(settings.base_url or DEFAULT_BASE_URL)
-    return Client(base_url, resolve_api_key(os.environ, settings.api_key_file))
+    key = resolve_api_key(os.environ, settings.api_key_file)
+    return Client(base_url, key, parallelism=parallelism or DEFAULT_PARALLELISM)
 
 
 # --- spec, live state, plan ------------------------------------------------------------------

@@ -28,6 +28,19 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 #: read, so a server trickling a byte every 20 s would hold a call open forever.
 CALL_DEADLINE = 120.0
 
+#: Connections apply needs besides one per worker: the poller's list call, and one spare.
+EXTRA_CONNECTIONS = 2
+#: --parallelism when none is given (DESIGN §7); the pool is sized for it.
+DEFAULT_PARALLELISM = 10
+
+
+def connection_limits(parallelism: int = DEFAULT_PARALLELISM) -> httpx.Limits:
+    """A pool with a connection, kept alive, for every worker and the poller: at
+    --parallelism 50 no call queues for a connection and none is re-opened between calls."""
+    size = max(1, parallelism) + EXTRA_CONNECTIONS
+    return httpx.Limits(max_connections=size, max_keepalive_connections=size)
+
+
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # A create answered with one of these may have been committed before the error.
 CREATE_UNKNOWN_STATUSES = frozenset({408, 500, 502, 503, 504})

@@ -25,12 +25,14 @@ from reconciler.client.answers import Answer, extract_api_message, parse_json, r
 from reconciler.client.config import (
     CALL_DEADLINE,
     CREATE_UNKNOWN_STATUSES,
+    DEFAULT_PARALLELISM,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
     MAX_BODY_BYTES,
     RETRYABLE_STATUSES,
     RetryPolicy,
     check_base_url,
+    connection_limits,
     is_header_safe,
 )
 from reconciler.client.failures import (
@@ -75,8 +77,10 @@ class RequestLoop:
         env: Mapping[str, str] | None = None,
         deadline: float = CALL_DEADLINE,
         clock: Callable[[], float] = time.monotonic,
+        parallelism: int = DEFAULT_PARALLELISM,
     ) -> None:
-        """`env` (default: the process environment) supplies TOGETHER_CUSTOM_HEADERS."""
+        """`env` (default: the process environment) supplies TOGETHER_CUSTOM_HEADERS;
+        `parallelism` (apply's --parallelism) sizes the connection pool."""
         if transport is None:
             # Real network: the URL must pass the https/loopback rule. An injected transport
             # (the simulator) ignores the host, so any base works there.
@@ -97,6 +101,7 @@ class RequestLoop:
             base_url=self.base_url,
             transport=transport,
             timeout=timeout,
+            limits=connection_limits(parallelism),
             follow_redirects=False,
             headers={
                 **extra,

@@ -38,6 +38,10 @@ class SimServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    # The listen backlog: socketserver's 5 overflows when apply opens up to 100 connections
+    # at once (its highest --parallelism); an overflowed connect waits a second or more for
+    # its SYN to be sent again.
+    request_queue_size = 128
 
     def __init__(
         self,

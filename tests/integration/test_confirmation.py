@@ -101,7 +101,9 @@ def test_auto_approve_needs_no_terminal(setup: tuple[Path, str]) -> None:
 def test_ctrl_c_mid_apply_exits_130(tmp_path: Path) -> None:
     """SIGINT while apply waits: no new action starts, the report is printed, exit 130."""
     sim_file = tmp_path / "sim.json"
-    seed_sim_file(sim_file, [])
+    # grow-me is still provisioning: its update waits for Ready before it is sent, so the
+    # Ctrl-C finds it not started (new-one's create is sent at once: waits hold no worker).
+    seed_sim_file(sim_file, [{"cluster_name": "grow-me", "status": "InstallingDrivers"}])
     spec_file = write_spec(tmp_path, SPEC)
     env = {**os.environ, "NO_COLOR": "1"}
     # Speed 20: a create needs about a minute of wall time to be Ready, so apply is waiting.
@@ -136,7 +138,8 @@ def test_ctrl_c_mid_apply_exits_130(tmp_path: Path) -> None:
     screen = b"".join(lines).decode() + out.decode()
     assert process.returncode == 130, (screen, err.decode())
     assert "Apply interrupted" in screen
-    assert "skipped" in screen  # the second create never started (parallelism 1)
+    assert "skipped" in screen  # the update never started
     assert "no new actions will start" in err.decode()
     state = load_sim_file(sim_file)
-    assert len(state.clusters) == 1
+    assert len(state.clusters) == 2
+    assert state.clusters_named("grow-me")[0]["num_gpus"] == 8, "the update was never sent"
