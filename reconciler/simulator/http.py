@@ -15,10 +15,10 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from reconciler.simulator.persist import save_state
+from reconciler.simulator.persist import save_after, save_state
 from reconciler.simulator.state import SimState
 from reconciler.simulator.transport import DEFAULT_STALL_SECONDS
-from reconciler.simulator.wire import MUTATING, SimRequest
+from reconciler.simulator.wire import SimRequest
 
 MAX_BODY = 16 * 1024 * 1024
 
@@ -101,8 +101,7 @@ class SimHandler(BaseHTTPRequestHandler):
             server.sleep(server.state.faults.latency_ms / 1000)
         with server.lock:
             response = server.state.handle(request)
-            if server.state_file is not None and self.command.upper() in MUTATING:
-                save_state(server.state, server.state_file)
+            response = save_after(server.state, server.state_file, self.command, response)
         if response.fault == "drop":
             # Committed, but the client never hears back: close without a byte.
             self.close_connection = True
