@@ -90,6 +90,7 @@ class Applier:
         self._clock = clock
         self._sleep = sleep
         self._wall_clock = wall_clock
+        self.progress_failures = 0  # progress lines that could not be shown
         self._notes: dict[str, str] = {}  # action key → what the report says besides "done"
         self._progress = progress or (lambda _event: None)
         self._on_poll = on_poll
@@ -242,7 +243,14 @@ class Applier:
             self._sent[action.key] = call
 
     def _tell(self, action: Action, step: Step, text: str, status: str = "") -> None:
-        self._progress(Progress(action.resource, action.name, str(action.kind), step, text, status))
+        """Report a step. Progress is best effort: a display that fails (a full disk under a
+        redirected stdout, a closed pipe) never stops apply, which must finish its report."""
+        try:
+            self._progress(
+                Progress(action.resource, action.name, str(action.kind), step, text, status)
+            )
+        except Exception:
+            self.progress_failures += 1
 
     def _wait(
         self, kind: Kind, resource_id: str, action: Action, want: str

@@ -144,8 +144,13 @@ def execute(
         )
     finally:
         printer.close()
-    click.echo("")
-    click.echo(render_report(report, settings.color, verb), nl=False)
+    try:
+        click.echo("")
+        click.echo(render_report(report, settings.color, verb), nl=False)
+    except OSError as exc:  # the changes are made: say so where it can still be read
+        echo_err(f"could not print the report ({exc.strerror or exc}); `reconciler plan` shows it")
+    if applier.progress_failures:
+        echo_err(f"note: {applier.progress_failures} progress line(s) could not be shown")
     if report.interrupted:
         raise Interrupted("apply interrupted; run `reconciler plan` to see what is left")
     if report.has_failures:

@@ -317,3 +317,21 @@ def test_idempotency_keys_are_derived_not_random() -> None:
         idempotency_key("p", action, {**body, "num_gpus": 16}),
     }
     assert key not in others and len(others) == 3
+
+
+def test_a_failing_progress_display_never_stops_apply(
+    api: Client, sim_state: SimState, fake_clock: FakeClock
+) -> None:
+    """A display that fails on every line (a full disk under a redirected stdout): the
+    creates still happen and the report still says so."""
+
+    def broken(_event: Progress) -> None:
+        raise OSError(28, "No space left on device")
+
+    spec = make_spec(desired("a"), desired("b"))
+    plan, live = plan_against(api, spec)
+    applier = make_applier(api, fake_clock, progress=broken)
+    report = applier.run(plan, live)
+    assert [r.outcome for r in report.results] == [Outcome.DONE, Outcome.DONE]
+    assert applier.progress_failures > 0
+    assert len(sim_state.clusters_named("a")) == len(sim_state.clusters_named("b")) == 1
