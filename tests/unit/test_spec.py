@@ -509,3 +509,14 @@ def test_an_add_on_declared_switched_off_or_twice_is_an_error() -> None:
         for p in problems
     ), problems
     assert any("clusters[0].add_ons[1].name: add-on 'd' is named twice" in p for p in problems)
+
+
+def test_a_number_beyond_the_apis_int32_is_an_error() -> None:
+    """The API's counts are int32: a larger one is refused by validate, with its place."""
+    text = HEADER + "clusters:\n  - cluster_name: a\n    num_gpus: 99999999992\n"
+    with pytest.raises(SpecError) as caught:
+        load(text)
+    assert any(
+        "clusters[0].num_gpus: 99999999992 is greater than the maximum of 2147483647" in p
+        for p in caught.value.problems
+    )
