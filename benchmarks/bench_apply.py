@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -31,6 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from reconciler import kinds
 from reconciler.apply import Applier, ApplyOptions
 from reconciler.cli import read_live, read_spec_files, tuned_gc
 from reconciler.client import Client
@@ -97,33 +100,46 @@ def over_http(state: SimState, parallelism: int) -> Iterator[Client]:
         thread.join(timeout=5)
 
 
+@contextmanager
+def served_process(state: SimState, parallelism: int) -> Iterator[Client]:
+    """`reconciler sim serve` in its own process (its own interpreter lock), as a user runs
+    it; only the latency of `state` is used."""
+    command = [sys.executable, "-m", "reconciler", "sim", "serve", "--port", "0"]
+    command += ["--speed", "0", "--token", TOKEN, "--latency", str(state.faults.latency_ms)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split(" on ")[1].split()[0]
+        with Client(url, TOKEN, parallelism=parallelism) as client:
+            yield client
+    finally:
+        server.terminate()  # no state file to save; SIGINT is ignored in a background job
+        server.wait(timeout=10)
+
+
 def apply_once(
     spec_dir: Path,
     connect: Connect,
     parallelism: int,
     latency_ms: int,
 ) -> tuple[float, int, int, int, int]:
-    """(seconds, creates done, POSTs, other requests during apply, clusters in the end)."""
+    """(seconds, creates done, POSTs, other requests during apply, clusters in the end), as
+    the client counts its requests (retries included)."""
     state = SimState(clock=time.time, token=TOKEN, speed=0, faults=Faults(latency_ms=latency_ms))
     spec = load_spec(read_spec_files([str(spec_dir)]))
     with connect(state, parallelism) as client:
         live = read_live(client, spec.project_id)
         plan: Plan = build_plan(spec, live)
         assert plan.count(ActionKind.CREATE) == len(spec.of_kind("cluster"))
-        logged = len(state.request_log)
+        before = sum(client.calls.values())
         applier = Applier(client, options=ApplyOptions(parallelism=parallelism, wait=False))
         started = time.perf_counter()
         report = applier.run(plan, live)
         elapsed = time.perf_counter() - started
-    during = state.request_log[logged:]
-    posts = sum(1 for r in during if r.method == "POST" and r.route == ROUTE_CLUSTERS)
-    return (
-        elapsed,
-        report.count(Outcome.DONE),
-        posts,
-        len(during) - posts,
-        len(state.clusters),
-    )
+        during = sum(client.calls.values()) - before
+        posts = client.calls[f"POST {ROUTE_CLUSTERS}"]
+        clusters = len(client.list_resources(kinds.get("cluster").api))
+    return elapsed, report.count(Outcome.DONE), posts, during - posts, clusters
 
 
 def measure(spec_dir: Path, label: str, connect: Connect, parallelism: int, args: Args) -> Row:
@@ -159,17 +175,18 @@ def print_table(header: Row, rows: list[Row]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clusters", type=int, default=200)
+    parser.add_argument("--clusters", type=int, default=1000)
     parser.add_argument("--parallelism", default="10,20,50", help="comma-separated")
     parser.add_argument("--latency-ms", type=int, default=100)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-http", action="store_true", help="skip the loopback-socket rows")
     args = parser.parse_args(namespace=Args())
     levels = [int(p) for p in args.parallelism.split(",")]
 
     transports: list[tuple[str, Connect]] = [("in-process SimTransport", in_process)]
     if not args.no_http:
-        transports.append(("HTTP, loopback socket", over_http))
+        transports.append(("HTTP, loopback, server thread", over_http))
+        transports.append(("HTTP, loopback, sim serve", served_process))
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp, tuned_gc():
