@@ -1,12 +1,9 @@
 """Executes a plan: ordering and parallelism, idempotent create, waiting, the report.
 
-Shell module: it calls the API through the client's generic methods and takes its clock and
-sleep injected, so tests drive it against the simulator with fake time. Each action is a flow
-(a generator) whose calls run in a worker thread and which yields a `Wait` where it waits for
-ready / gone; `schedule.py` hands those to the one shared poller (`poller.py`, one list call
-per kind and interval for every resource waiting at once), so a waiting action holds no
-worker. What differs between kinds is asked of the kind (`reconciler.kinds`), never branched
-on here.
+Shell module (clock and sleep injected). Each action is a flow (a generator) whose calls run
+in a worker and which yields a `Wait` for ready / gone; `schedule.py` hands those to the one
+poller (`poller.py`), so a waiting action holds no worker. What differs between kinds is
+asked of the kind (`reconciler.kinds`), never branched on here.
 """
 
 from __future__ import annotations
@@ -243,13 +240,11 @@ class Applier:
             self._sent[action.key] = call
 
     def _tell(self, action: Action, step: Step, text: str, status: str = "") -> None:
-        """Report a step. Progress is best effort: a display that fails (a full disk under a
-        redirected stdout, a closed pipe) never stops apply, which must finish its report."""
+        """Report a step, best effort: a display that fails never stops apply (or its report)."""
+        event = Progress(action.resource, action.name, str(action.kind), step, text, status)
         try:
-            self._progress(
-                Progress(action.resource, action.name, str(action.kind), step, text, status)
-            )
-        except Exception:
+            self._progress(event)
+        except Exception:  # whatever the display raised (a full disk), the work goes on
             self.progress_failures += 1
 
     def _wait(

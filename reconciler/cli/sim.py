@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from reconciler.cli.progress import echo_err
@@ -65,7 +68,7 @@ def sim_serve(
 
     Point the official SDK (base_url) or TOGETHER_BASE_URL at the printed URL.
     """
-    from reconciler.simulator.http import is_loopback, serve
+    from reconciler.simulator.http import is_loopback
     from reconciler.simulator.state import DEFAULT_TOKEN, DEMO_SPEED, Faults
     from reconciler.simulator.transport import load_state
 
@@ -95,6 +98,22 @@ def sim_serve(
             click.echo(f"  state: {state_file}")
         click.echo(f"  try:   curl -H 'Authorization: Bearer <token>' {url}/v1/compute/regions")
 
+    _serve(state, host, port, state_file, stall_seconds, ready, access_log)
+    click.echo("Simulator stopped.")
+
+
+def _serve(
+    state: Any,
+    host: str,
+    port: int,
+    state_file: str | None,
+    stall_seconds: float,
+    ready: Callable[[str], None],
+    access_log: bool,
+) -> None:
+    """Serve until Ctrl-C; a port that cannot be bound is one line, exit 1."""
+    from reconciler.simulator.http import serve
+
     try:
         serve(
             state,
@@ -110,4 +129,3 @@ def sim_serve(
             f"sim serve on {host}:{port}: {exc.strerror or exc}; is another simulator running "
             "there? pick another --port"
         ) from None
-    click.echo("Simulator stopped.")
