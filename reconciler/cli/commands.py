@@ -48,6 +48,7 @@ from reconciler.render import render_plan, render_regions
 
 if TYPE_CHECKING:
     from reconciler.cli import Settings
+    from reconciler.model import Spec
 
 
 @click.command()
@@ -147,16 +148,12 @@ def apply(settings: Settings, planfile: str | None, paths: tuple[str, ...], run:
         execute_saved_plan(settings, planfile, paths, run.options, run.lock, run.money)
         return
     require_confirmation_possible(run.auto_approve)
-    spec = load_desired(paths)
+    _plan_confirm_execute(settings, load_desired(paths), run, CONFIRM_APPLY)
+
+
+def _plan_confirm_execute(settings: Settings, spec: Spec, run: Run, question: str) -> None:
     plan_confirm_execute(
-        settings,
-        spec,
-        run.selection,
-        run.options,
-        run.auto_approve,
-        CONFIRM_APPLY,
-        run.lock,
-        run.money,
+        settings, spec, run.selection, run.options, run.auto_approve, question, run.lock, run.money
     )
 
 
@@ -171,17 +168,7 @@ def apply(settings: Settings, planfile: str | None, paths: tuple[str, ...], run:
 def destroy(settings: Settings, paths: tuple[str, ...], run: Run) -> None:
     """Delete everything the spec declares (and nothing else)."""
     require_confirmation_possible(run.auto_approve)
-    spec = destroy_spec(load_desired(paths))
-    plan_confirm_execute(
-        settings,
-        spec,
-        run.selection,
-        run.options,
-        run.auto_approve,
-        CONFIRM_DESTROY,
-        run.lock,
-        run.money,
-    )
+    _plan_confirm_execute(settings, destroy_spec(load_desired(paths)), run, CONFIRM_DESTROY)
 
 
 # --- regions / export (issue 5) --------------------------------------------------------------

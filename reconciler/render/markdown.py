@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from reconciler import kinds
 from reconciler.model import Action, ActionKind, Plan
 from reconciler.render.money import money_lines
 from reconciler.render.text import (
@@ -13,6 +12,7 @@ from reconciler.render.text import (
     NO_CHANGES,
     SYMBOL,
     gpu_line,
+    label,
     render_text,
     summary_line,
     unmanaged_line,
@@ -21,11 +21,7 @@ from reconciler.render.values import escape, md_code
 
 
 def _md_label(action: Action) -> str:
-    text = f"{action.resource} {md_code(action.name)}"
-    parent = kinds.get(action.resource).parent
-    if parent is not None and action.parent is not None:
-        text += f" on {parent.kind} {md_code(action.parent)}"
-    return text
+    return label(action, md_code)
 
 
 def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT, mode: str = "plan") -> str:

@@ -52,12 +52,13 @@ SYMBOL = {
 }
 
 
-def label(action: Action) -> str:
-    """`cluster "train-a"`, or for a nested kind `add-on "dash" on cluster "train-a"`."""
-    text = f"{action.resource} {show_name(action.name)}"
+def label(action: Action, show: Callable[[str], str] = show_name) -> str:
+    """`cluster "train-a"`, or for a nested kind `add-on "dash" on cluster "train-a"`; `show`
+    prints a name (markdown passes its code spans)."""
+    text = f"{action.resource} {show(action.name)}"
     parent = kinds.get(action.resource).parent
     if parent is not None and action.parent is not None:
-        text += f" on {parent.kind} {show_name(action.parent)}"
+        text += f" on {parent.kind} {show(action.parent)}"
     return text
 
 
