@@ -69,7 +69,12 @@ def _top(path: str) -> str:
 def field_changes(
     before: Mapping[str, Any], after: Mapping[str, Any], replace_fields: frozenset[str]
 ) -> tuple[FieldChange, ...]:
-    """deepdiff of two plain field maps → FieldChanges sorted by path."""
+    """deepdiff of two plain field maps → FieldChanges sorted by path. Scalars that differ need
+    no deepdiff (the common drift: a count, a version): they are compared directly, and
+    deepdiff runs, and is imported, only for nested values."""
+    scalar = _scalar_changes(before, after, replace_fields)
+    if scalar is not None:
+        return scalar
     # Imported here, on the first resource that differs: deepdiff (and the pydantic it pulls
     # in) costs ~0.1 s to import, which `validate`, `schema` and `--help` never need.
     from deepdiff import DeepDiff
@@ -89,6 +94,26 @@ def field_changes(
                 )
             )
     return tuple(sorted(changes, key=lambda c: c.path))
+
+
+def _scalar_changes(
+    before: Mapping[str, Any], after: Mapping[str, Any], replace_fields: frozenset[str]
+) -> tuple[FieldChange, ...] | None:
+    """The changes when the two maps have the same keys and every value that differs is a
+    scalar on both sides (of one type); None when deepdiff must look."""
+    if before.keys() != after.keys():
+        return None
+    changes = []
+    for key in sorted(after):
+        old, new = before[key], after[key]
+        if type(old) is type(new) and old == new:
+            continue
+        if type(old) not in SCALAR_TYPES or type(new) not in SCALAR_TYPES:
+            return None
+        if old == new:  # equal across types (1 and 1.0): deepdiff reports the type change
+            return None
+        changes.append(FieldChange(key, old, new, forces_replacement=key in replace_fields))
+    return tuple(changes)
 
 
 def compare(kind: Kind, desired: Desired, live: Live) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -886,3 +886,33 @@ def test_num_gpus_of_an_autoscaled_cluster_is_named_as_not_compared() -> None:
     result = diff(spec, api_cluster("a", num_gpus=40))
     assert result.actions == ()
     assert result.notes[0].startswith("num_gpus of a is the autoscaler's to set")
+
+
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["a", "b"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    before=st.dictionaries(st.sampled_from(["x", "y", "z"]), SCALARS, min_size=3),
+    after_values=st.lists(SCALARS, min_size=3, max_size=3),
+)
+def test_scalar_changes_are_what_deepdiff_finds(
+    before: dict[str, Any], after_values: list[Any]
+) -> None:
+    """The scalar shortcut gives exactly deepdiff's changes, or leaves the case to deepdiff."""
+    from deepdiff import DeepDiff
+
+    from reconciler.diff.resource import _scalar_changes
+
+    after = dict(zip(sorted(before), after_values, strict=True))
+    fast = _scalar_changes(before, after, frozenset({"x"}))
+    if fast is None:
+        return
+    diff = DeepDiff(before, after, view="tree", verbose_level=2)
+    found = sorted(
+        (level.path(output_format="list")[0], level.t1, level.t2)
+        for levels in diff.values()
+        for level in levels
+    )
+    assert [(c.path, c.before, c.after) for c in fast] == found
+    assert all(c.forces_replacement == (c.path == "x") for c in fast)
