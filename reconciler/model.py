@@ -47,6 +47,14 @@ def frozen_map(value: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return result
 
 
+def group_by_kind(resources: Any) -> dict[str, tuple[Any, ...]]:
+    """Resources by `kind`, each group in order: grouped once, as every stage asks `of_kind`."""
+    groups: dict[str, list[Any]] = {}
+    for resource in resources:
+        groups.setdefault(resource.kind, []).append(resource)
+    return {kind: tuple(group) for kind, group in groups.items()}
+
+
 def resource_key(kind: str, name: str, parent: str | None = None) -> str:
     """`cluster.train-a`, or for a nested kind `add-on.train-a/dash` (unique per parent)."""
     return f"{kind}.{parent}/{name}" if parent is not None else f"{kind}.{name}"
@@ -148,8 +156,13 @@ class Spec:
     warnings: tuple[str, ...] = ()  # `file:line:col: path: message`, e.g. removed fields
     digest: str = ""  # sha256 of the spec files' bytes, for saved plans
 
+    _by_kind: Mapping[str, tuple[Desired, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_kind", group_by_kind(self.resources))
+
     def of_kind(self, kind: str) -> tuple[Desired, ...]:
-        return tuple(r for r in self.resources if r.kind == kind)
+        return self._by_kind.get(kind, ())
 
 
 # --- live state ------------------------------------------------------------------------------
@@ -180,9 +193,13 @@ class Live:
 @dataclass(frozen=True, slots=True)
 class LiveState:
     resources: tuple[Live, ...] = ()
+    _by_kind: Mapping[str, tuple[Live, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_kind", group_by_kind(self.resources))
 
     def of_kind(self, kind: str) -> tuple[Live, ...]:
-        return tuple(r for r in self.resources if r.kind == kind)
+        return self._by_kind.get(kind, ())
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,7 @@ class _Context:
     ids: dict[tuple[str, str], str]  # (kind, name) → id of a live resource that stays
     names: dict[tuple[str, str], str]  # (kind, id) → name
     by_id: dict[tuple[str, str], Live]  # (kind, id) → the live resource
+    desired: dict[str, Desired]  # key → the spec resource
     going: set[str] = field(default_factory=set)  # ids this plan deletes or replaces
     # (kind, name) of live resources whose nested resources this plan may change: present in
     # the spec, live, and neither created, replaced, deleted nor refused by this plan
@@ -230,7 +231,7 @@ def _take_along(kind: Kind, ctx: _Context, action: Action) -> Action:
     live = ctx.by_id.get((kind.name, action.resource_id or ""))
     if intended not in DESTRUCTIVE or live is None or kind.hooks.collateral is None:
         return action
-    desired = next((d for d in ctx.spec.of_kind(kind.name) if d.key == action.key), None)
+    desired = ctx.desired.get(action.key)
     attached = [
         ctx.by_id[(ref.kind, i)]
         for ref in kind.refs
@@ -259,7 +260,7 @@ def _context(spec: Spec, live: LiveState, allowed: frozenset[str]) -> _Context:
             and resource.status != kinds.get(resource.kind).statuses.deleting
         ):
             ids.setdefault((resource.kind, resource.name), resource.id)
-    ctx = _Context(spec, live, allowed, ids, names, by_id)
+    ctx = _Context(spec, live, allowed, ids, names, by_id, {d.key: d for d in spec.resources})
     for desired in spec.resources:
         if desired.parent is not None and desired.ensure is Ensure.PRESENT:
             ctx.nested.setdefault((desired.kind, desired.parent), []).append(desired)
