@@ -8,22 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import SimSpy, run_cli, sim_args, write_spec
+from tests.integration.helpers import SPEC_HEADER, SimSpy, run_cli, sim_args, write_spec
 
 CLUSTERS = "/v1/compute/clusters"
 
-HEADER = """\
-version: 1
-defaults:
-  region: us-central-8
-  gpu_type: H100_SXM
-  cuda_version: "12.6"
-  nvidia_driver_version: "560"
-  billing_type: ON_DEMAND
-clusters:
+HEADER = (
+    SPEC_HEADER
+    + """\
   - cluster_name: train-a
     num_gpus: 8
 """
+)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from reconciler.errors import ApiTransportError
 from reconciler.kinds import get
 from tests.integration.helpers import (
     PROMPT,
+    SPEC_HEADER,
     reconciler_command,
     run_cli,
     seed_sim_file,
@@ -30,18 +31,13 @@ from tests.integration.helpers import (
     write_spec,
 )
 
-SPEC = """\
-version: 1
-defaults:
-  region: us-central-8
-  gpu_type: H100_SXM
-  cuda_version: "12.6"
-  nvidia_driver_version: "560"
-  billing_type: ON_DEMAND
-clusters:
+SPEC = (
+    SPEC_HEADER
+    + """\
   - cluster_name: new-one
     num_gpus: 8
 """
+)
 
 
 @pytest.fixture

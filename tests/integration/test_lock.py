@@ -13,7 +13,7 @@ import pytest
 from reconciler.cli.lock import LockSpec, held, lock_name, redacted_url
 from reconciler.errors import ConfigError
 from tests.conftest import FakeClock
-from tests.integration.helpers import load_sim_file, sim_args
+from tests.integration.helpers import SPEC_HEADER, load_sim_file, sim_args
 
 POSTGRES = os.environ.get("RECONCILER_TEST_POSTGRES")
 REQUIRED = os.environ.get("RECONCILER_REQUIRE_POSTGRES") == "1"
@@ -77,11 +77,7 @@ SPEC = "".join(f"  - cluster_name: c{i}\n    num_gpus: 8\n" for i in range(6))
 def test_two_applies_at_once_create_every_cluster_once(tmp_path: Path) -> None:
     """Two `apply --auto-approve` processes of one spec at once, from two directories, on one
     simulator state: one waits for the other's lock; every name exists exactly once."""
-    spec_text = (
-        "version: 1\ndefaults:\n  region: us-central-8\n  gpu_type: H100_SXM\n"
-        '  cuda_version: "12.6"\n  nvidia_driver_version: "560"\n  billing_type: ON_DEMAND\n'
-        "clusters:\n" + SPEC
-    )
+    spec_text = SPEC_HEADER + SPEC
     state = tmp_path / "sim.json"
     procs = []
     for n in (1, 2):
@@ -126,11 +122,7 @@ def test_two_applies_against_a_served_api_without_idempotency_create_each_once(
         key.write_text("sim-token")
         key.chmod(0o600)
         env = {**os.environ, "NO_COLOR": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")}
-        spec = (
-            "version: 1\ndefaults:\n  region: us-central-8\n  gpu_type: H100_SXM\n"
-            '  cuda_version: "12.6"\n  nvidia_driver_version: "560"\n  billing_type: ON_DEMAND\n'
-            "clusters:\n" + SPEC
-        )
+        spec = SPEC_HEADER + SPEC
         procs = []
         for n in (1, 2):
             checkout = tmp_path / f"checkout-{n}"

@@ -24,6 +24,7 @@ from reconciler.simulator.transport import SimTransport
 from tests.conftest import FakeClock
 from tests.integration.helpers import (
     FAST,
+    SPEC_HEADER,
     desired,
     load_sim_file,
     make_spec,
@@ -36,17 +37,12 @@ from tests.integration.helpers import (
     write_spec,
 )
 
-SPEC = """\
-version: 1
-defaults:
-  region: us-central-8
-  gpu_type: H100_SXM
-  cuda_version: "12.6"
-  nvidia_driver_version: "560"
-  billing_type: ON_DEMAND
-clusters:
+SPEC = (
+    SPEC_HEADER
+    + """\
 {clusters}
 """
+)
 
 
 def spec_text(*sizes: tuple[str, int]) -> str:
