@@ -87,35 +87,42 @@ def extract_api_message(answer: Answer) -> str:
     return text
 
 
-def parse_json(answer: Answer, where: str, method: str, path: str, *, empty_ok: bool) -> Any:
-    """The JSON of a 2xx answer; an empty body is `{}` when `empty_ok`, else refused."""
+def json_text(answer: Answer, where: str, method: str, path: str, *, empty_ok: bool) -> str:
+    """The text of a 2xx answer, ready for `load_json`: "{}" for an empty body when
+    `empty_ok`; an empty body (otherwise), HTML or bytes that are not UTF-8 are refused.
 
-    def refuse(what: str) -> NoReturn:
-        raise ApiResponseError(
-            f"{where}: {what} (status {answer.status})",
-            method=method,
-            path=path,
-            status=answer.status,
-        )
-
+    Separate from `load_json` so that the caller can drop the answer's bytes before the JSON
+    is built: a 10,000-cluster list is 40 MB of bytes, 40 MB of text and ~100 MB of objects,
+    and holding all three at once was the peak of a large plan."""
     # `isspace`, not `strip`: no copy of a list answer of tens of MB (the same test: both
     # know the same ASCII whitespace, and an empty body is not `isspace`).
     if not answer.body or answer.body.isspace():
         if empty_ok:
-            return {}
-        refuse("the API answered an empty body, not JSON")
+            return "{}"
+        _refuse(answer.status, where, method, path, "the API answered an empty body, not JSON")
     if looks_like_html(answer.body, answer.headers.get("content-type", "")):
-        refuse("the API answered HTML, not JSON")
+        _refuse(answer.status, where, method, path, "the API answered HTML, not JSON")
     try:
-        return json.loads(
-            answer.body.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite
-        )
+        return answer.body.decode("utf-8")
     except UnicodeDecodeError:
-        refuse("the API answered bytes that are not UTF-8")
+        _refuse(answer.status, where, method, path, "the API answered bytes that are not UTF-8")
+
+
+def load_json(text: str, status: int, where: str, method: str, path: str) -> Any:
+    """The JSON of an answer's text (from `json_text`); invalid or too deep JSON is refused."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
     except RecursionError:
-        refuse("the API answered JSON nested too deeply")
+        _refuse(status, where, method, path, "the API answered JSON nested too deeply")
     except ValueError as exc:
-        refuse(f"the API answered invalid JSON ({escape(truncate(str(exc), 120))})")
+        what = f"the API answered invalid JSON ({escape(truncate(str(exc), 120))})"
+        _refuse(status, where, method, path, what)
+
+
+def _refuse(status: int, where: str, method: str, path: str, what: str) -> NoReturn:
+    raise ApiResponseError(
+        f"{where}: {what} (status {status})", method=method, path=path, status=status
+    )
 
 
 def _finite(text: str) -> float:

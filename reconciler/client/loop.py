@@ -21,7 +21,13 @@ from typing import Any, Self
 import httpx
 
 from reconciler import __version__
-from reconciler.client.answers import Answer, extract_api_message, parse_json, reason
+from reconciler.client.answers import (
+    Answer,
+    extract_api_message,
+    json_text,
+    load_json,
+    reason,
+)
 from reconciler.client.config import (
     CALL_DEADLINE,
     CREATE_UNKNOWN_STATUSES,
@@ -177,7 +183,10 @@ class RequestLoop:
                 ) from None
             log.debug("%s: attempt %d answered %d", where, attempt, answer.status)
             if 200 <= answer.status < 300:
-                return parse_json(answer, where, method, path, empty_ok=empty_ok)
+                status = answer.status
+                text = json_text(answer, where, method, path, empty_ok=empty_ok)
+                del answer  # the bytes go before the JSON is built: see json_text
+                return load_json(text, status, where, method, path)
             delay = self._on_error_status(answer, where, method, path, is_create, retries)
             self._pause(delay)
             retries += 1
