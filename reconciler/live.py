@@ -7,12 +7,13 @@ value the API echoes compare equal whenever they mean the same thing (DESIGN §5
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from reconciler import kinds
 from reconciler.kinds import KINDS, Kind
 from reconciler.kinds.values import normalise_time
-from reconciler.model import DriverVersion, Live, LiveState, Region, freeze, frozen_map
+from reconciler.model import DriverVersion, Live, LiveState, Region, freeze
 
 __all__ = [
     "comparable_fields",
@@ -75,7 +76,8 @@ def parse_resource(
         name=name,
         status=status,
         fields=freeze(comparable_fields(kind, obj, desired=False)),
-        links=frozen_map(links),
+        # Already immutable: a tuple of strings per reference key.
+        links=MappingProxyType(links),
         parent=parent[0] if parent else None,
         parent_id=parent[1] if parent else None,
         attention=kind.hooks.attention(obj) if kind.hooks.attention is not None else (),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.frozen import ATOMIC_TYPES
 from reconciler.kinds import addon, cluster, volume
 from reconciler.kinds.base import (
     NO_DEFAULT,
@@ -75,7 +76,6 @@ def referrers(kind: Kind) -> tuple[tuple[Kind, Ref], ...]:
 #: Dotted paths whose values are secret in any kind: rendered as "(sensitive)", never written.
 SENSITIVE_PATHS: frozenset[str] = frozenset().union(*(k.sensitive_paths for k in KINDS))
 SENSITIVE_MARK = "(sensitive)"
-_ATOMIC_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 
 
 def is_sensitive(path: str) -> bool:
@@ -90,7 +90,7 @@ def redact(value: Any, path: str = "", *, mark: Any = SENSITIVE_MARK) -> Any:
     """
     if path and is_sensitive(path):
         return mark(value) if callable(mark) else mark
-    if type(value) in _ATOMIC_TYPES:
+    if type(value) in ATOMIC_TYPES:
         return value
     if isinstance(value, Mapping):
         return {k: redact(v, f"{path}.{k}" if path else k, mark=mark) for k, v in value.items()}

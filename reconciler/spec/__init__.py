@@ -20,7 +20,7 @@ from reconciler.schema import Issue
 from reconciler.spec.build import build_spec
 from reconciler.spec.prices import check_prices_file, is_prices_document
 from reconciler.spec.reader import File, Node, Path, Reader, format_path, locate, read_file
-from reconciler.spec.rules import check_documents
+from reconciler.spec.rules import MergedItems, check_documents
 
 __all__ = ["format_path", "load_spec"]
 
@@ -50,7 +50,8 @@ def load_spec(files: Sequence[tuple[str, bytes]]) -> Spec:
                 (order, ln, col, f"{path}:{ln}:{col}: {m}") for ln, col, m in file.problems
             ]
     documents = [f.value for f in read]
-    issues = check_documents(documents)
+    merged = MergedItems()
+    issues = check_documents(documents, merged)
     flagged = {(i.doc, i.path) for i in issues}
     for doc, file in enumerate(read):
         for where, surprise in file.surprises:
@@ -73,7 +74,7 @@ def load_spec(files: Sequence[tuple[str, bytes]]) -> Spec:
         ordered = sorted(problems, key=lambda p: p[:3])
         raise SpecError(list(dict.fromkeys(_escape(text) for *_key, text in ordered)))
     warnings = [_escape(w) for w in _legacy_warnings(read)]
-    return build_spec(read, digest.hexdigest(), warnings)
+    return build_spec(read, digest.hexdigest(), warnings, merged)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

@@ -8,6 +8,7 @@ the same way; a kind's own spec rules (defaults, older names) are its `spec_item
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from reconciler.kinds import TOP_LEVEL, Kind, children
@@ -25,10 +26,18 @@ from reconciler.model import (
     frozen_map,
 )
 from reconciler.spec.reader import File, locate
+from reconciler.spec.rules import MergedItems
 
 
-def build_spec(files: Sequence[File], digest: str, warnings: Sequence[str]) -> Spec:
-    """Valid documents → the frozen Spec (defaults merged, legacy names translated)."""
+def build_spec(
+    files: Sequence[File],
+    digest: str,
+    warnings: Sequence[str],
+    merged: MergedItems | None = None,
+) -> Spec:
+    """Valid documents → the frozen Spec (defaults merged, legacy names translated);
+    `merged`: the items as the checks merged them, reused."""
+    merged = MergedItems() if merged is None else merged
     resources: list[Desired] = []
     project_id: str | None = None
     prune = Prune()
@@ -49,7 +58,7 @@ def build_spec(files: Sequence[File], digest: str, warnings: Sequence[str]) -> S
         defaults: Mapping[str, Any] = document.get("defaults", {})
         for kind in TOP_LEVEL:
             for index, item in enumerate(document.get(kind.plural, ())):
-                resources += _build(kind, file, (kind.plural, index), item, defaults)
+                resources += _build(kind, file, (kind.plural, index), item, defaults, merged)
     return Spec(
         resources=tuple(resources),
         project_id=project_id,
@@ -67,15 +76,18 @@ def _build(
     path: tuple[str | int, ...],
     item: Mapping[str, Any],
     defaults: Mapping[str, Any],
+    memo: MergedItems,
     parent: str | None = None,
 ) -> list[Desired]:
     """The item as a Desired resource, followed by the resources nested in it (add-ons)."""
     node, _ = locate(file.node, path, False)
     ensure = Ensure(item.get("ensure", "present"))
     prepare = kind.hooks.spec_item
-    merged = prepare(defaults, item, ensure is Ensure.PRESENT) if prepare else dict(item)
-    nested = {child.parent.key: child for child in children(kind) if child.parent}
-    tool_keys = kind.tool_keys | nested.keys()
+    if ensure is Ensure.PRESENT:
+        merged = memo.get(kind, defaults, item)
+    else:
+        merged = prepare(defaults, item, False) if prepare else item
+    nested, tool_keys = _nested_kinds(kind)
     built = [
         Desired(
             kind=kind.name,
@@ -94,8 +106,16 @@ def _build(
         else:
             path_of_items = (*path, key)
         for index, sub in enumerate(merged.get(key) or ()):
-            built += _build(child, file, (*path_of_items, index), sub, {}, built[0].name)
+            built += _build(child, file, (*path_of_items, index), sub, {}, memo, built[0].name)
     return built
+
+
+@cache
+def _nested_kinds(kind: Kind) -> tuple[dict[str, Kind], frozenset[str]]:
+    """(the kinds nested in `kind` by their key in its items, the keys of an item that are not
+    API fields): the same for every item of a kind."""
+    nested = {child.parent.key: child for child in children(kind) if child.parent}
+    return nested, kind.tool_keys | nested.keys()
 
 
 def _lifecycle(raw: Mapping[str, Any] | None) -> Lifecycle:

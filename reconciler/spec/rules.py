@@ -24,12 +24,14 @@ from reconciler.schema import (
 )
 
 
-def check_documents(documents: Sequence[Any]) -> list[Issue]:
+def check_documents(documents: Sequence[Any], merged: MergedItems | None = None) -> list[Issue]:
     """Every problem of a spec made of these documents (one per file), in no special order.
 
     JSON Schema on each document and each item, each kind's merged-item rules on each present
     item, and the cross-file rules: names declared twice, references, settings that disagree.
+    `merged` keeps each present item as its kind reads it, for the builder to reuse.
     """
+    merged = MergedItems() if merged is None else merged
     document_validator = validators()["document"]
     items = {k.name: ItemChecker(k.name, k.api.name_key) for k in TOP_LEVEL}
     merged_rules = {
@@ -48,10 +50,14 @@ def check_documents(documents: Sequence[Any]) -> list[Issue]:
                 issues += items[kind.name].check(item, doc, where)
                 if isinstance(item, dict) and item.get("ensure") != "absent":
                     issues += _check_merged(
-                        kind, merged_rules.get(kind.name), defaults, item, doc, where
+                        kind,
+                        merged_rules.get(kind.name),
+                        merged.get(kind, defaults, item),
+                        doc,
+                        where,
                     )
     issues += _check_names(documents)
-    issues += _check_references(documents)
+    issues += _check_references(documents, merged)
     issues += _check_settings_agree(documents, "project_id")
     issues += _check_settings_agree(documents, "prune")
     issues += _check_settings_agree(documents, "budget")
@@ -59,16 +65,28 @@ def check_documents(documents: Sequence[Any]) -> list[Issue]:
     return issues
 
 
-def _merged(kind: Kind, defaults: Mapping[str, Any], item: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A present item as its kind reads it: defaults merged, older names translated."""
-    return kind.hooks.spec_item(defaults, item, True) if kind.hooks.spec_item else item
+class MergedItems:
+    """Present items as their kind reads them (defaults merged, older names translated),
+    each merged once: the rules, the references and the builder all read them. Keyed by the
+    item's identity, so only for documents that outlive it (one `load_spec` call)."""
+
+    def __init__(self) -> None:
+        self._done: dict[int, Mapping[str, Any]] = {}
+
+    def get(
+        self, kind: Kind, defaults: Mapping[str, Any], item: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        found = self._done.get(id(item))
+        if found is None:
+            found = kind.hooks.spec_item(defaults, item, True) if kind.hooks.spec_item else item
+            self._done[id(item)] = found
+        return found
 
 
 def _check_merged(
     kind: Kind,
     rules: RulesChecker | None,
-    defaults: Mapping[str, Any],
-    item: Mapping[str, Any],
+    merged: Mapping[str, Any],
     doc: int,
     where: Path,
 ) -> list[Issue]:
@@ -76,7 +94,6 @@ def _check_merged(
     kind's own."""
     if rules is None and kind.hooks.spec_checks is None:
         return []
-    merged = _merged(kind, defaults, item)
     issues = rules.check(merged, doc, where) if rules is not None else []
     if kind.hooks.spec_checks is not None:
         issues += [
@@ -120,7 +137,7 @@ def _check_names(documents: Sequence[Any]) -> list[Issue]:
     return issues
 
 
-def _check_references(documents: Sequence[Any]) -> list[Issue]:
+def _check_references(documents: Sequence[Any], merged: MergedItems) -> list[Issue]:
     """Every reference by name (`volume: team-data`) names a declared, present resource."""
     issues: list[Issue] = []
     for kind in TOP_LEVEL:
@@ -130,12 +147,14 @@ def _check_references(documents: Sequence[Any]) -> list[Issue]:
                 name: item
                 for _d, _i, name, item in _names(documents, target.plural, target.api.name_key)
             }
-            for doc, where, name in _references(documents, kind, ref.key):
+            for doc, where, name in _references(documents, kind, ref.key, merged):
                 issues += _reference_problems(kind, target, declared, name, doc, where)
     return issues
 
 
-def _references(documents: Sequence[Any], kind: Kind, key: str) -> Iterator[tuple[int, Path, str]]:
+def _references(
+    documents: Sequence[Any], kind: Kind, key: str, merged: MergedItems
+) -> Iterator[tuple[int, Path, str]]:
     """(document, path, name) of each reference `key` a present item of `kind` makes."""
     for doc, document in enumerate(documents):
         if not isinstance(document, dict):
@@ -145,7 +164,7 @@ def _references(documents: Sequence[Any], kind: Kind, key: str) -> Iterator[tupl
         for index, item in _items(document, kind.plural):
             if not isinstance(item, dict) or item.get("ensure") == "absent":
                 continue
-            name = _merged(kind, defaults, item).get(key)
+            name = merged.get(kind, defaults, item).get(key)
             if isinstance(name, str) and name:
                 yield doc, (kind.plural, index, key), name
 
