@@ -27,8 +27,8 @@ from reconciler.apply.poller import (
 from reconciler.apply.schedule import Flow, Schedule
 from reconciler.apply.steps import (
     ApiClient,
+    Dependencies,
     check_duplicates,
-    dependencies,
     find_named,
     idempotency_key,
     not_recreated,
@@ -51,10 +51,10 @@ __all__ = [
     "ApiClient",
     "Applier",
     "ApplyOptions",
+    "Dependencies",
     "Progress",
     "ProgressFn",
     "Step",
-    "dependencies",
     "idempotency_key",
 ]
 
@@ -138,8 +138,9 @@ class Applier:
         self._poller = poller
         earlier: set[str] = set()
         needs: dict[str, list[str]] = {}
+        depends = Dependencies(actions)
         for action in actions:  # an action depends only on actions that rank before it
-            needs[action.key] = [k for k in dependencies(action, actions) if k in earlier]
+            needs[action.key] = [k for k in depends.of(action) if k in earlier]
             earlier.add(action.key)
         schedule = Schedule(actions, needs, self._flow, poller, self._options.parallelism)
         schedule.start()

@@ -70,17 +70,32 @@ def idempotency_key(project_id: str | None, action: Action, body: Mapping[str, A
     return "reconciler-" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
-def dependencies(action: Action, actions: list[Action]) -> list[str]:
-    """Keys of the actions that must succeed first: a create waits for the creates of what it
-    refers to; a delete waits for the deletes of the kinds that refer to its kind."""
-    kind = kinds.get(action.resource)
-    if action.kind in CREATES and action.refs:
-        wanted = {(r.kind, action.refs[r.key]) for r in kind.refs if r.key in action.refs}
-        return [a.key for a in actions if (a.resource, a.name) in wanted and a.kind in CREATES]
-    if action.kind is ActionKind.DELETE:
-        referring = {k.name for k, _ in kinds.referrers(kind)}
-        return [a.key for a in actions if a.resource in referring and a.kind in DESTRUCTIVE]
-    return []
+class Dependencies:
+    """Which actions must succeed before another: a create waits for the creates of what it
+    refers to; a delete waits for the destructive actions of the kinds that refer to its kind.
+    The actions are indexed once: asking for each of N actions scanned all N (O(N²))."""
+
+    def __init__(self, actions: list[Action]) -> None:
+        self._creates: dict[tuple[str, str], list[str]] = {}
+        self._destructive: dict[str, list[str]] = {}
+        for a in actions:
+            if a.kind in CREATES:
+                self._creates.setdefault((a.resource, a.name), []).append(a.key)
+            if a.kind in DESTRUCTIVE:
+                self._destructive.setdefault(a.resource, []).append(a.key)
+        self._order = {a.key: i for i, a in enumerate(actions)}
+
+    def of(self, action: Action) -> list[str]:
+        """Keys of the actions `action` depends on, in the order of the action list."""
+        kind = kinds.get(action.resource)
+        found: list[str] = []
+        if action.kind in CREATES and action.refs:
+            wanted = {(r.kind, action.refs[r.key]) for r in kind.refs if r.key in action.refs}
+            found = [key for w in wanted for key in self._creates.get(w, ())]
+        elif action.kind is ActionKind.DELETE:
+            referring = {k.name for k, _ in kinds.referrers(kind)}
+            found = [key for r in referring for key in self._destructive.get(r, ())]
+        return sorted(found, key=self._order.__getitem__)
 
 
 def find_named(
@@ -117,10 +132,11 @@ def check_duplicates(
             if found.get("status") != kind.statuses.deleting:
                 key = (kind.name, str(found.get(kind.api.name_key)))
                 twins.setdefault(key, []).append(str(found.get(kind.api.id_key)))
-    checked = []
+    # By identity: `result in created` compared whole dataclasses, O(N²): 0.16 s at 1,000.
+    checked, created_here = [], {id(r) for r in created}
     for result in results:
         ids = twins.get((result.action.resource, result.action.name), [])
-        if result in created and len(ids) > 1:
+        if len(ids) > 1 and id(result) in created_here:
             result = ActionResult(
                 result.action,
                 Outcome.FAILED,
