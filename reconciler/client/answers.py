@@ -169,13 +169,11 @@ def items(data: Any, key: str, shape: Shape, method: str, path: str) -> list[dic
             method=method,
             path=path,
         )
-    where = f"{path} {key}"
-    result = []
     for i, item in enumerate(found):
-        obj = as_object(item, method, f"{where}[{i}]")
-        _require_str(obj, shape, method, path)
-        result.append(obj)
-    return result
+        if not isinstance(item, dict):  # the message's path is built only for a bad item
+            as_object(item, method, f"{path} {key}[{i}]")
+        _require_str(item, shape, method, path)
+    return found
 
 
 def _require_str(obj: dict[str, Any], shape: Shape, method: str, path: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +33,15 @@ CALL_DEADLINE = 120.0
 EXTRA_CONNECTIONS = 2
 #: --parallelism when none is given (DESIGN §7); the pool is sized for it.
 DEFAULT_PARALLELISM = 10
+
+
+def tls_verify(base_url: str) -> ssl.SSLContext | bool:
+    """httpx's `verify` for `base_url`: True (the CA bundle) for HTTPS. Plain HTTP, which
+    `check_base_url` allows to a loopback address only, never does TLS: a context that trusts
+    no one (it fails closed should a proxy speak TLS) spares loading the bundle, 30 ms."""
+    if base_url.lower().startswith("http://"):
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return True
 
 
 def connection_limits(parallelism: int = DEFAULT_PARALLELISM) -> httpx.Limits:

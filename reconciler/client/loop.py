@@ -40,6 +40,7 @@ from reconciler.client.config import (
     check_base_url,
     connection_limits,
     is_header_safe,
+    tls_verify,
 )
 from reconciler.client.failures import (
     TooSlow,
@@ -106,6 +107,7 @@ class RequestLoop:
         self._http = httpx.Client(
             base_url=self.base_url,
             transport=transport,
+            verify=tls_verify(base_url),
             timeout=timeout,
             limits=connection_limits(parallelism),
             follow_redirects=False,
