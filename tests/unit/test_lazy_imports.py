@@ -21,8 +21,9 @@ try:
     main(sys.argv[1:])
 except SystemExit:
     pass
-loaded = sorted({m.split(".")[0] for m in sys.modules} | {
-    m for m in sys.modules if m.startswith(("reconciler.simulator", "reconciler.client"))
+modules = [m for m, module in sys.modules.items() if module is not None]  # None: blocked
+loaded = sorted({m.split(".")[0] for m in modules} | {
+    m for m in modules if m.startswith(("reconciler.simulator", "reconciler.client"))
 })
 print(json.dumps(loaded), file=sys.stderr)
 """
@@ -66,3 +67,11 @@ def test_listed_summary_is_the_commands_own(name: str, width: int) -> None:
     assert command is not None and command.name == name
     kept = click.Command(name, help=LAZY_COMMANDS[name][2])
     assert kept.get_short_help_str(width) == command.get_short_help_str(width)
+
+
+def test_plan_imports_neither_rich_nor_pygments_and_httpx_still_works(tmp_path: Path) -> None:
+    """httpx's own command-line client (which loads rich and pygments) is kept out of a plan:
+    the client works (the plan talks to the simulator) and neither module is loaded."""
+    loaded = loaded_by("--sim", str(tmp_path / "sim.json"), "plan", "-f", str(EXAMPLE))
+    assert "httpx" in loaded and "reconciler.client" in loaded
+    assert not loaded & {"rich", "pygments"}
