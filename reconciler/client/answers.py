@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from reconciler.acyclic import paused_gc
 from reconciler.client.text import escape, truncate
 from reconciler.errors import ApiError, ApiResponseError
 from reconciler.kinds import Endpoints
@@ -111,7 +112,8 @@ def json_text(answer: Answer, where: str, method: str, path: str, *, empty_ok: b
 def load_json(text: str, status: int, where: str, method: str, path: str) -> Any:
     """The JSON of an answer's text (from `json_text`); invalid or too deep JSON is refused."""
     try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
+        with paused_gc():  # JSON holds no cycle: see reconciler.acyclic
+            return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
     except RecursionError:
         _refuse(status, where, method, path, "the API answered JSON nested too deeply")
     except ValueError as exc:

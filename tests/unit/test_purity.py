@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 #: Every module of these packages is pure.
 PURE_PACKAGES = ["kinds", "spec", "plan", "diff", "render"]
-PURE_MODULES = ["schema", "model", "frozen", "live", "export"]
+PURE_MODULES = ["schema", "model", "frozen", "acyclic", "live", "export"]
 #: The simulator's shell: its server, in-process transport, state file and demo settings.
 SIMULATOR_SHELL = {"__init__", "http", "transport", "persist", "demo"}
 
