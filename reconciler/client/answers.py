@@ -26,7 +26,7 @@ class Answer:
 
     status: int
     headers: Mapping[str, str]  # httpx.Headers: case-insensitive
-    body: bytes
+    body: bytes | bytearray  # as read: a 40 MB list answer is not copied
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ REGION = Shape("region", "name", ("name",))
 # --- bytes to JSON -------------------------------------------------------------------------------
 
 
-def looks_like_html(data: bytes, content_type: str) -> bool:
+def looks_like_html(data: bytes | bytearray, content_type: str) -> bool:
     """Whether an answer is an HTML (or XML) page, by its content type or its first bytes."""
     if "html" in content_type.lower():
         return True

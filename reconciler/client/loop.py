@@ -226,7 +226,7 @@ class RequestLoop:
                     raise _Refused(
                         f"the answer is over the {limit} byte limit (status {response.status_code})"
                     )
-            return Answer(response.status_code, response.headers, bytes(data))
+            return Answer(response.status_code, response.headers, data)
 
     def _on_transport_error(
         self,
