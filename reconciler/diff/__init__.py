@@ -73,6 +73,8 @@ class _Context:
     # (nested kind, parent name) → the present nested resources the spec declares there
     nested: dict[tuple[str, str], list[Desired]] = field(default_factory=dict)
     ignored: set[tuple[str, str]] = field(default_factory=set)  # (nested kind, parent name)
+    # (referring kind, reference key) → its users, see _users_of
+    users: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 def _order() -> list[Kind]:
@@ -89,21 +91,33 @@ def users(kind: Kind, ctx: _Context, target: Live) -> list[str]:
     """'cluster(s) a, b' and the like: what still uses `target` after this plan, by kind."""
     described = []
     for referrer, ref in referrers(kind):
-        names = {
-            r.name
-            for r in ctx.live.of_kind(referrer.name)
-            if target.id in r.links.get(ref.key, ())
-            and r.id not in ctx.going
-            and r.status != referrer.statuses.deleting
-        }
-        names |= {
-            d.name
-            for d in ctx.spec.of_kind(referrer.name)
-            if d.ensure is Ensure.PRESENT and d.refs.get(ref.key) == target.name
-        }
+        live_users, spec_users = _users_of(ctx, referrer, ref.key)
+        names = {r.name for r in live_users.get(target.id, ()) if r.id not in ctx.going}
+        names |= spec_users.get(target.name, set())
         if names:
             described.append(f"{referrer.name}(s) {', '.join(sorted(names))}")
     return described
+
+
+def _users_of(
+    ctx: _Context, referrer: Kind, key: str
+) -> tuple[dict[str, list[Live]], dict[str, set[str]]]:
+    """(live resources of `referrer` not going away, by the id they use under `key`; present
+    spec resources, by the name they use), built once per plan: a scan per delete was O(N)."""
+    found = ctx.users.get((referrer.name, key))
+    if found is None:
+        live: dict[str, list[Live]] = {}
+        for r in ctx.live.of_kind(referrer.name):
+            if r.status != referrer.statuses.deleting:
+                for used in r.links.get(key, ()):
+                    live.setdefault(used, []).append(r)
+        declared: dict[str, set[str]] = {}
+        for d in ctx.spec.of_kind(referrer.name):
+            name = d.refs.get(key)
+            if d.ensure is Ensure.PRESENT and name is not None:
+                declared.setdefault(name, set()).add(d.name)
+        found = ctx.users[(referrer.name, key)] = (live, declared)
+    return found
 
 
 def _nested_bodies(ctx: _Context, kind: Kind, desired: Desired) -> dict[str, list[dict[str, Any]]]:
