@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from reconciler import schema as schema_module
 from reconciler.kinds.cluster_spec import merge_cluster
-from reconciler.schema import Issue, schema, schema_text
+from reconciler.schema import Issue, plain_string_check, schema, schema_text, validators
 from reconciler.spec.rules import check_documents
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -309,3 +311,34 @@ def test_merge_translates_legacy_names_before_merging() -> None:
 def test_validators_are_built_once() -> None:
     """The validators are cached: building them is the slow part."""
     assert schema_module.validators() is schema_module.validators()
+
+
+# --- the fast check of names ------------------------------------------------------------------
+
+NAME_KEYS = [("cluster", "cluster_name"), ("volume", "volume_name")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.text(max_size=12)
+    | st.sampled_from(["", "a", "x\x00y", "tab\there", "\x7f", "é名", "a\n"])
+    | st.integers()
+    | st.none()
+    | st.lists(st.text(max_size=2), max_size=2)
+)
+def test_the_fast_name_check_passes_exactly_what_the_schema_passes(value: Any) -> None:
+    """Names are checked without the validator when they pass (it only words failures): the
+    fast check must agree with the validator on every value, strings or not."""
+    for kind, key in NAME_KEYS:
+        check = plain_string_check(schema()["$defs"][kind]["properties"][key])
+        assert check is not None
+        assert check(value) == validators()[key].is_valid(value)
+
+
+def test_the_fast_check_is_only_for_plain_string_schemas() -> None:
+    assert plain_string_check({"type": "string", "format": "date-time"}) is None
+    assert plain_string_check({"type": "integer", "minimum": 1}) is None
+    assert plain_string_check({"enum": ["a"]}) is None
+    check = plain_string_check({"type": "string", "maxLength": 3, "pattern": "b"})
+    assert check is not None
+    assert [check(v) for v in ("ab", "abcd", "", "ccc")] == [True, False, False, False]
