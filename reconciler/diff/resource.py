@@ -261,7 +261,7 @@ def diff_resource(
         notes=status_notes(kind, live),
         parent=desired.parent,
     )
-    replaced = sorted({c.path.split(".")[0] for c in changes if c.forces_replacement})
+    replaced = sorted({_top(c.path) for c in changes if c.forces_replacement})
     if replaced:
         action = replace(
             action,
