@@ -38,7 +38,7 @@ DEFAULT_PARALLELISM = 10
 def tls_verify(base_url: str) -> ssl.SSLContext | bool:
     """httpx's `verify` for `base_url`: True (the CA bundle) for HTTPS. Plain HTTP, which
     `check_base_url` allows to a loopback address only, never does TLS: a context that trusts
-    no one (it fails closed should a proxy speak TLS) spares loading the bundle, 30 ms."""
+    no one (it fails closed should a proxy speak TLS) spares loading the bundle (~18 ms)."""
     if base_url.lower().startswith("http://"):
         return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     return True
