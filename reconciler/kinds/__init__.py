@@ -61,14 +61,23 @@ def get(name: str) -> Kind:
     return _BY_NAME[name]
 
 
+_CHILDREN = {
+    kind.name: tuple(k for k in KINDS if k.parent is not None and k.parent.kind == kind.name)
+    for kind in KINDS
+}
+_REFERRERS = {
+    kind.name: tuple((k, r) for k in KINDS for r in k.refs if r.kind == kind.name) for kind in KINDS
+}
+
+
 def children(kind: Kind) -> tuple[Kind, ...]:
-    """The kinds nested in `kind` (add-ons in clusters)."""
-    return tuple(k for k in KINDS if k.parent is not None and k.parent.kind == kind.name)
+    """The kinds nested in `kind` (add-ons in clusters); found once, asked per resource."""
+    return _CHILDREN[kind.name]
 
 
 def referrers(kind: Kind) -> tuple[tuple[Kind, Ref], ...]:
     """(kind, ref) for every reference another kind makes to `kind`."""
-    return tuple((k, r) for k in KINDS for r in k.refs if r.kind == kind.name)
+    return _REFERRERS[kind.name]
 
 
 # --- secrets ------------------------------------------------------------------------------------
