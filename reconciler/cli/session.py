@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from reconciler.render import escape, render_plan, show_name
 if TYPE_CHECKING:
     from reconciler.cli import Settings
     from reconciler.client import Client
+    from reconciler.spec import CheckedSpec
     from reconciler.spec.prices import PriceTable
 
 #: The lock around plan → apply: (--lock URL or None for the lock file, --lock-timeout s).
@@ -93,9 +95,19 @@ def make_client(settings: Settings, parallelism: int | None = None) -> Client:
 
 
 def load_desired(paths: Sequence[str]) -> Spec:
-    from reconciler.spec import load_spec
+    return built(check_desired(paths))
 
-    spec = load_spec(read_spec_files(paths or (".",)))
+
+def check_desired(paths: Sequence[str]) -> CheckedSpec:
+    """The spec files read and checked (SpecError when they are not valid), not yet built."""
+    from reconciler.spec import check_spec
+
+    return check_spec(read_spec_files(paths or (".",)))
+
+
+def built(checked: CheckedSpec) -> Spec:
+    """The checked spec built, its warnings (older field names) on stderr."""
+    spec = checked.build()
     for warning in spec.warnings:
         echo_err(f"warning: {warning}")
     return spec
@@ -110,7 +122,7 @@ def read_live(client: Client, project_id: str | None) -> LiveState:
         raise ApiResponseError(f"the API's lists are unusable: {exc}") from None
 
 
-def read_prices(spec: Spec, flag: str | None) -> PriceTable | None:
+def read_prices(spec: Spec | CheckedSpec, flag: str | None) -> PriceTable | None:
     """The prices file of --prices (or RECONCILER_PRICES), else of the spec's `prices:`
     (relative to the spec file that names it); None when neither names one."""
     from reconciler.spec.prices import load_prices
@@ -135,18 +147,23 @@ def read_prices(spec: Spec, flag: str | None) -> PriceTable | None:
 def make_plan(
     settings: Settings,
     client: Client,
-    spec: Spec,
+    spec: Spec | CheckedSpec,
     targets: tuple[str, ...] = (),
     excludes: tuple[str, ...] = (),
     allow_replace: tuple[str, ...] = (),
     max_deletes: int = DEFAULT_MAX_DELETES,
     money: MoneyFlags = NO_MONEY_FLAGS,
 ) -> tuple[Plan, LiveState]:
+    """The plan and the live state it was made from. A spec only checked is built while the
+    API answers the list calls (see `_build_while_listing`)."""
     project_id = settings.project_id or spec.project_id
+    prices = read_prices(spec, money.prices)  # before any API call: a bad file fails fast
+    if isinstance(spec, Spec):
+        live = read_live(client, project_id)
+    else:
+        spec, live = _build_while_listing(client, spec, project_id)
     if project_id != spec.project_id:
         spec = dataclasses.replace(spec, project_id=project_id)
-    prices = read_prices(spec, money.prices)  # before any API call: a bad file fails fast
-    live = read_live(client, project_id)
     options = PlanOptions(
         allow_replace,
         max_deletes,
@@ -165,6 +182,30 @@ def make_plan(
     return the_plan, live
 
 
+def _build_while_listing(
+    client: Client, checked: CheckedSpec, project_id: str | None
+) -> tuple[Spec, LiveState]:
+    """A thread makes the list calls while this one builds the checked spec: the build of
+    10,000 clusters (~0.09 s) no longer adds to the wait for the API. The spec was checked
+    first, so an invalid one still makes no API call; the calls' error is raised here."""
+    done: list[LiveState] = []
+    failed: list[BaseException] = []
+
+    def list_all() -> None:
+        try:
+            done.append(read_live(client, project_id))
+        except BaseException as exc:  # raised again in the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=list_all, name="reconciler-list", daemon=True)
+    thread.start()
+    spec = built(checked)
+    thread.join()
+    if failed:
+        raise failed[0]
+    return spec, done[0]
+
+
 def plan_and_show(
     settings: Settings,
     paths: Sequence[str],
@@ -176,9 +217,9 @@ def plan_and_show(
     """Read the spec, plan against live state, print the plan in `fmt` (nothing is changed),
     then the note on resources that are not ready (stdout with text, else stderr). `mode` is
     the command whose words the plan speaks (`plan` or `drift`)."""
-    spec = load_desired(paths)
+    checked = check_desired(paths)
     with make_client(settings) as client:
-        the_plan, live = make_plan(settings, client, spec, *selection, money=money)
+        the_plan, live = make_plan(settings, client, checked, *selection, money=money)
     click.echo(render_plan(the_plan, fmt, settings.color, mode), nl=False)
     note = render_not_ready(live)
     if note:

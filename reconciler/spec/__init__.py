@@ -17,15 +17,41 @@ from reconciler.kinds import TOP_LEVEL
 from reconciler.kinds.base import SpecWarnings
 from reconciler.model import Spec
 from reconciler.schema import Issue
-from reconciler.spec.build import build_spec
+from reconciler.spec.build import build_spec, spec_settings
 from reconciler.spec.prices import check_prices_file, is_prices_document
 from reconciler.spec.reader import File, Node, Path, Reader, format_path, locate, read_file
 from reconciler.spec.rules import MergedItems, check_documents
 
-__all__ = ["format_path", "load_spec"]
+__all__ = ["CheckedSpec", "check_spec", "format_path", "load_spec"]
 
 
 def load_spec(files: Sequence[tuple[str, bytes]]) -> Spec:
+    """Parse and validate spec files given as (display path, bytes); raise SpecError."""
+    return check_spec(files).build()
+
+
+class CheckedSpec:
+    """Spec files read and checked, not yet built into a `Spec`: what the plan needs before
+    its first API call (the project, the prices file) is known, and the build (a tenth of a
+    second for 10,000 clusters) can run while the API answers. `build` once: it lets go of the
+    files' trees, which would otherwise stay alive through the list answer (15 MiB)."""
+
+    def __init__(self, files: Sequence[File], digest: str, merged: MergedItems) -> None:
+        self._files: Sequence[File] | None = files
+        self._merged: MergedItems | None = merged
+        self.digest = digest
+        self.project_id, self.prices = spec_settings(files)
+
+    def build(self) -> Spec:
+        if self._files is None or self._merged is None:
+            raise RuntimeError("a checked spec is built once")
+        files, merged = self._files, self._merged
+        self._files = self._merged = None
+        warnings = [_escape(w) for w in _legacy_warnings(files)]
+        return build_spec(files, self.digest, warnings, merged)
+
+
+def check_spec(files: Sequence[tuple[str, bytes]]) -> CheckedSpec:
     """Parse and validate spec files given as (display path, bytes); raise SpecError."""
     if not files:
         raise SpecError(["no spec files given; pass -f FILE or a directory of *.yaml files"])
@@ -73,8 +99,7 @@ def load_spec(files: Sequence[tuple[str, bytes]]) -> Spec:
         # File order, then position; problems at one node keep the order they were found in.
         ordered = sorted(problems, key=lambda p: p[:3])
         raise SpecError(list(dict.fromkeys(_escape(text) for *_key, text in ordered)))
-    warnings = [_escape(w) for w in _legacy_warnings(read)]
-    return build_spec(read, digest.hexdigest(), warnings, merged)
+    return CheckedSpec(read, digest.hexdigest(), merged)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

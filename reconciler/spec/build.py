@@ -39,19 +39,13 @@ def build_spec(
     `merged`: the items as the checks merged them, reused."""
     merged = MergedItems() if merged is None else merged
     resources: list[Desired] = []
-    project_id: str | None = None
-    prune = Prune()
     budget = Budget()
-    prices: PricesRef | None = None
+    prune = Prune()
     for file in files:
         document: Mapping[str, Any] = file.value
-        project_id = document.get("project_id", project_id)
         if "budget" in document:
             raw = document["budget"]
             budget = Budget(raw.get("max_hourly_increase"), raw.get("max_gpu_increase"))
-        if "prices" in document and prices is None:
-            node, _ = locate(file.node, ("prices",), False)
-            prices = PricesRef(document["prices"], Location(file.path, node[0], node[1]))
         if "prune" in document:
             raw_prune = document["prune"]
             prune = Prune(bool(raw_prune.get("enabled", False)), raw_prune.get("name_prefix"))
@@ -59,6 +53,7 @@ def build_spec(
         for kind in TOP_LEVEL:
             for index, item in enumerate(document.get(kind.plural, ())):
                 resources += _build(kind, file, (kind.plural, index), item, defaults, merged)
+    project_id, prices = spec_settings(files)
     return Spec(
         resources=tuple(resources),
         project_id=project_id,
@@ -68,6 +63,18 @@ def build_spec(
         warnings=tuple(warnings),
         digest=digest,
     )
+
+
+def spec_settings(files: Sequence[File]) -> tuple[str | None, PricesRef | None]:
+    """(project_id, prices) of valid documents: the last file's project, the first prices."""
+    project_id: str | None = None
+    prices: PricesRef | None = None
+    for file in files:
+        project_id = file.value.get("project_id", project_id)
+        if "prices" in file.value and prices is None:
+            node, _ = locate(file.node, ("prices",), False)
+            prices = PricesRef(file.value["prices"], Location(file.path, node[0], node[1]))
+    return project_id, prices
 
 
 def _build(

@@ -1,0 +1,63 @@
+"""`plan` builds the checked spec while a thread makes the list calls (issue 11): an invalid
+spec still makes no call (test_plan_apply_cli), the spec's warnings still show, and an API
+failure during the list calls is the usual one-line error, raised in the command's thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.simulator.http import SimServer
+from reconciler.spec import check_spec, load_spec
+from tests.integration.helpers import run_cli, write_spec
+
+LEGACY = """\
+version: 1
+project_id: proj-sim
+prices: prices.yaml
+defaults:
+  region: us-central-8
+  gpu_type: H100_SXM
+  driver_version: CUDA_12_6_560
+  billing_type: ON_DEMAND
+clusters:
+  - cluster_name: train-a
+    num_gpus: 8
+"""
+
+
+def test_a_checked_spec_knows_its_project_and_prices_before_it_is_built(tmp_path: Path) -> None:
+    data = LEGACY.encode()
+    checked = check_spec([("spec.yaml", data)])
+    assert checked.project_id == "proj-sim"
+    assert checked.prices is not None and checked.prices.path == "prices.yaml"
+    assert str(checked.prices.location) == "spec.yaml:3:9"
+    assert checked.build() == load_spec([("spec.yaml", data)])
+    with pytest.raises(RuntimeError, match="built once"):
+        checked.build()
+
+
+def test_plan_shows_the_warnings_and_the_plan(tmp_path: Path, sim_server: str) -> None:
+    """Over a real socket: the spec built during the list calls gives the plan and warns of
+    the older field name, on stderr."""
+    spec = write_spec(tmp_path, LEGACY.replace("prices: prices.yaml\n", ""))
+    env = {"TOGETHER_API_KEY": "sim-token", "TOGETHER_BASE_URL": sim_server}
+    result = run_cli(["plan", "-f", spec], env=env)
+    assert result.code == 0, result.all
+    assert '+ cluster "train-a"' in result.out
+    assert "warning: " in result.err and "driver_version: deprecated" in result.err
+
+
+def test_a_failed_list_call_is_the_usual_error(
+    tmp_path: Path, sim_http_server: SimServer, sim_server: str
+) -> None:
+    """The wrong key: the list call's 401, as one line and exit 1, never a traceback, and the
+    spec's warning was still shown."""
+    spec = write_spec(tmp_path, LEGACY.replace("prices: prices.yaml\n", ""))
+    env = {"TOGETHER_API_KEY": "not-the-token", "TOGETHER_BASE_URL": sim_server}
+    result = run_cli(["plan", "-f", spec], env=env)
+    assert result.code == 1, result.all
+    assert "401" in result.err and "Traceback" not in result.all
+    assert "driver_version: deprecated" in result.err
+    assert [(r.method, r.status) for r in sim_http_server.state.request_log] == [("GET", 401)]
