@@ -39,8 +39,9 @@ class Shape:
 
     @classmethod
     def of(cls, api: Endpoints) -> Shape:
-        """The shape of a kind's objects, from its endpoints (`cluster_id` -> "cluster")."""
-        return cls(api.id_key.removesuffix("_id"), api.name_key, api.required)
+        """The shape of a kind's objects, from its endpoints: their noun, else `cluster_id`
+        -> "cluster"."""
+        return cls(api.noun or api.id_key.removesuffix("_id"), api.name_key, api.required)
 
 
 REGION = Shape("region", "name", ("name",))

@@ -52,6 +52,7 @@ KIND = Kind(
         id_key="name",
         name_key="name",
         required=("name", "add_on_type"),
+        noun="add-on",  # its id key is `name`: "name 'dash' lacks ..." said nothing
     ),
     fields=FIELDS,
     rank={  # with the cluster updates: after creates, before deletes

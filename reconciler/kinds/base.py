@@ -69,6 +69,7 @@ class Endpoints:
     required: tuple[str, ...]  # string fields every object of this kind must carry
     update_id_in_body: bool = False  # PUT `{collection}` with the id in the body (volumes)
     delete_reports_success: bool = False  # DELETE answers `{"success": bool}` (volumes)
+    noun: str = ""  # what a message calls one object; "" reads it off `id_key` (cluster_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1139,3 +1139,16 @@ def test_a_list_answer_s_bytes_are_gone_before_its_objects_are_built() -> None:
     assert objects > text  # the objects outweigh the text
     # Held together, the three would peak at their sum; without the bytes, near text + objects.
     assert peak < text + objects + len(body) // 2, (peak, len(body), objects)
+
+
+def test_an_add_on_lacking_a_field_is_named_as_an_add_on() -> None:
+    """An add-on's id key is its `name`: the message still calls it an add-on."""
+    from reconciler import kinds
+
+    payload = {"add_ons": [{"name": "dash"}]}
+    client, _ = mock_client(lambda request: httpx.Response(200, json=payload))
+    with pytest.raises(ApiResponseError) as info:
+        client.list_resources(kinds.get("add-on").api, parent_id="c-1")
+    assert str(info.value) == (
+        "GET /v1/compute/clusters/c-1/addons: add-on 'dash' lacks the string field(s) add_on_type"
+    )
