@@ -95,22 +95,18 @@ def make_client(settings: Settings, parallelism: int | None = None) -> Client:
 
 
 def load_desired(paths: Sequence[str]) -> Spec:
-    return built(check_desired(paths))
+    return check_desired(paths).build()
 
 
 def check_desired(paths: Sequence[str]) -> CheckedSpec:
-    """The spec files read and checked (SpecError when they are not valid), not yet built."""
+    """The spec files read and checked (SpecError when they are not valid), not yet built;
+    its warnings (older field names) on stderr."""
     from reconciler.spec import check_spec
 
-    return check_spec(read_spec_files(paths or (".",)))
-
-
-def built(checked: CheckedSpec) -> Spec:
-    """The checked spec built, its warnings (older field names) on stderr."""
-    spec = checked.build()
-    for warning in spec.warnings:
+    checked = check_spec(read_spec_files(paths or (".",)))
+    for warning in checked.warnings:
         echo_err(f"warning: {warning}")
-    return spec
+    return checked
 
 
 def read_live(client: Client, project_id: str | None) -> LiveState:
@@ -199,7 +195,7 @@ def _build_while_listing(
 
     thread = threading.Thread(target=list_all, name="reconciler-list", daemon=True)
     thread.start()
-    spec = built(checked)
+    spec = checked.build()
     thread.join()
     if failed:
         raise failed[0]

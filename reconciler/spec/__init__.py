@@ -41,14 +41,14 @@ class CheckedSpec:
         self._merged: MergedItems | None = merged
         self.digest = digest
         self.project_id, self.prices = spec_settings(files)
+        self.warnings = [_escape(w) for w in _legacy_warnings(files)]
 
     def build(self) -> Spec:
         if self._files is None or self._merged is None:
             raise RuntimeError("a checked spec is built once")
         files, merged = self._files, self._merged
         self._files = self._merged = None
-        warnings = [_escape(w) for w in _legacy_warnings(files)]
-        return build_spec(files, self.digest, warnings, merged)
+        return build_spec(files, self.digest, self.warnings, merged)
 
 
 def check_spec(files: Sequence[tuple[str, bytes]]) -> CheckedSpec:

@@ -61,3 +61,12 @@ def test_a_failed_list_call_is_the_usual_error(
     assert "401" in result.err and "Traceback" not in result.all
     assert "driver_version: deprecated" in result.err
     assert [(r.method, r.status) for r in sim_http_server.state.request_log] == [("GET", 401)]
+
+
+def test_the_warnings_come_before_a_missing_key_error(tmp_path: Path) -> None:
+    """The spec is checked, and its warnings shown, before the client needs a key."""
+    spec = write_spec(tmp_path, LEGACY.replace("prices: prices.yaml\n", ""))
+    result = run_cli(["plan", "-f", spec], env={"TOGETHER_BASE_URL": "http://127.0.0.1:9"})
+    assert result.code == 1, result.all
+    warning = result.err.index("driver_version: deprecated")
+    assert warning < result.err.index("no API key")
