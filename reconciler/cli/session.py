@@ -10,10 +10,11 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from reconciler.acyclic import paused_gc
 from reconciler.cli.files import read_spec_files
 from reconciler.cli.progress import (
     echo_err,
@@ -110,8 +111,17 @@ def check_desired(paths: Sequence[str]) -> CheckedSpec:
 
 
 def read_live(client: Client, project_id: str | None) -> LiveState:
-    """One list call per resource kind, whatever the number of clusters."""
-    answers = {kind.name: client.list_resources(kind.api, project_id) for kind in TOP_LEVEL}
+    """One list call per resource kind, whatever the number of clusters. The answers are
+    read and parsed, and let go, with the cyclic collector paused (see reconciler.acyclic):
+    let go first, their millions of objects are never scanned (at 50,000 clusters the first
+    collection after the answers were parsed took 0.6 s)."""
+    with paused_gc():
+        return _parse_live(
+            {kind.name: client.list_resources(kind.api, project_id) for kind in TOP_LEVEL}
+        )
+
+
+def _parse_live(answers: dict[str, list[dict[str, Any]]]) -> LiveState:
     try:
         return parse_live_state(answers)
     except ValueError as exc:

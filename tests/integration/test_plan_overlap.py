@@ -4,13 +4,22 @@ failure during the list calls is the usual one-line error, raised in the command
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from reconciler.cli.session import read_live
+from reconciler.client import Client
 from reconciler.simulator.http import SimServer
+from reconciler.simulator.state import SimState
+from reconciler.simulator.transport import SimTransport
 from reconciler.spec import check_spec, load_spec
+from tests.conftest import SIM_TOKEN
 from tests.integration.helpers import run_cli, write_spec
+
+SIM_BASE = "http://sim"
 
 LEGACY = """\
 version: 1
@@ -70,3 +79,30 @@ def test_the_warnings_come_before_a_missing_key_error(tmp_path: Path) -> None:
     assert result.code == 1, result.all
     warning = result.err.index("driver_version: deprecated")
     assert warning < result.err.index("no API key")
+
+
+def test_the_live_lists_are_read_and_parsed_with_the_collector_paused(
+    sim_state: SimState, sim_transport: SimTransport
+) -> None:
+    """Reading the lists and parsing them set off no collection (the answers are let go
+    before it is back on: at 50,000 clusters the first one after took 0.6 s); it is on after."""
+    for i in range(2_000):
+        sim_state.add_cluster(cluster_name=f"c-{i}")
+    started: list[int] = []
+
+    def record(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    previous = gc.get_threshold()
+    gc.set_threshold(1_000, 10, 10)
+    gc.callbacks.append(record)
+    try:
+        with Client(SIM_BASE, SIM_TOKEN, transport=sim_transport) as client:
+            live = read_live(client, None)
+    finally:
+        gc.callbacks.remove(record)
+        gc.set_threshold(*previous)
+    assert len(live.of_kind("cluster")) == 2_000
+    assert len(started) <= 1, started
+    assert gc.isenabled()
