@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from reconciler.frozen import ATOMIC_TYPES, freeze, frozen_map, thaw
-
-__all__ = ["ATOMIC_TYPES", "freeze", "frozen_map", "thaw"]  # re-exported: their old home
+# Re-exported (their old home, which most modules import them from): `X as X` marks it.
+from reconciler.frozen import freeze as freeze
+from reconciler.frozen import frozen_map as frozen_map
+from reconciler.frozen import thaw as thaw
 
 
 def group_by_kind(resources: Any) -> dict[str, tuple[Any, ...]]:

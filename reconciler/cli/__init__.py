@@ -302,10 +302,13 @@ def __getattr__(name: str) -> Any:
 
 
 def echo_err(message: str) -> None:
+    """One line on stderr (defined here, not in cli.progress, so that the error handler
+    imports no progress display)."""
     click.echo(message, err=True)
 
 
 def escape(text: str) -> str:
+    """reconciler.render's escape, imported when an error is shown, not at start-up."""
     from reconciler.render import escape as escape_text
 
     return escape_text(text)

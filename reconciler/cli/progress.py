@@ -22,14 +22,11 @@ import click
 
 from reconciler.apply import Progress, Step
 from reconciler.apply.poller import Waiting
+from reconciler.cli import echo_err as echo_err  # one definition, re-exported
 from reconciler.errors import EXIT_INTERRUPTED
 from reconciler.render import escape, show_name
 
 Clock = Callable[[], float]
-
-
-def echo_err(message: str) -> None:
-    click.echo(message, err=True)
 
 
 def format_elapsed(seconds: float) -> str:

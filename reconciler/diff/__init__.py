@@ -55,6 +55,10 @@ class _Found:
     ungoverned: dict[str, list[str]] = field(default_factory=dict)  # field → resource names
 
 
+#: Live users by the id they refer to; declared (present) users by the name they refer to.
+_Users = tuple[dict[str, list[Live]], dict[str, set[str]]]
+
+
 @dataclass(slots=True)
 class _Context:
     """What the loop knows across kinds."""
@@ -74,7 +78,7 @@ class _Context:
     nested: dict[tuple[str, str], list[Desired]] = field(default_factory=dict)
     ignored: set[tuple[str, str]] = field(default_factory=set)  # (nested kind, parent name)
     # (referring kind, reference key) → its users, see _users_of
-    users: dict[tuple[str, str], Any] = field(default_factory=dict)
+    users: dict[tuple[str, str], _Users] = field(default_factory=dict)
 
 
 def _order() -> list[Kind]:
@@ -99,9 +103,7 @@ def users(kind: Kind, ctx: _Context, target: Live) -> list[str]:
     return described
 
 
-def _users_of(
-    ctx: _Context, referrer: Kind, key: str
-) -> tuple[dict[str, list[Live]], dict[str, set[str]]]:
+def _users_of(ctx: _Context, referrer: Kind, key: str) -> _Users:
     """(live resources of `referrer` not going away, by the id they use under `key`; present
     spec resources, by the name they use), built once per plan: a scan per delete was O(N)."""
     found = ctx.users.get((referrer.name, key))

@@ -20,6 +20,9 @@ class Index:
     """Secondary indexes over the clusters (by id in `Store.clusters`) and remediations."""
 
     def __init__(self) -> None:
+        self._clear()
+
+    def _clear(self) -> None:
         self.names: dict[str, dict[str, None]] = {}  # cluster_name → cluster ids
         self.attached: dict[str, dict[str, None]] = {}  # volume id → cluster ids
         self.remediations: dict[str, dict[str, None]] = {}  # cluster id → remediation ids
@@ -30,7 +33,7 @@ class Index:
     def rebuild(
         self, clusters: Iterable[StoredCluster], remediations: Iterable[StoredRemediation]
     ) -> None:
-        self.__init__()  # type: ignore[misc]
+        self._clear()
         for cluster in clusters:
             self.add_cluster(cluster)
             if cluster.gone_at is not None:

@@ -33,11 +33,10 @@ def build_spec(
     files: Sequence[File],
     digest: str,
     warnings: Sequence[str],
-    merged: MergedItems | None = None,
+    merged: MergedItems,
 ) -> Spec:
     """Valid documents → the frozen Spec (defaults merged, legacy names translated);
     `merged`: the items as the checks merged them, reused."""
-    merged = MergedItems() if merged is None else merged
     resources: list[Desired] = []
     budget = Budget()
     prune = Prune()
