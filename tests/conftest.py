@@ -16,6 +16,19 @@ from reconciler.simulator.state import SimState
 from reconciler.simulator.transport import SimTransport
 
 SIM_TOKEN = "sim-token"
+
+#: A spec up to `clusters:`, with the defaults every test cluster shares (those of
+#: tests/integration/helpers.py's BASE_FIELDS).
+SPEC_HEADER = """\
+version: 1
+defaults:
+  region: us-central-8
+  gpu_type: H100_SXM
+  cuda_version: "12.6"
+  nvidia_driver_version: "560"
+  billing_type: ON_DEMAND
+clusters:
+"""
 START_TIME = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
 

@@ -71,18 +71,6 @@ FAST = ApplyOptions(
 )
 
 
-#: A spec up to `clusters:`, with the defaults every test cluster shares (BASE_FIELDS's).
-SPEC_HEADER = """\
-version: 1
-defaults:
-  region: us-central-8
-  gpu_type: H100_SXM
-  cuda_version: "12.6"
-  nvidia_driver_version: "560"
-  billing_type: ON_DEMAND
-clusters:
-"""
-
 NO_LIFECYCLE = Lifecycle()
 DEFAULT_PLAN = PlanOptions()
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import SPEC_HEADER, SimSpy, run_cli, sim_args, write_spec
+from tests.conftest import SPEC_HEADER
+from tests.integration.helpers import SimSpy, run_cli, sim_args, write_spec
 
 CLUSTERS = "/v1/compute/clusters"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SPEC_HEADER
 from tests.integration.helpers import (
     SimSpy,
     load_sim_file,
@@ -21,20 +22,15 @@ from tests.integration.helpers import (
     write_spec,
 )
 
-SPEC = """\
-version: 1
-defaults:
-  region: us-central-8
-  gpu_type: H100_SXM
-  cuda_version: "12.6"
-  nvidia_driver_version: "560"
-  billing_type: ON_DEMAND
-clusters:
+SPEC = (
+    SPEC_HEADER
+    + """\
   - cluster_name: grow-me
     num_gpus: 16
   - cluster_name: new-one
     num_gpus: 8
 """
+)
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from reconciler.client import Client
 from reconciler.client.loop import RequestLoop
 from reconciler.errors import ApiTransportError
 from reconciler.kinds import get
+from tests.conftest import SPEC_HEADER
 from tests.integration.helpers import (
     PROMPT,
-    SPEC_HEADER,
     reconciler_command,
     run_cli,
     seed_sim_file,

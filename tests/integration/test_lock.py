@@ -12,8 +12,8 @@ import pytest
 
 from reconciler.cli.lock import LockSpec, held, lock_name, redacted_url
 from reconciler.errors import ConfigError
-from tests.conftest import FakeClock
-from tests.integration.helpers import SPEC_HEADER, load_sim_file, sim_args
+from tests.conftest import SPEC_HEADER, FakeClock
+from tests.integration.helpers import load_sim_file, sim_args
 
 POSTGRES = os.environ.get("RECONCILER_TEST_POSTGRES")
 REQUIRED = os.environ.get("RECONCILER_REQUIRE_POSTGRES") == "1"

@@ -21,10 +21,9 @@ from reconciler.model import Outcome
 from reconciler.simulator.clusters import CREATE_WALK, PHASE_SECONDS
 from reconciler.simulator.state import SimState
 from reconciler.simulator.transport import SimTransport
-from tests.conftest import FakeClock
+from tests.conftest import SPEC_HEADER, FakeClock
 from tests.integration.helpers import (
     FAST,
-    SPEC_HEADER,
     desired,
     load_sim_file,
     make_spec,

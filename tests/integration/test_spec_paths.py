@@ -8,20 +8,13 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.files import read_spec_files
+from tests.conftest import SPEC_HEADER
 from tests.integration.helpers import run_cli, sim_args, write_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA_REPO = ROOT / "examples" / "infra-repo"
 
-DEFAULTS = """\
-version: 1
-defaults:
-  region: us-central-8
-  gpu_type: H100_SXM
-  cuda_version: "12.6"
-  nvidia_driver_version: "560"
-  billing_type: ON_DEMAND
-"""
+DEFAULTS = SPEC_HEADER.removesuffix("clusters:\n")
 
 
 def cluster_file(name: str) -> str:

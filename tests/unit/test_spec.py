@@ -15,18 +15,11 @@ from reconciler.errors import SpecError
 from reconciler.model import Ensure, Lifecycle, Location, Prune
 from reconciler.spec import format_path, load_spec
 from reconciler.spec import reader as reader_module
+from tests.conftest import SPEC_HEADER
 
 LOCATED = re.compile(r"^[^\n]+:\d+:\d+: \S")
 
-HEADER = """\
-version: 1
-defaults:
-  region: us-central-8
-  gpu_type: H100_SXM
-  cuda_version: "12.6"
-  nvidia_driver_version: "560"
-  billing_type: ON_DEMAND
-"""
+HEADER = SPEC_HEADER.removesuffix("clusters:\n")
 
 
 def load(text: str | bytes, path: str = "spec.yaml") -> Any:
