@@ -553,3 +553,32 @@ def test_mistyped_target_is_an_error_not_no_changes(sim_file: Path, spec_file: s
     )
     assert (code, out) == (1, "")
     assert err == "Error: --target 'train-aa' matches nothing; did you mean 'train-a'?\n"
+
+
+def test_a_plan_too_large_to_read_back_is_never_written(
+    sim_file: Path,
+    spec_file: str,
+    ids: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One size limit for writing and reading a saved plan (issue 11): `plan --out` refuses a
+    plan over it (exit 1, nothing written), and `show` refuses a file over it. The limit is
+    lowered for the test: a real one is 256 MiB."""
+    from reconciler.cli import files
+
+    out_file = tmp_path / "plan.json"
+    code, _, _ = cli(
+        sim_file, "plan", "-f", spec_file, "--allow-replace", "eval-b", "--out", str(out_file)
+    )
+    assert code == 0 and out_file.exists()
+    size = out_file.stat().st_size
+    monkeypatch.setattr(files, "MAX_PLAN_BYTES", size - 1)
+    too_big = tmp_path / "again.json"
+    code, _, err = cli(
+        sim_file, "plan", "-f", spec_file, "--allow-replace", "eval-b", "--out", str(too_big)
+    )
+    assert code == 1 and "more than a plan file may hold" in err
+    assert not too_big.exists() and "Traceback" not in err
+    code, _, err = cli(sim_file, "show", str(out_file))
+    assert code == 1 and f"larger than {size - 1} bytes" in err
