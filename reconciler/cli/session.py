@@ -23,6 +23,7 @@ from reconciler.errors import (
     EXIT_CHANGES,
     ApiResponseError,
     ConfigError,
+    ReconcilerError,
     SpecError,
 )
 from reconciler.export import render_export
@@ -96,15 +97,15 @@ def make_client(settings: Settings, parallelism: int | None = None) -> Client:
 
 
 def load_desired(paths: Sequence[str]) -> Spec:
-    return check_desired(paths).build()
+    return check_desired(read_spec_files(paths or (".",))).build()
 
 
-def check_desired(paths: Sequence[str]) -> CheckedSpec:
-    """The spec files read and checked (SpecError when they are not valid), not yet built;
-    its warnings (older field names) on stderr."""
+def check_desired(files: Sequence[tuple[str, bytes]]) -> CheckedSpec:
+    """The spec files checked (SpecError when they are not valid), not yet built; its
+    warnings (older field names) on stderr."""
     from reconciler.spec import check_spec
 
-    checked = check_spec(read_spec_files(paths or (".",)))
+    checked = check_spec(files)
     for warning in checked.warnings:
         echo_err(f"warning: {warning}")
     return checked
@@ -159,15 +160,19 @@ def make_plan(
     allow_replace: tuple[str, ...] = (),
     max_deletes: int = DEFAULT_MAX_DELETES,
     money: MoneyFlags = NO_MONEY_FLAGS,
+    listing: Listing | None = None,
 ) -> tuple[Plan, LiveState]:
     """The plan and the live state it was made from. A spec only checked is built while the
-    API answers the list calls (see `_build_while_listing`)."""
+    API answers the list calls (`listing`, when they were started before the check)."""
     project_id = settings.project_id or spec.project_id
-    prices = read_prices(spec, money.prices)  # before any API call: a bad file fails fast
+    prices = read_prices(spec, money.prices)  # before the answers are used: fails fast
     if isinstance(spec, Spec):
         live = read_live(client, project_id)
     else:
-        spec, live = _build_while_listing(client, spec, project_id)
+        if listing is None or listing.project_id != project_id:
+            listing = Listing(client, project_id)
+        spec = spec.build()
+        live = listing.result()
     if project_id != spec.project_id:
         spec = dataclasses.replace(spec, project_id=project_id)
     options = PlanOptions(
@@ -188,28 +193,32 @@ def make_plan(
     return the_plan, live
 
 
-def _build_while_listing(
-    client: Client, checked: CheckedSpec, project_id: str | None
-) -> tuple[Spec, LiveState]:
-    """A thread makes the list calls while this one builds the checked spec: the build of
-    10,000 clusters (~0.09 s) no longer adds to the wait for the API. The spec was checked
-    first, so an invalid one still makes no API call; the calls' error is raised here."""
-    done: list[LiveState] = []
-    failed: list[BaseException] = []
+class Listing:
+    """The list calls, made by a thread while the command's thread checks and builds the
+    spec: at 10,000 clusters the API (or `sim serve`) takes about half a second to answer,
+    and checking and building the spec fits in that wait. `result` raises the calls' error in
+    the caller's thread. A spec that fails its check never waits for them: the answers of
+    these read-only calls are dropped unread."""
 
-    def list_all() -> None:
+    def __init__(self, client: Client, project_id: str | None) -> None:
+        self.project_id = project_id
+        self._client = client
+        self._done: list[LiveState] = []
+        self._failed: list[BaseException] = []
+        self._thread = threading.Thread(target=self._list, name="reconciler-list", daemon=True)
+        self._thread.start()
+
+    def _list(self) -> None:
         try:
-            done.append(read_live(client, project_id))
+            self._done.append(read_live(self._client, self.project_id))
         except BaseException as exc:  # raised again in the caller's thread
-            failed.append(exc)
+            self._failed.append(exc)
 
-    thread = threading.Thread(target=list_all, name="reconciler-list", daemon=True)
-    thread.start()
-    spec = checked.build()
-    thread.join()
-    if failed:
-        raise failed[0]
-    return spec, done[0]
+    def result(self) -> LiveState:
+        self._thread.join()
+        if self._failed:
+            raise self._failed[0]
+        return self._done[0]
 
 
 def plan_and_show(
@@ -223,9 +232,21 @@ def plan_and_show(
     """Read the spec, plan against live state, print the plan in `fmt` (nothing is changed),
     then the note on resources that are not ready (stdout with text, else stderr). `mode` is
     the command whose words the plan speaks (`plan` or `drift`)."""
-    checked = check_desired(paths)
-    with make_client(settings) as client:
-        the_plan, live = make_plan(settings, client, checked, *selection, money=money)
+    from reconciler.spec import project_hint
+
+    files = read_spec_files(paths or (".",))
+    try:
+        client = make_client(settings)
+    except ReconcilerError:  # told after the spec's own problems and warnings
+        check_desired(files)
+        raise
+    with client:
+        # The read-only list calls start now; the spec is parsed and checked meanwhile.
+        listing = Listing(client, settings.project_id or project_hint(files))
+        checked = check_desired(files)
+        the_plan, live = make_plan(
+            settings, client, checked, *selection, money=money, listing=listing
+        )
     click.echo(render_plan(the_plan, fmt, settings.color, mode), nl=False)
     note = render_not_ready(live)
     if note:

@@ -103,6 +103,7 @@ class RequestLoop:
         self._deadline = deadline
         self._clock = clock
         self._lock = threading.Lock()
+        self._closed = False
         self.calls: collections.Counter[str] = collections.Counter()
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -123,7 +124,10 @@ class RequestLoop:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool. A call still running in another thread (plan's list
+        calls, when the spec failed its check) ends at its next attempt, quietly: no retry,
+        no warning."""
+        self._closed = True
         self._http.close()
 
     def __enter__(self) -> Self:
@@ -162,6 +166,8 @@ class RequestLoop:
             headers["Idempotency-Key"] = idempotency_key
         retries = 0
         while True:
+            if self._closed:
+                raise ApiTransportError(f"{where}: the client is closed", method=method, path=path)
             with self._lock:
                 self.calls[where] += 1
             attempt = retries + 1
@@ -322,9 +328,10 @@ class RequestLoop:
         return wait if wait is not None else self._backoff(retries)
 
     def _notice_retry(self, what: str) -> None:
-        """One line per client, at the first retry: never silent, never one per attempt."""
+        """One line per client, at the first retry: never silent, never one per attempt (and
+        none once the client is closed: the call is dropped, not retried)."""
         with self._lock:
-            if getattr(self, "_retry_noticed", False):
+            if self._closed or getattr(self, "_retry_noticed", False):
                 return
             self._retry_noticed = True
         retries = self._retry.max_retries

@@ -1,10 +1,15 @@
-"""`plan` builds the checked spec while a thread makes the list calls (issue 11): an invalid
-spec still makes no call (test_plan_apply_cli), the spec's warnings still show, and an API
-failure during the list calls is the usual one-line error, raised in the command's thread."""
+"""`plan` starts its list calls as soon as the spec files are read, and parses, checks and
+builds the spec while a thread waits for the answers (issue 11): the spec's warnings still
+show, an invalid spec still exits 1 with its errors and makes no other call
+(test_plan_apply_cli), and an API failure during the list calls is the usual one-line error,
+raised in the command's thread."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +111,82 @@ def test_the_live_lists_are_read_and_parsed_with_the_collector_paused(
     assert len(live.of_kind("cluster")) == 2_000
     assert len(started) <= 1, started
     assert gc.isenabled()
+
+
+PROJECT_SPEC = """\
+version: 1
+{project}
+defaults:
+  region: us-central-8
+  gpu_type: H100_SXM
+  cuda_version: "12.6"
+  nvidia_driver_version: "560"
+  billing_type: ON_DEMAND
+clusters:
+  - cluster_name: train-a
+    num_gpus: 8
+"""
+
+
+@pytest.mark.parametrize("line", ["project_id: proj-a", "project_id: !!str proj-a"])
+def test_the_lists_are_of_the_checked_spec_s_project(
+    line: str, tmp_path: Path, sim_http_server: SimServer, sim_server: str
+) -> None:
+    """The list calls start before the spec is parsed, on the project its lines name; where
+    they do not name it plainly (a tag), the calls are made again for the checked project.
+    Live has train-a only in another project: the plan creates it in proj-a."""
+    sim_http_server.state.add_cluster(cluster_name="train-a", project_id="proj-b")
+    spec = write_spec(tmp_path, PROJECT_SPEC.format(project=line))
+    env = {"TOGETHER_API_KEY": SIM_TOKEN, "TOGETHER_BASE_URL": sim_server}
+    result = run_cli(["plan", "-f", spec], env=env)
+    assert result.code == 0, result.all
+    assert '+ cluster "train-a"' in result.out
+    assert "Plan: 1 to create, 0 to update, 0 to replace, 0 to delete." in result.out
+
+
+class SilentServer:
+    """A loopback server that takes requests and never answers until released."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.release = threading.Event()
+        self.answered = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.socket.settimeout(30)
+        with contextlib.suppress(OSError):
+            connection, _ = self.socket.accept()
+            with connection:
+                self.release.wait(30)
+                self.answered = True
+
+    def close(self) -> None:
+        self.release.set()
+        self.thread.join(timeout=30)
+        self.socket.close()
+
+
+def test_an_invalid_spec_does_not_wait_for_the_list_answer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The spec's errors end the command (exit 1) while the API has not answered yet; the
+    started list call is dropped: when its connection fails later, it is not retried and
+    nothing is said."""
+    server = SilentServer()
+    try:
+        bad = PROJECT_SPEC.format(project="").replace("num_gpus: 8", "num_gpus: 12")
+        env = {"TOGETHER_API_KEY": SIM_TOKEN, "TOGETHER_BASE_URL": server.url}
+        result = run_cli(["plan", "-f", write_spec(tmp_path, bad)], env=env)
+        assert not server.answered
+    finally:
+        server.close()
+    for thread in threading.enumerate():
+        if thread.name == "reconciler-list":
+            thread.join(timeout=30)
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []
+    assert result.code == 1, result.all
+    assert "num_gpus" in result.err and "Traceback" not in result.all
+    assert result.err.splitlines()[1:] == ["Error: 1 problem(s) in the spec."], result.err
