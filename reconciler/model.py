@@ -107,6 +107,12 @@ class Prune:
     name_prefix: str | None = None
 
 
+#: Plan defaults the command line shows in --help (here, not in reconciler.plan, so that the
+#: options import no planning code): --max-deletes, and --warn-expiry in seconds (7 days).
+DEFAULT_MAX_DELETES = 3
+DEFAULT_WARN_EXPIRY = 7 * 86_400.0
+
+
 @dataclass(frozen=True, slots=True)
 class Budget:
     """The spec's `budget:` (or the command line's): how much a plan may add."""

@@ -31,7 +31,7 @@ from reconciler.errors import (
 
 if TYPE_CHECKING:
     from reconciler.cli.files import read_spec_files
-    from reconciler.cli.session import make_client, read_live
+    from reconciler.cli.listing import make_client, read_live
 
 # Names other code imports from `reconciler.cli` (tests, benchmarks, the console script).
 __all__ = [
@@ -64,7 +64,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "Delete everything the spec declares (and nothing else).",
     ),
     "drift": (
-        "reconciler.cli.commands",
+        "reconciler.cli.planning",
         "drift",
         "Read-only plan for schedules: exit 2 when live state drifted from the spec or a "
         "cluster expired (lifecycle.expires_at); a reservation ending soon is a warning.",
@@ -81,7 +81,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "`tg clusters get-credentials` does.",
     ),
     "plan": (
-        "reconciler.cli.commands",
+        "reconciler.cli.planning",
         "plan",
         "Show what apply would change: field by field, nothing is changed.",
     ),
@@ -290,8 +290,8 @@ def __getattr__(name: str) -> Any:
     """The names tests and benchmarks import from here, loaded on first use."""
     lazy = {
         "read_spec_files": "reconciler.cli.files",
-        "make_client": "reconciler.cli.session",
-        "read_live": "reconciler.cli.session",
+        "make_client": "reconciler.cli.listing",
+        "read_live": "reconciler.cli.listing",
     }
     if name in lazy:
         return getattr(importlib.import_module(lazy[name]), name)

@@ -6,7 +6,6 @@ Each command is a plain click command; the group in cli/__init__.py adds them.
 from __future__ import annotations
 
 import os
-import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -22,26 +21,19 @@ from reconciler.cli.files import (
     private_target,
     read_plan_file,
     write_file_atomically,
-    write_plan_file,
 )
 from reconciler.cli.options import (
     FORMAT_OPTION,
     Run,
-    money_options,
-    plan_options,
     run_options,
     spec_option,
 )
 from reconciler.cli.progress import echo_err
 from reconciler.cli.session import (
-    MoneyFlags,
     export_text,
-    finish_plan,
     load_desired,
-    plan_and_show,
     read_catalogue,
 )
-from reconciler.errors import EXIT_CHANGES
 from reconciler.kinds import TOP_LEVEL
 from reconciler.plan import destroy_spec
 from reconciler.render import render_plan, render_regions
@@ -76,52 +68,6 @@ def schema() -> None:
 
 
 # --- plan / apply / show / drift / destroy (issue 4) -----------------------------------------
-
-
-@click.command()
-@spec_option
-@click.option("--out", type=click.Path(dir_okay=False), help="Save the plan for `apply PLANFILE`.")
-@FORMAT_OPTION
-@click.option(
-    "--detailed-exitcode",
-    is_flag=True,
-    help="Exit 2 when there are changes, 0 when there are none.",
-)
-@plan_options
-@click.pass_obj
-@money_options(gates=True)
-def plan(
-    settings: Settings,
-    paths: tuple[str, ...],
-    out: str | None,
-    fmt: str,
-    detailed_exitcode: bool,
-    targets: tuple[str, ...],
-    excludes: tuple[str, ...],
-    allow_replace: tuple[str, ...],
-    max_deletes: int,
-    money: MoneyFlags,
-) -> None:
-    """Show what apply would change: field by field, nothing is changed."""
-    selection = (targets, excludes, allow_replace, max_deletes)
-    the_plan = plan_and_show(settings, paths, fmt, selection, money)
-    if out and not the_plan.is_blocked:
-        write_plan_file(out, the_plan)
-        echo_err(f"Saved the plan to {out}; apply it with: reconciler apply {out}")
-    finish_plan(the_plan, detailed_exitcode)
-
-
-@click.command()
-@spec_option
-@FORMAT_OPTION
-@click.pass_obj
-@money_options(gates=False)
-def drift(settings: Settings, paths: tuple[str, ...], fmt: str, money: MoneyFlags) -> None:
-    """Read-only plan for schedules: exit 2 when live state drifted from the spec or a
-    cluster expired (lifecycle.expires_at); a reservation ending soon is a warning."""
-    the_plan = plan_and_show(settings, paths, fmt, money=money, mode="drift")
-    if the_plan.has_changes or the_plan.is_blocked:
-        sys.exit(EXIT_CHANGES)
 
 
 @click.command()
@@ -256,5 +202,6 @@ def kubeconfig(settings: Settings, name: str, output: str | None, merge: bool) -
     echo_err(kc.merge_kubeconfig_file(target, path, text, name))
 
 
-#: Every command the group in cli/__init__.py adds (the `sim` group comes from cli/sim.py).
-COMMANDS = (validate, schema, plan, drift, show, apply, destroy, regions, export, kubeconfig)
+#: The commands of this module (`plan` and `drift` are in cli/planning.py, the `sim` group in
+#: cli/sim.py).
+COMMANDS = (validate, schema, show, apply, destroy, regions, export, kubeconfig)

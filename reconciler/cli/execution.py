@@ -40,12 +40,14 @@ if TYPE_CHECKING:
     from reconciler.cli import Settings
     from reconciler.client import Client
 
-from reconciler.cli.session import (
+from reconciler.cli.options import (
     NO_LOCK_WAIT,
     NO_MONEY_FLAGS,
     LockChoice,
     MoneyFlags,
     Selection,
+)
+from reconciler.cli.session import (
     load_desired,
     make_client,
     make_plan,

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 
 from reconciler.errors import ConfigError, PlanFileError, SpecError
 from reconciler.model import Plan
-from reconciler.plan import plan_from_dict, plan_to_dict
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 MAX_SPEC_BYTES = 1024 * 1024  # the same limit spec.py enforces, checked before reading
@@ -102,6 +101,8 @@ def spec_files_under(directory: str) -> list[str]:
 
 def write_plan_file(path: str, plan: Plan) -> None:
     """The plan as JSON; refused when it is too large to be read back."""
+    from reconciler.plan import plan_to_dict  # the planning code: not before `plan` needs it
+
     text = json.dumps(plan_to_dict(plan), indent=2, sort_keys=True) + "\n"
     if len(text.encode()) > MAX_PLAN_BYTES:
         raise ConfigError(
@@ -146,6 +147,8 @@ def _replace_with(fd: int, tmp: str, path: str, text: str, mode: int | None = No
 
 
 def read_plan_file(path: str) -> Plan:
+    from reconciler.plan import plan_from_dict
+
     try:
         data, size = _read_regular(path, MAX_PLAN_BYTES)
     except OSError as exc:

@@ -1,5 +1,8 @@
 """The options commands share: spec paths, plan selection, money, output format, and how
 apply and destroy run (one `Run` value); durations as people write them (45m, 90s).
+
+Light to import (no planning, rendering or apply code): `plan` and `drift` start their list
+calls before they import those (cli/listing.py).
 """
 
 from __future__ import annotations
@@ -7,20 +10,39 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.apply import ApplyOptions
-from reconciler.cli.execution import apply_options
-from reconciler.cli.session import LockChoice, MoneyFlags, Selection
 from reconciler.kinds.values import epoch
-from reconciler.model import Budget
-from reconciler.plan import DEFAULT_MAX_DELETES, DEFAULT_WARN_EXPIRY
+from reconciler.model import DEFAULT_MAX_DELETES, DEFAULT_WARN_EXPIRY, Budget
 
 if TYPE_CHECKING:
+    from reconciler.apply import ApplyOptions
     from reconciler.cli import Settings
+
+#: The lock around plan → apply: (--lock URL or None for the lock file, --lock-timeout s).
+LockChoice = tuple[str | None, float]
+NO_LOCK_WAIT: LockChoice = (None, 300.0)
+
+#: What to plan: --target, --exclude, --allow-replace, --max-deletes.
+Selection = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], int]
+EVERYTHING: Selection = ((), (), (), DEFAULT_MAX_DELETES)
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyFlags:
+    """--prices (RECONCILER_PRICES), the budget limits, --allow-forfeit, --warn-expiry, --now."""
+
+    prices: str | None = None
+    budget: Budget = field(default_factory=Budget)
+    allow_forfeit: tuple[str, ...] = ()
+    warn_expiry: float = DEFAULT_WARN_EXPIRY  # seconds
+    now: float | None = None  # None: the clock
+
+
+NO_MONEY_FLAGS = MoneyFlags()
 
 # --- shared options --------------------------------------------------------------------------
 
@@ -182,6 +204,8 @@ def run_options(approve: str, wait: str, timeout: str) -> Callable[[Any], Any]:
     def decorate(func: Any) -> Any:
         @functools.wraps(func)
         def command(settings: Settings, *args: Any, **kwargs: Any) -> Any:
+            from reconciler.cli.execution import apply_options
+
             wait_for = not kwargs.pop("no_wait")
             duration = parse_duration(kwargs.pop("timeout"))
             options = apply_options(settings, kwargs.pop("parallelism"), wait_for, duration)

@@ -6,34 +6,34 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.acyclic import paused_gc
+from reconciler.cli import echo_err
 from reconciler.cli.files import read_spec_files
-from reconciler.cli.progress import (
-    echo_err,
+from reconciler.cli.listing import Listing, Started
+from reconciler.cli.listing import make_client as make_client
+from reconciler.cli.listing import read_live as read_live
+from reconciler.cli.options import (
+    EVERYTHING,
+    NO_MONEY_FLAGS,
+    MoneyFlags,
+    Selection,
 )
 from reconciler.errors import (
     EXIT_CHANGES,
-    ApiResponseError,
     ConfigError,
-    ReconcilerError,
     SpecError,
 )
 from reconciler.export import render_export
 from reconciler.kinds import TOP_LEVEL
 from reconciler.kinds import get as kind_of
-from reconciler.live import parse_live_state, parse_regions
-from reconciler.model import ActionKind, Budget, LiveState, Plan, Region, Spec
+from reconciler.live import parse_regions
+from reconciler.model import DEFAULT_MAX_DELETES, ActionKind, LiveState, Plan, Region, Spec
 from reconciler.plan import (
-    DEFAULT_MAX_DELETES,
-    DEFAULT_WARN_EXPIRY,
     PlanOptions,
     build_plan,
     check_catalogue,
@@ -46,52 +46,6 @@ if TYPE_CHECKING:
     from reconciler.client import Client
     from reconciler.spec import CheckedSpec
     from reconciler.spec.prices import PriceTable
-
-#: The lock around plan → apply: (--lock URL or None for the lock file, --lock-timeout s).
-LockChoice = tuple[str | None, float]
-NO_LOCK_WAIT: LockChoice = (None, 300.0)
-
-#: What to plan: --target, --exclude, --allow-replace, --max-deletes.
-Selection = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], int]
-EVERYTHING: Selection = ((), (), (), DEFAULT_MAX_DELETES)
-
-
-@dataclass(frozen=True, slots=True)
-class MoneyFlags:
-    """--prices (RECONCILER_PRICES), the budget limits, --allow-forfeit, --warn-expiry, --now."""
-
-    prices: str | None = None
-    budget: Budget = dataclasses.field(default_factory=Budget)
-    allow_forfeit: tuple[str, ...] = ()
-    warn_expiry: float = DEFAULT_WARN_EXPIRY  # seconds
-    now: float | None = None  # None: the clock
-
-
-NO_MONEY_FLAGS = MoneyFlags()
-
-# --- API client wiring (issue 3) -------------------------------------------------------------
-
-# The in-process simulator's transport ignores the host; this name only shows in messages.
-SIM_BASE_URL = "http://sim.local"
-
-
-def make_client(settings: Settings, parallelism: int | None = None) -> Client:
-    """The one API client of this run: the in-process simulator (--sim) or the real API;
-    apply's --parallelism sizes its connection pool."""
-    from reconciler.client import DEFAULT_BASE_URL, Client, check_base_url, resolve_api_key
-    from reconciler.client.config import DEFAULT_PARALLELISM
-
-    if settings.sim is not None:
-        from reconciler.simulator.state import DEMO_SPEED
-        from reconciler.simulator.transport import open_sim
-
-        speed = settings.sim_speed if settings.sim_speed is not None else DEMO_SPEED
-        transport = open_sim(settings.sim, speed=speed)
-        return Client(SIM_BASE_URL, transport.state.token, transport=transport)
-    base_url = check_base_url(settings.base_url or DEFAULT_BASE_URL)
-    key = resolve_api_key(os.environ, settings.api_key_file)
-    return Client(base_url, key, parallelism=parallelism or DEFAULT_PARALLELISM)
-
 
 # --- spec, live state, plan ------------------------------------------------------------------
 
@@ -109,24 +63,6 @@ def check_desired(files: Sequence[tuple[str, bytes]]) -> CheckedSpec:
     for warning in checked.warnings:
         echo_err(f"warning: {warning}")
     return checked
-
-
-def read_live(client: Client, project_id: str | None) -> LiveState:
-    """One list call per resource kind, whatever the number of clusters. The answers are
-    read and parsed, and let go, with the cyclic collector paused (see reconciler.acyclic):
-    let go first, their millions of objects are never scanned (at 50,000 clusters the first
-    collection after the answers were parsed took 0.6 s)."""
-    with paused_gc():
-        return _parse_live(
-            {kind.name: client.list_resources(kind.api, project_id) for kind in TOP_LEVEL}
-        )
-
-
-def _parse_live(answers: dict[str, list[dict[str, Any]]]) -> LiveState:
-    try:
-        return parse_live_state(answers)
-    except ValueError as exc:
-        raise ApiResponseError(f"the API's lists are unusable: {exc}") from None
 
 
 def read_prices(spec: Spec | CheckedSpec, flag: str | None) -> PriceTable | None:
@@ -193,59 +129,26 @@ def make_plan(
     return the_plan, live
 
 
-class Listing:
-    """The list calls, made by a thread while the command's thread checks and builds the
-    spec: at 10,000 clusters the API (or `sim serve`) takes about half a second to answer,
-    and checking and building the spec fits in that wait. `result` raises the calls' error in
-    the caller's thread. A spec that fails its check never waits for them: the answers of
-    these read-only calls are dropped unread."""
-
-    def __init__(self, client: Client, project_id: str | None) -> None:
-        self.project_id = project_id
-        self._client = client
-        self._done: list[LiveState] = []
-        self._failed: list[BaseException] = []
-        self._thread = threading.Thread(target=self._list, name="reconciler-list", daemon=True)
-        self._thread.start()
-
-    def _list(self) -> None:
-        try:
-            self._done.append(read_live(self._client, self.project_id))
-        except BaseException as exc:  # raised again in the caller's thread
-            self._failed.append(exc)
-
-    def result(self) -> LiveState:
-        self._thread.join()
-        if self._failed:
-            raise self._failed[0]
-        return self._done[0]
-
-
 def plan_and_show(
     settings: Settings,
-    paths: Sequence[str],
+    started: Started,
     fmt: str,
     selection: Selection = EVERYTHING,
     money: MoneyFlags = NO_MONEY_FLAGS,
     mode: str = "plan",
 ) -> Plan:
-    """Read the spec, plan against live state, print the plan in `fmt` (nothing is changed),
-    then the note on resources that are not ready (stdout with text, else stderr). `mode` is
-    the command whose words the plan speaks (`plan` or `drift`)."""
-    from reconciler.spec import project_hint
-
-    files = read_spec_files(paths or (".",))
-    try:
-        client = make_client(settings)
-    except ReconcilerError:  # told after the spec's own problems and warnings
-        check_desired(files)
-        raise
-    with client:
-        # The read-only list calls start now; the spec is parsed and checked meanwhile.
-        listing = Listing(client, settings.project_id or project_hint(files))
-        checked = check_desired(files)
+    """Check the spec while the list calls `started` sent are answered, plan against live
+    state, print the plan in `fmt` (nothing is changed), then the note on resources that are
+    not ready (stdout with text, else stderr). `mode` is the command whose words the plan
+    speaks (`plan` or `drift`)."""
+    if started.client is None:
+        check_desired(started.files)  # the spec's own problems and warnings come first
+        assert started.error is not None
+        raise started.error
+    with started.client as client:
+        checked = check_desired(started.files)
         the_plan, live = make_plan(
-            settings, client, checked, *selection, money=money, listing=listing
+            settings, client, checked, *selection, money=money, listing=started.listing
         )
     click.echo(render_plan(the_plan, fmt, settings.color, mode), nl=False)
     note = render_not_ready(live)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from reconciler import kinds
 from reconciler.diff import blocked, compute_actions
 from reconciler.errors import SelectionError, UnsafePlanError
+from reconciler.model import DEFAULT_MAX_DELETES as DEFAULT_MAX_DELETES
 from reconciler.model import (
     Action,
     ActionKind,
@@ -74,7 +75,6 @@ __all__ = [
     "raise_if_unsafe",
 ]
 
-DEFAULT_MAX_DELETES = 3
 BLOCKED_RANK = 9
 DESTRUCTIVE = (ActionKind.DELETE, ActionKind.REPLACE)
 

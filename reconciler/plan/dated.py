@@ -13,6 +13,7 @@ from reconciler import kinds
 from reconciler.diff import blocked
 from reconciler.kinds.base import Prepaid
 from reconciler.kinds.values import epoch
+from reconciler.model import DEFAULT_WARN_EXPIRY as DEFAULT_WARN_EXPIRY
 from reconciler.model import (
     Action,
     ActionKind,
@@ -25,7 +26,6 @@ from reconciler.model import (
 )
 
 DAY = 86_400.0
-DEFAULT_WARN_EXPIRY = 7 * DAY
 DESTRUCTIVE = (ActionKind.DELETE, ActionKind.REPLACE)
 
 

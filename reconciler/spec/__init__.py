@@ -22,7 +22,7 @@ from reconciler.spec.prices import check_prices_file, is_prices_document
 from reconciler.spec.reader import File, Node, Path, Reader, format_path, locate, read_file
 from reconciler.spec.rules import MergedItems, check_documents
 
-__all__ = ["CheckedSpec", "check_spec", "format_path", "load_spec", "project_hint"]
+__all__ = ["CheckedSpec", "check_spec", "format_path", "load_spec"]
 
 
 def load_spec(files: Sequence[tuple[str, bytes]]) -> Spec:
@@ -100,31 +100,6 @@ def check_spec(files: Sequence[tuple[str, bytes]]) -> CheckedSpec:
         ordered = sorted(problems, key=lambda p: p[:3])
         raise SpecError(list(dict.fromkeys(_escape(text) for *_key, text in ordered)))
     return CheckedSpec(read, digest.hexdigest(), merged)
-
-
-_PROJECT_LINE = re.compile(rb"^project_id:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
-_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]*")
-
-
-def project_hint(files: Sequence[tuple[str, bytes]]) -> str | None:
-    """The project the spec files name, read off their `project_id:` lines before their YAML
-    is parsed, so `plan` can start its list calls at once: a guess, which the caller compares
-    with the checked spec's project (a value written in another way reads as None here)."""
-    hint: str | None = None
-    for _path, data in files:
-        found = _PROJECT_LINE.findall(data)
-        if found:
-            text = found[-1].decode("utf-8", "replace").partition(" #")[0].strip()
-            quoted = len(text) > 1 and text[0] == text[-1] and text[0] in "'\""
-            if quoted:
-                text = text[1:-1]
-            elif text.lower() in _YAML_WORDS:
-                text = ""  # YAML reads null, ~, true, … as no string
-            hint = text if _PLAIN_ID.fullmatch(text) else None
-    return hint
-
-
-_YAML_WORDS = frozenset(("null", "~", "true", "false", "yes", "no", "on", "off"))
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

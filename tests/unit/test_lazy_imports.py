@@ -75,3 +75,19 @@ def test_plan_imports_neither_rich_nor_pygments_and_httpx_still_works(tmp_path: 
     loaded = loaded_by("--sim", str(tmp_path / "sim.json"), "plan", "-f", str(EXAMPLE))
     assert "httpx" in loaded and "reconciler.client" in loaded
     assert not loaded & {"rich", "pygments"}
+
+
+def test_plan_sends_its_list_calls_before_it_imports_the_planning_code() -> None:
+    """`plan` and `drift` (cli/planning.py) start their list calls with only the client, the
+    model and the kinds loaded: the schema, planning, rendering and apply code are imported
+    while the API answers (issue 11)."""
+    probe = (
+        "import sys, json\nimport reconciler.cli.planning\nprint(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(done.stdout))
+    later = {"jsonschema", "yaml", "deepdiff", "reconciler.schema", "reconciler.spec"}
+    later |= {"reconciler.plan", "reconciler.render", "reconciler.apply", "reconciler.diff"}
+    later |= {"reconciler.cli.session", "reconciler.cli.execution", "reconciler.cli.commands"}
+    assert not loaded & later
+    assert {"reconciler.cli.listing", "reconciler.live", "reconciler.model"} <= loaded

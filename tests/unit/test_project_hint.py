@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.spec import check_spec, project_hint
+from reconciler.cli.listing import project_hint
+from reconciler.spec import check_spec
 from tests.conftest import SPEC_HEADER
 
 HEAD = SPEC_HEADER.replace("version: 1\n", "version: 1\n{line}\n") + (
