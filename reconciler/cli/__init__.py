@@ -351,7 +351,20 @@ def _print_client_notices() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console script: run the group, turn every error into one line and an exit code."""
+    """Console script: run the group, turn every error into one line and an exit code.
+
+    Run as the program (`argv` None), the objects still alive at the end are frozen out of
+    the garbage collector: CPython's last collection at exit would scan them all (~40 ms
+    after a 10,000-cluster plan), and freezing skips it; exit handlers and flushes run as
+    before. Callers in-process (tests) pass `argv` and keep their collector whole."""
+    try:
+        _main(argv)
+    finally:
+        if argv is None:
+            gc.freeze()
+
+
+def _main(argv: Sequence[str] | None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     _print_client_notices()
     try:

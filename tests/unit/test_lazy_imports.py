@@ -91,3 +91,27 @@ def test_plan_sends_its_list_calls_before_it_imports_the_planning_code() -> None
     later |= {"reconciler.cli.session", "reconciler.cli.execution", "reconciler.cli.commands"}
     assert not loaded & later
     assert {"reconciler.cli.listing", "reconciler.live", "reconciler.model"} <= loaded
+
+
+def test_the_program_freezes_what_is_left_and_in_process_callers_keep_their_collector() -> None:
+    """Run as the program, `main` leaves the objects alive at exit out of the last garbage
+    collection (gc.freeze); called with arguments (tests, in-process) it does not."""
+    probe = (
+        "import atexit, gc, sys\n"
+        "from reconciler.cli import main\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0, file=sys.stderr))\n"
+        "if sys.argv[1:] == ['in-process']:\n"
+        "    try:\n"
+        "        main(['--version'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "else:\n"
+        "    sys.argv = ['reconciler', '--version']\n"
+        "    main()\n"
+    )
+    for how, frozen in (("program", True), ("in-process", False)):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, how], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"frozen {frozen}" in done.stderr
