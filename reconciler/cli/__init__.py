@@ -351,12 +351,9 @@ def _print_client_notices() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console script: run the group, turn every error into one line and an exit code.
-
-    Run as the program (`argv` None), the objects still alive at the end are frozen out of
-    the garbage collector: CPython's last collection at exit would scan them all (~40 ms
-    after a 10,000-cluster plan), and freezing skips it; exit handlers and flushes run as
-    before. Callers in-process (tests) pass `argv` and keep their collector whole."""
+    """Console script: run the group, turn every error into one line and an exit code. As
+    the program (`argv` None) it freezes what is left out of CPython's last collection at
+    exit (~40 ms after a 10,000-cluster plan); in-process callers (tests) keep theirs."""
     try:
         _main(argv)
     finally:
