@@ -13,8 +13,8 @@ made before the clock starts; its list calls pay the latency too and are not par
 figure.
 
 Two transports: the in-process SimTransport (what `--sim` uses) and the simulator served on a
-loopback socket (real HTTP, httpx's connection pool sized from the parallelism as `apply`
-sizes it, the server's threads and its listen backlog).
+loopback socket (real HTTP: a kept-alive connection per worker thread, as `apply` has, the
+server's threads and its listen backlog).
 
 Timings are measured, never asserted: the script exits 0 whatever the figures.
 """
@@ -92,7 +92,7 @@ def over_http(state: SimState, parallelism: int) -> Iterator[Client]:
     thread.daemon = True
     thread.start()
     try:
-        with Client(server.url, TOKEN, parallelism=parallelism) as client:
+        with Client(server.url, TOKEN) as client:
             yield client
     finally:
         server.shutdown()
@@ -110,7 +110,7 @@ def served_process(state: SimState, parallelism: int) -> Iterator[Client]:
     try:
         assert server.stdout is not None
         url = server.stdout.readline().split(" on ")[1].split()[0]
-        with Client(url, TOKEN, parallelism=parallelism) as client:
+        with Client(url, TOKEN) as client:
             yield client
     finally:
         server.terminate()  # no state file to save; SIGINT is ignored in a background job

@@ -197,7 +197,7 @@ def execute_saved_plan(
     money = dataclasses.replace(money, allow_forfeit=forfeit)
     with (
         held(project_lock(settings, lock, spec.project_id), echo_err),
-        make_client(settings, options.parallelism) as client,
+        make_client(settings) as client,
     ):
         fresh, live = make_plan(
             settings,
@@ -233,7 +233,7 @@ def plan_confirm_execute(
     mode = "destroy" if question == CONFIRM_DESTROY else "plan"
     with (
         held(project_lock(settings, lock, spec.project_id), echo_err),
-        make_client(settings, options.parallelism) as client,
+        make_client(settings) as client,
     ):
         the_plan, live = make_plan(settings, client, spec, *selection, money=money)
         click.echo(render_plan(the_plan, "text", settings.color, mode), nl=False)

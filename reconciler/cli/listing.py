@@ -31,11 +31,10 @@ if TYPE_CHECKING:
 SIM_BASE_URL = "http://sim.local"
 
 
-def make_client(settings: Settings, parallelism: int | None = None) -> Client:
-    """The one API client of this run: the in-process simulator (--sim) or the real API;
-    apply's --parallelism sizes its connection pool."""
+def make_client(settings: Settings) -> Client:
+    """The one API client of this run: the in-process simulator (--sim) or the real API
+    (a connection per thread that calls: apply's workers and poller have one each)."""
     from reconciler.client import DEFAULT_BASE_URL, Client, check_base_url, resolve_api_key
-    from reconciler.client.config import DEFAULT_PARALLELISM
 
     if settings.sim is not None:
         from reconciler.simulator.state import DEMO_SPEED
@@ -46,7 +45,7 @@ def make_client(settings: Settings, parallelism: int | None = None) -> Client:
         return Client(SIM_BASE_URL, transport.state.token, transport=transport)
     base_url = check_base_url(settings.base_url or DEFAULT_BASE_URL)
     key = resolve_api_key(os.environ, settings.api_key_file)
-    return Client(base_url, key, parallelism=parallelism or DEFAULT_PARALLELISM)
+    return Client(base_url, key)
 
 
 def read_live(client: Client, project_id: str | None) -> LiveState:

@@ -29,26 +29,21 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 #: read, so a server trickling a byte every 20 s would hold a call open forever.
 CALL_DEADLINE = 120.0
 
-#: Connections apply needs besides one per worker: the poller's list call, and one spare.
-EXTRA_CONNECTIONS = 2
-#: --parallelism when none is given (DESIGN §7); the pool is sized for it.
-DEFAULT_PARALLELISM = 10
 
-
-def tls_verify(base_url: str) -> ssl.SSLContext | bool:
-    """httpx's `verify` for `base_url`: True (the CA bundle) for HTTPS. Plain HTTP, which
-    `check_base_url` allows to a loopback address only, never does TLS: a context that trusts
-    no one (it fails closed should a proxy speak TLS) spares loading the bundle (~18 ms)."""
+def tls_verify(base_url: str) -> ssl.SSLContext:
+    """httpx's `verify` for `base_url`, one context for all the client's pools: httpx's
+    default verification (the CA bundle) for HTTPS. Plain HTTP, which `check_base_url`
+    allows to a loopback address only, never does TLS: a context that trusts no one (it
+    fails closed should a proxy speak TLS) spares loading the bundle (~18 ms)."""
     if base_url.lower().startswith("http://"):
         return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    return True
+    return httpx.create_ssl_context()
 
 
-def connection_limits(parallelism: int = DEFAULT_PARALLELISM) -> httpx.Limits:
-    """A pool with a connection, kept alive, for every worker and the poller: at
-    --parallelism 50 no call queues for a connection and none is re-opened between calls."""
-    size = max(1, parallelism) + EXTRA_CONNECTIONS
-    return httpx.Limits(max_connections=size, max_keepalive_connections=size)
+#: Each thread's own pool (see RequestLoop._http): one call at a time, one connection kept
+#: alive between calls; the second is never needed, it is there so that a call can never
+#: queue behind its own thread.
+THREAD_LIMITS = httpx.Limits(max_connections=2, max_keepalive_connections=1)
 
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})

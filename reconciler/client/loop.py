@@ -31,14 +31,13 @@ from reconciler.client.answers import (
 from reconciler.client.config import (
     CALL_DEADLINE,
     CREATE_UNKNOWN_STATUSES,
-    DEFAULT_PARALLELISM,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
     MAX_BODY_BYTES,
     RETRYABLE_STATUSES,
+    THREAD_LIMITS,
     RetryPolicy,
     check_base_url,
-    connection_limits,
     is_header_safe,
     tls_verify,
 )
@@ -84,10 +83,9 @@ class RequestLoop:
         env: Mapping[str, str] | None = None,
         deadline: float = CALL_DEADLINE,
         clock: Callable[[], float] = time.monotonic,
-        parallelism: int = DEFAULT_PARALLELISM,
     ) -> None:
-        """`env` (default: the process environment) supplies TOGETHER_CUSTOM_HEADERS;
-        `parallelism` (apply's --parallelism) sizes the connection pool."""
+        """`env` (default: the process environment) supplies TOGETHER_CUSTOM_HEADERS. Every
+        thread that calls gets its own connection (see `_http`)."""
         if transport is None:
             # Real network: the URL must pass the https/loopback rule. An injected transport
             # (the simulator) ignores the host, so any base works there.
@@ -105,20 +103,38 @@ class RequestLoop:
         self._lock = threading.Lock()
         self._closed = False
         self.calls: collections.Counter[str] = collections.Counter()
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            transport=transport,
-            verify=tls_verify(base_url),
-            timeout=timeout,
-            limits=connection_limits(parallelism),
-            follow_redirects=False,
-            headers={
+        self._settings: dict[str, Any] = {
+            "base_url": self.base_url,
+            "transport": transport,
+            "verify": tls_verify(base_url),  # one context (one CA bundle load) for all pools
+            "timeout": timeout,
+            "limits": THREAD_LIMITS,
+            "follow_redirects": False,
+            "headers": {
                 **extra,
                 "Authorization": f"Bearer {api_key}",
                 "Accept": "application/json",
                 "User-Agent": f"reconciler/{__version__}",
             },
-        )
+        }
+        self._local = threading.local()
+        self._pools: list[httpx.Client] = []
+
+    @property
+    def _http(self) -> httpx.Client:
+        """This thread's connection pool, made at its first call. One pool per thread, not one
+        shared by all: httpcore 1.0's shared pool matches requests to connections under one
+        lock with a pass over every connection (and a poll per idle one), on every request and
+        every answer, which made apply at --parallelism 50 CPU-bound (encode/httpcore#1035).
+        A thread makes one call at a time, so its pool holds one kept-alive connection, and
+        apply's workers and poller have one each, as the shared pool gave them."""
+        pool: httpx.Client | None = getattr(self._local, "pool", None)
+        if pool is None:
+            pool = httpx.Client(**self._settings)
+            with self._lock:
+                self._pools.append(pool)
+            self._local.pool = pool
+        return pool
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -128,7 +144,10 @@ class RequestLoop:
         calls, when the spec failed its check) ends at its next attempt, quietly: no retry,
         no warning."""
         self._closed = True
-        self._http.close()
+        with self._lock:
+            pools, self._pools = self._pools, []
+        for pool in pools:
+            pool.close()
 
     def __enter__(self) -> Self:
         return self
