@@ -71,7 +71,8 @@ class Listing:
     spec: at 10,000 clusters the API (or `sim serve`) takes about half a second to answer,
     and checking and building the spec fits in that wait. `result` raises the calls' error in
     the caller's thread. A spec that fails its check never waits for them: the answers of
-    these read-only calls are dropped unread."""
+    these read-only calls are dropped unread. (So are they when the checked spec names
+    another project than the guess they were sent for: a second listing is made.)"""
 
     def __init__(self, client: Client, project_id: str | None) -> None:
         self.project_id = project_id
@@ -97,12 +98,11 @@ class Listing:
 @dataclass
 class Started:
     """`plan`'s first steps: the spec files read, the client made and the list calls sent.
-    A client that could not be made (no key, a bad base URL) is `error`, reported after the
-    spec's own problems and warnings."""
+    A client that could not be made (no key, a bad base URL) is the error instead, reported
+    after the spec's own problems and warnings."""
 
     files: Sequence[tuple[str, bytes]]
-    client: Client | None
-    error: ReconcilerError | None
+    client: Client | ReconcilerError
     listing: Listing | None
 
 
@@ -113,9 +113,8 @@ def start_lists(settings: Settings, paths: Sequence[str]) -> Started:
     try:
         client = make_client(settings)
     except ReconcilerError as exc:
-        return Started(files, None, exc, None)
-    listing = Listing(client, settings.project_id or project_hint(files))
-    return Started(files, client, None, listing)
+        return Started(files, exc, None)
+    return Started(files, client, Listing(client, settings.project_id or project_hint(files)))
 
 
 _PROJECT_LINE = re.compile(rb"^project_id:[ \t]*(.*?)[ \t]*$", re.MULTILINE)

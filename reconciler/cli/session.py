@@ -26,6 +26,7 @@ from reconciler.cli.options import (
 from reconciler.errors import (
     EXIT_CHANGES,
     ConfigError,
+    ReconcilerError,
     SpecError,
 )
 from reconciler.export import render_export
@@ -141,10 +142,9 @@ def plan_and_show(
     state, print the plan in `fmt` (nothing is changed), then the note on resources that are
     not ready (stdout with text, else stderr). `mode` is the command whose words the plan
     speaks (`plan` or `drift`)."""
-    if started.client is None:
+    if isinstance(started.client, ReconcilerError):
         check_desired(started.files)  # the spec's own problems and warnings come first
-        assert started.error is not None
-        raise started.error
+        raise started.client
     with started.client as client:
         checked = check_desired(started.files)
         the_plan, live = make_plan(

@@ -190,3 +190,17 @@ def test_an_invalid_spec_does_not_wait_for_the_list_answer(
     assert result.code == 1, result.all
     assert "num_gpus" in result.err and "Traceback" not in result.all
     assert result.err.splitlines()[1:] == ["Error: 1 problem(s) in the spec."], result.err
+
+
+@pytest.mark.parametrize("command", ["plan", "drift"])
+def test_an_invalid_spec_without_a_key_is_told_about_the_spec(command: str, tmp_path: Path) -> None:
+    """No key and an invalid spec: the spec's problems (exit 1), not the missing key; no call
+    could be made. With a valid spec, the missing key is the error."""
+    bad = PROJECT_SPEC.format(project="").replace("num_gpus: 8", "num_gpus: 12")
+    env = {"TOGETHER_BASE_URL": "http://127.0.0.1:9"}
+    result = run_cli([command, "-f", write_spec(tmp_path, bad, name="bad.yaml")], env=env)
+    assert result.code == 1, result.all
+    assert "num_gpus" in result.err and "no API key" not in result.err
+    good = write_spec(tmp_path, PROJECT_SPEC.format(project=""), name="good.yaml")
+    result = run_cli([command, "-f", good], env=env)
+    assert result.code == 1 and "no API key" in result.err, result.all
