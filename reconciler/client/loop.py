@@ -132,6 +132,9 @@ class RequestLoop:
         if pool is None:
             pool = httpx.Client(**self._settings)
             with self._lock:
+                if self._closed:  # closed meanwhile: this pool would never be
+                    pool.close()
+                    raise ApiTransportError("the client is closed")
                 self._pools.append(pool)
             self._local.pool = pool
         return pool

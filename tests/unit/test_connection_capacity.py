@@ -112,3 +112,23 @@ def test_plain_http_loads_no_ca_bundle_and_https_verifies() -> None:
         assert isinstance(context, ssl.SSLContext)
         assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
         assert context.cert_store_stats()["x509_ca"] == 0
+
+
+def test_a_thread_s_first_call_after_close_opens_no_pool() -> None:
+    """A thread that reaches for its pool once the client is closed (close() ran between its
+    closed-check and its first call) gets the closed error, and no pool is left open."""
+    client = Client("http://127.0.0.1:9", SIM_TOKEN)
+    client.close()
+    errors: list[BaseException] = []
+
+    def first_call() -> None:
+        try:
+            client._http  # noqa: B018 - the property makes this thread's pool
+        except ApiTransportError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=first_call)
+    thread.start()
+    thread.join(timeout=30)
+    assert [str(e) for e in errors] == ["the client is closed"]
+    assert client._pools == []
