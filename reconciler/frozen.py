@@ -29,6 +29,15 @@ def freeze(value: Any) -> Any:
     return value
 
 
+def freeze_owned(fields: dict[str, Any]) -> Mapping[str, Any]:
+    """`freeze` of a dict with string keys that the caller made and hands over: frozen in
+    place, without the copy (a live resource's comparable fields, 10,000 per plan)."""
+    for key, value in fields.items():
+        if type(value) not in ATOMIC_TYPES:
+            fields[key] = freeze(value)
+    return MappingProxyType(fields)
+
+
 def thaw(value: Any) -> Any:
     """Inverse of `freeze`: plain dicts and lists, ready for JSON or deepdiff."""
     if type(value) in ATOMIC_TYPES:

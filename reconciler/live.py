@@ -11,9 +11,10 @@ from types import MappingProxyType
 from typing import Any
 
 from reconciler import kinds
+from reconciler.frozen import freeze_owned
 from reconciler.kinds import KINDS, Kind
 from reconciler.kinds.values import normalise_time
-from reconciler.model import DriverVersion, Live, LiveState, Region, freeze
+from reconciler.model import DriverVersion, Live, LiveState, Region
 
 __all__ = [
     "comparable_fields",
@@ -75,7 +76,7 @@ def parse_resource(
         id=_require_str(obj, kind.api.id_key, f"{kind.name} {name!r}"),
         name=name,
         status=status,
-        fields=freeze(comparable_fields(kind, obj, desired=False)),
+        fields=freeze_owned(comparable_fields(kind, obj, desired=False)),
         # Already immutable: a tuple of strings per reference key.
         links=MappingProxyType(links),
         parent=parent[0] if parent else None,

@@ -293,3 +293,19 @@ def test_parse_volume_keeps_size_and_region_only() -> None:
     (volume,) = parse_live_state({"volume": [obj]}).resources
     assert dict(volume.fields) == {"region": "us-central-8", "size_tib": 4}
     assert volume.status == "unknown"
+
+
+def test_freeze_owned_is_freeze_without_the_copy() -> None:
+    """A dict handed over is frozen in place: the same read-only value `freeze` gives, nested
+    lists and dicts frozen too, and no write goes through."""
+    from reconciler.frozen import freeze, freeze_owned
+
+    value = {"a": 1, "b": [1, {"c": [2]}], "d": {"e": None}}
+    expected = freeze(dict(value))
+    frozen = freeze_owned(value)
+    assert frozen == expected
+    assert frozen["b"] == (1, {"c": (2,)})
+    with pytest.raises(TypeError):
+        frozen["a"] = 2  # type: ignore[index]
+    with pytest.raises(TypeError):
+        frozen["d"]["e"] = 1  # type: ignore[index]
