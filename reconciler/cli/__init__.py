@@ -320,21 +320,22 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 #: Cyclic GC thresholds while a command runs (CPython's default is 700, 10, 10). A plan of
-#: 10,000 clusters allocates millions of acyclic dicts and lists (the API's JSON, the
-#: comparable model); at the default the collections they trigger rescan them again and again,
-#: a third of the plan's time. Nothing here builds reference cycles in bulk.
+#: 10,000 clusters allocates millions of acyclic dicts and lists (the API's JSON, the model);
+#: at the default their collections rescan them again and again, a third of the plan's time.
 GC_THRESHOLDS = (50_000, 20, 20)
 
 
 @contextlib.contextmanager
 def tuned_gc() -> Iterator[None]:
-    """Run with GC_THRESHOLDS, then restore the previous ones (tests call `main` in-process)."""
+    """GC_THRESHOLDS for the command; then the previous ones, and what read_live froze thawed
+    (tests call `main` in-process)."""
     previous = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)
     try:
         yield
     finally:
         gc.set_threshold(*previous)
+        gc.unfreeze()
 
 
 class _StderrNotices(logging.Handler):

@@ -9,6 +9,7 @@ parsing, checking and building the spec, so all of it runs while the API answers
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import threading
@@ -52,11 +53,16 @@ def read_live(client: Client, project_id: str | None) -> LiveState:
     """One list call per resource kind, whatever the number of clusters. The answers are
     read and parsed, and let go, with the cyclic collector paused (see reconciler.acyclic):
     let go first, their millions of objects are never scanned (at 50,000 clusters the first
-    collection after the answers were parsed took 0.6 s)."""
+    collection after the answers were parsed took 0.6 s). What is alive then (the live state,
+    the spec) stays to the command's end, so it is frozen out of the collector (`tuned_gc`
+    thaws it): else the first pass after the pause scans it all as young objects (27-35 ms
+    at 10,000 clusters, 0.17 s at 50,000)."""
     with paused_gc():
-        return _parse_live(
+        live = _parse_live(
             {kind.name: client.list_resources(kind.api, project_id) for kind in TOP_LEVEL}
         )
+        gc.freeze()
+    return live
 
 
 def _parse_live(answers: dict[str, list[dict[str, Any]]]) -> LiveState:

@@ -105,12 +105,24 @@ def test_the_live_lists_are_read_and_parsed_with_the_collector_paused(
     try:
         with Client(SIM_BASE, SIM_TOKEN, transport=sim_transport) as client:
             live = read_live(client, None)
+        frozen = gc.get_freeze_count()
     finally:
         gc.callbacks.remove(record)
         gc.set_threshold(*previous)
+        gc.unfreeze()
     assert len(live.of_kind("cluster")) == 2_000
     assert len(started) <= 1, started
     assert gc.isenabled()
+    # What is alive then (the live state) is frozen out of later collections.
+    assert frozen >= 2_000
+
+
+def test_a_command_in_process_leaves_nothing_frozen(tmp_path: Path, sim_server: str) -> None:
+    """`tuned_gc` thaws what read_live froze: a caller in-process (tests) keeps its collector."""
+    spec = write_spec(tmp_path, LEGACY.replace("prices: prices.yaml\n", ""))
+    env = {"TOGETHER_API_KEY": "sim-token", "TOGETHER_BASE_URL": sim_server}
+    assert run_cli(["plan", "-f", spec], env=env).code == 0
+    assert gc.get_freeze_count() == 0
 
 
 PROJECT_SPEC = """\
