@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from reconciler.cli import Settings
     from reconciler.client import Client
 
+from reconciler.cli.listing import make_client
 from reconciler.cli.options import (
     NO_LOCK_WAIT,
     NO_MONEY_FLAGS,
@@ -47,11 +48,7 @@ from reconciler.cli.options import (
     MoneyFlags,
     Selection,
 )
-from reconciler.cli.session import (
-    load_desired,
-    make_client,
-    make_plan,
-)
+from reconciler.cli.session import load_desired, make_plan
 
 # --- confirmation and execution --------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from reconciler.cli.files import file_lock, private_target, read_private_file, write_private_file
-from reconciler.cli.session import make_client
+from reconciler.cli.listing import make_client
 from reconciler.errors import ApiResponseError, ConfigError, ReconcilerError
 from reconciler.kinds import get
 from reconciler.render import escape

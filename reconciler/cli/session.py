@@ -14,9 +14,7 @@ import click
 
 from reconciler.cli import echo_err
 from reconciler.cli.files import read_spec_files
-from reconciler.cli.listing import Listing, Started
-from reconciler.cli.listing import make_client as make_client
-from reconciler.cli.listing import read_live as read_live
+from reconciler.cli.listing import Listing, Started, make_client, read_live
 from reconciler.cli.options import (
     EVERYTHING,
     NO_MONEY_FLAGS,

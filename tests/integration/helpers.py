@@ -28,7 +28,7 @@ from click.testing import CliRunner
 
 from reconciler.apply import Applier, ApplyOptions, Progress, ProgressFn
 from reconciler.cli import main
-from reconciler.cli.session import read_live as session_read_live
+from reconciler.cli.listing import read_live as session_read_live
 from reconciler.client import Client
 from reconciler.model import (
     ApplyReport,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.cli.session import read_live
+from reconciler.cli.listing import read_live
 from reconciler.client import Client
 from reconciler.simulator.http import SimServer
 from reconciler.simulator.state import SimState
