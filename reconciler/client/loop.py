@@ -68,7 +68,8 @@ class _Refused(Exception):
 
 
 class RequestLoop:
-    """One connection pool, bearer auth, and `_call`: attempts and retries per DESIGN §7."""
+    """A connection pool per calling thread, bearer auth, and `_call`: attempts and retries
+    per DESIGN §7."""
 
     def __init__(
         self,
@@ -143,7 +144,7 @@ class RequestLoop:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     def close(self) -> None:
-        """Close the connection pool. A call still running in another thread (plan's list
+        """Close every thread's connection pool. A call still running in another thread (plan's list
         calls, when the spec failed its check) ends at its next attempt, quietly: no retry,
         no warning."""
         self._closed = True
