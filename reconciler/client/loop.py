@@ -144,9 +144,9 @@ class RequestLoop:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     def close(self) -> None:
-        """Close every thread's connection pool. A call still running in another thread (plan's list
-        calls, when the spec failed its check) ends at its next attempt, quietly: no retry,
-        no warning."""
+        """Close every thread's connection pool. A call still running in another thread
+        (plan's list calls, when the spec failed its check) ends at its next attempt,
+        quietly: no retry, no warning."""
         self._closed = True
         with self._lock:
             pools, self._pools = self._pools, []
