@@ -105,10 +105,11 @@ class Listing:
 class Started:
     """`plan`'s first steps: the spec files read, the client made and the list calls sent.
     A client that could not be made (no key, a bad base URL) is the error instead, reported
-    after the spec's own problems and warnings."""
+    after the spec's own problems and warnings; None: the in-process simulator (`--sim`),
+    opened once the spec is checked."""
 
     files: Sequence[tuple[str, bytes]]
-    client: Client | ReconcilerError
+    client: Client | ReconcilerError | None
     listing: Listing | None
 
 
@@ -116,6 +117,10 @@ def start_lists(settings: Settings, paths: Sequence[str]) -> Started:
     """Read the spec files and send the read-only list calls at once, for the project the
     files name (`project_hint`; the plan lists again if the checked spec names another)."""
     files = read_spec_files(paths or (".",))
+    if settings.sim is not None:
+        # It answers in this very process, so there is no wait to fill: it is opened once
+        # the spec is checked, as before (an invalid spec creates no state directory).
+        return Started(files, None, None)
     try:
         client = make_client(settings)
     except ReconcilerError as exc:

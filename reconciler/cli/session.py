@@ -140,11 +140,14 @@ def plan_and_show(
     state, print the plan in `fmt` (nothing is changed), then the note on resources that are
     not ready (stdout with text, else stderr). `mode` is the command whose words the plan
     speaks (`plan` or `drift`)."""
-    if isinstance(started.client, ReconcilerError):
+    client = started.client
+    if isinstance(client, ReconcilerError):
         check_desired(started.files)  # the spec's own problems and warnings come first
-        raise started.client
-    with started.client as client:
-        checked = check_desired(started.files)
+        raise client
+    checked = check_desired(started.files) if client is None else None  # --sim: first
+    with client or make_client(settings) as client:
+        if checked is None:
+            checked = check_desired(started.files)
         the_plan, live = make_plan(
             settings, client, checked, *selection, money=money, listing=started.listing
         )

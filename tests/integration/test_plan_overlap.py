@@ -216,3 +216,21 @@ def test_an_invalid_spec_without_a_key_is_told_about_the_spec(command: str, tmp_
     good = write_spec(tmp_path, PROJECT_SPEC.format(project=""), name="good.yaml")
     result = run_cli([command, "-f", good], env=env)
     assert result.code == 1 and "no API key" in result.err, result.all
+
+
+@pytest.mark.parametrize("command", ["plan", "drift"])
+def test_with_the_in_process_simulator_the_spec_is_checked_first(
+    command: str, tmp_path: Path
+) -> None:
+    """`--sim` answers in the same process, so there is no wait to fill: an invalid spec
+    opens no simulator, and its state directory is not created."""
+    state = tmp_path / "not-yet" / "sim.json"
+    bad = PROJECT_SPEC.format(project="").replace("num_gpus: 8", "num_gpus: 12")
+    spec = write_spec(tmp_path, bad)
+    result = run_cli(["--sim", str(state), command, "-f", spec])
+    assert result.code == 1 and "num_gpus" in result.err, result.all
+    assert not state.parent.exists()
+    good = write_spec(tmp_path, PROJECT_SPEC.format(project=""), name="good.yaml")
+    result = run_cli(["--sim", str(state), "--sim-speed", "0", command, "-f", good])
+    assert result.code == (0 if command == "plan" else 2), result.all
+    assert '+ cluster "train-a"' in result.out
