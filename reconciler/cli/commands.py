@@ -200,8 +200,3 @@ def kubeconfig(settings: Settings, name: str, output: str | None, merge: bool) -
     target = private_target(path, make_dir=is_default)
     text = kc.fetch_kube_config(settings, name)
     echo_err(kc.merge_kubeconfig_file(target, path, text, name))
-
-
-#: The commands of this module (`plan` and `drift` are in cli/planning.py, the `sim` group in
-#: cli/sim.py).
-COMMANDS = (validate, schema, show, apply, destroy, regions, export, kubeconfig)

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from reconciler import kinds
 from reconciler.diff import blocked, compute_actions
 from reconciler.errors import SelectionError, UnsafePlanError
-from reconciler.model import DEFAULT_MAX_DELETES as DEFAULT_MAX_DELETES
 from reconciler.model import (
+    DEFAULT_MAX_DELETES,
+    DEFAULT_WARN_EXPIRY,
     Action,
     ActionKind,
     Budget,
@@ -35,7 +36,6 @@ from reconciler.model import (
 )
 from reconciler.plan.cost import assess, billed, budget_refusals, capacity_changes
 from reconciler.plan.dated import (
-    DEFAULT_WARN_EXPIRY,
     expire,
     guard_forfeits,
     mark_expired,

@@ -13,7 +13,6 @@ from reconciler import kinds
 from reconciler.diff import blocked
 from reconciler.kinds.base import Prepaid
 from reconciler.kinds.values import epoch
-from reconciler.model import DEFAULT_WARN_EXPIRY as DEFAULT_WARN_EXPIRY
 from reconciler.model import (
     Action,
     ActionKind,
