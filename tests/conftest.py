@@ -29,6 +29,13 @@ defaults:
   billing_type: ON_DEMAND
 clusters:
 """
+
+
+def spec_header(top: str) -> str:
+    """SPEC_HEADER with top-level lines (`project_id: p\n`) after `version: 1`."""
+    return SPEC_HEADER.replace("version: 1\n", f"version: 1\n{top}", 1)
+
+
 START_TIME = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
 

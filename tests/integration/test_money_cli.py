@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from reconciler.simulator.wire import format_time
+from tests.conftest import spec_header
 from tests.integration.helpers import (
     run_cli,
     run_in_pty,
@@ -27,18 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "examples" / "policy" / "money_policy.py"
 NOW = "2030-01-02T00:00:00Z"
 
-SPEC = """\
-version: 1
-{top}defaults:
-  region: us-central-8
-  gpu_type: H100_SXM
-  cuda_version: "12.6"
-  nvidia_driver_version: "560"
-  billing_type: ON_DEMAND
-clusters:
-  - cluster_name: train
-    num_gpus: {gpus}
-"""
+SPEC = spec_header("{top}") + "  - cluster_name: train\n    num_gpus: {gpus}\n"
 #: A test fixture, not a real price.
 PRICES = """\
 version: 1

@@ -9,6 +9,7 @@ import pytest
 
 from reconciler.simulator.state import ROUTE_CLUSTERS, ROUTE_REGIONS, ROUTE_VOLUMES
 from reconciler.simulator.transport import save_state
+from tests.conftest import spec_header
 from tests.integration.helpers import (
     SimSpy,
     load_sim_file,
@@ -20,16 +21,9 @@ from tests.integration.helpers import (
     write_spec,
 )
 
-SPEC = """\
-version: 1
-project_id: proj-sim
-defaults:
-  region: us-central-8
-  gpu_type: H100_SXM
-  cuda_version: "12.6"
-  nvidia_driver_version: "560"
-  billing_type: ON_DEMAND
-clusters:
+SPEC = (
+    spec_header("project_id: proj-sim\n")
+    + """\
   - cluster_name: train-a
     num_gpus: 16
   - cluster_name: eval-b
@@ -42,6 +36,7 @@ clusters:
   - cluster_name: old-experiment
     ensure: absent
 """
+)
 
 #: What the account holds before the plan: one to grow, one to replace, one to delete, and one
 #: that the spec does not mention.

@@ -21,7 +21,7 @@ from reconciler.simulator.http import SimServer
 from reconciler.simulator.state import SimState
 from reconciler.simulator.transport import SimTransport
 from reconciler.spec import check_spec, load_spec
-from tests.conftest import SIM_TOKEN
+from tests.conftest import SIM_TOKEN, spec_header
 from tests.integration.helpers import run_cli, write_spec
 
 SIM_BASE = "http://sim"
@@ -125,19 +125,7 @@ def test_a_command_in_process_leaves_nothing_frozen(tmp_path: Path, sim_server: 
     assert gc.get_freeze_count() == 0
 
 
-PROJECT_SPEC = """\
-version: 1
-{project}
-defaults:
-  region: us-central-8
-  gpu_type: H100_SXM
-  cuda_version: "12.6"
-  nvidia_driver_version: "560"
-  billing_type: ON_DEMAND
-clusters:
-  - cluster_name: train-a
-    num_gpus: 8
-"""
+PROJECT_SPEC = spec_header("{project}\n") + "  - cluster_name: train-a\n    num_gpus: 8\n"
 
 
 @pytest.mark.parametrize("line", ["project_id: proj-a", "project_id: !!str proj-a"])
