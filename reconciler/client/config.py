@@ -46,7 +46,76 @@ def tls_verify(base_url: str) -> ssl.SSLContext:
 THREAD_LIMITS = httpx.Limits(max_connections=2, max_keepalive_connections=1)
 
 
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: What every request says besides the key (the headers httpx's Client would add, minus
+#: cookies: the API sets none, and the client keeps none).
+BASE_HEADERS = {
+    "Accept": "application/json",
+    "Accept-Encoding": "gzip, deflate",
+    "Connection": "keep-alive",
+}
+
+
+def env_proxy(base_url: str, env: Mapping[str, str]) -> httpx.Proxy | None:
+    """The proxy for `base_url` from the environment, or None to connect directly.
+
+    Read as curl and httpx read it: `https_proxy` or `http_proxy` by the base URL's scheme,
+    else `all_proxy` (the lower-case name first, then the upper-case one); a host that
+    `no_proxy` names goes direct (see `_no_proxy`).
+    Only http(s) proxies: a SOCKS one would need a package the tool does not install."""
+    parts = urlsplit(base_url)
+    scheme = parts.scheme.lower()
+
+    def read(name: str) -> tuple[str, str]:
+        for variant in (name, name.upper()):
+            if env.get(variant, "").strip():
+                return variant, env[variant].strip()
+        return name, ""
+
+    port = parts.port or (443 if scheme == "https" else 80)
+    if _no_proxy(read("no_proxy")[1], parts.hostname or "", port):
+        return None
+    for name in (f"{scheme}_proxy", "all_proxy"):
+        variant, value = read(name)
+        if not value:
+            continue
+        url = value if "://" in value else f"http://{value}"
+        try:
+            proxy = httpx.Proxy(url)
+        except (ValueError, httpx.InvalidURL):
+            proxy = None
+        # The value is never shown: a proxy URL often carries a user and password.
+        if proxy is None or proxy.url.scheme not in ("http", "https") or not proxy.url.host:
+            raise ConfigError(
+                f"{variant}: not an http:// or https:// proxy URL (the only kinds the client "
+                "supports); fix it, or name the API host in NO_PROXY"
+            )
+        return proxy
+    return None
+
+
+def _no_proxy(entries: str, host: str, port: int) -> bool:
+    """Whether `no_proxy` (comma-separated) names the host: `*`, the host itself, or a domain
+    it is in (`example.com` and `.example.com` both cover `api.example.com`); an entry with
+    `:PORT` covers that port only (`[::1]:8080` for an IPv6 address)."""
+    host = host.lower()
+    for entry in entries.lower().replace(" ", "").split(","):
+        if entry == "*":
+            return True
+        if entry.startswith("["):
+            name, _, rest = entry[1:].partition("]")
+            wanted = rest[1:]
+        elif entry.count(":") == 1:
+            name, _, wanted = entry.partition(":")
+        else:
+            name, wanted = entry, ""
+        if wanted and wanted != str(port):
+            continue
+        name = name.lstrip(".")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
+
+
 # A create answered with one of these may have been committed before the error.
 CREATE_UNKNOWN_STATUSES = frozenset({408, 500, 502, 503, 504})
 

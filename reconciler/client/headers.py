@@ -14,6 +14,9 @@ from collections.abc import Mapping
 
 from reconciler.errors import ConfigError
 
+#: Error statuses worth another attempt when the answer's headers do not say.
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
 CUSTOM_HEADERS_ENV = "TOGETHER_CUSTOM_HEADERS"
 
 #: Headers the client sets itself. The SDK lets TOGETHER_CUSTOM_HEADERS replace even
@@ -103,3 +106,13 @@ def _seconds(value: str | None) -> float | None:
     except ValueError:
         return None
     return max(0.0, number) if math.isfinite(number) else None
+
+
+def may_retry(status: int, is_create: bool, advice: bool | None) -> bool:
+    """Whether an error status may be retried. The API's `x-should-retry` (`advice`) decides
+    for idempotent calls; for a create it can only forbid: a POST is re-sent only after a 429
+    (refused, so not carried out), never because a header said so (DESIGN §7: zero
+    duplicates)."""
+    if is_create:
+        return status == 429 and advice is not False
+    return status in RETRYABLE_STATUSES if advice is None else advice

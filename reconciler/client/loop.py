@@ -29,15 +29,16 @@ from reconciler.client.answers import (
     reason,
 )
 from reconciler.client.config import (
+    BASE_HEADERS,
     CALL_DEADLINE,
     CREATE_UNKNOWN_STATUSES,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
     MAX_BODY_BYTES,
-    RETRYABLE_STATUSES,
     THREAD_LIMITS,
     RetryPolicy,
     check_base_url,
+    env_proxy,
     is_header_safe,
     tls_verify,
 )
@@ -48,7 +49,13 @@ from reconciler.client.failures import (
     status_error,
     unreachable_hint,
 )
-from reconciler.client.headers import custom_headers, retry_delay, should_retry
+from reconciler.client.headers import (
+    RETRYABLE_STATUSES,
+    custom_headers,
+    may_retry,
+    retry_delay,
+    should_retry,
+)
 from reconciler.client.text import escape, truncate
 from reconciler.errors import (
     ApiResponseError,
@@ -85,15 +92,15 @@ class RequestLoop:
         deadline: float = CALL_DEADLINE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`env` (default: the process environment) supplies TOGETHER_CUSTOM_HEADERS. Every
-        thread that calls gets its own connection (see `_http`)."""
+        """`env` (default: the process environment) supplies TOGETHER_CUSTOM_HEADERS and, without
+        an injected transport, the proxy. Every thread that calls gets its own connection."""
         if transport is None:
-            # Real network: the URL must pass the https/loopback rule. An injected transport
-            # (the simulator) ignores the host, so any base works there.
+            # Real network: https, or http to loopback. The simulator's transport takes any.
             base_url = check_base_url(base_url)
         if not api_key or not is_header_safe(api_key):
             raise ConfigError("the API key is empty or contains spaces or control characters")
-        extra = custom_headers(os.environ if env is None else env)
+        environ = os.environ if env is None else env
+        extra = custom_headers(environ)
         self.base_url = base_url.rstrip("/")
         self._secret = api_key
         self._retry = retry
@@ -104,39 +111,43 @@ class RequestLoop:
         self._lock = threading.Lock()
         self._closed = False
         self.calls: collections.Counter[str] = collections.Counter()
-        self._settings: dict[str, Any] = {
-            "base_url": self.base_url,
-            "transport": transport,
-            "verify": tls_verify(base_url),  # one context (one CA bundle load) for all pools
-            "timeout": timeout,
-            "limits": THREAD_LIMITS,
-            "follow_redirects": False,
-            "headers": {
+        self._transport = transport
+        self._verify = tls_verify(base_url)  # one context (one CA bundle load) for all pools
+        self._proxy = env_proxy(base_url, environ) if transport is None else None
+        self._timeout = {"timeout": timeout.as_dict()}
+        self._headers = httpx.Headers(
+            {
                 **extra,
+                **BASE_HEADERS,
                 "Authorization": f"Bearer {api_key}",
-                "Accept": "application/json",
                 "User-Agent": f"reconciler/{__version__}",
-            },
-        }
+            }
+        )
         self._local = threading.local()
-        self._pools: list[httpx.Client] = []
+        self._pools: list[httpx.BaseTransport] = []
 
     @property
-    def _http(self) -> httpx.Client:
-        """This thread's connection pool, made at its first call. One pool per thread, not one
-        shared by all: httpcore 1.0's shared pool matches requests to connections under one
-        lock with a pass over every connection (and a poll per idle one), on every request and
-        every answer, which made apply at --parallelism 50 CPU-bound (encode/httpcore#1035).
-        A thread makes one call at a time, so its pool holds one kept-alive connection, and
-        apply's workers and poller have one each, as the shared pool gave them."""
-        pool: httpx.Client | None = getattr(self._local, "pool", None)
+    def _http(self) -> httpx.BaseTransport:
+        """This thread's connection pool (an httpx transport), made at its first call; an
+        injected transport (the simulator) serves every thread. One pool per thread: httpcore
+        1.0's shared pool matches requests to connections under one lock with a pass over every
+        connection (and a poll per idle one), which made apply at --parallelism 50 CPU-bound
+        (encode/httpcore#1035). A thread makes one call at a time: one kept-alive connection.
+        No `httpx.Client` on top: its layers (URL and header merging, auth and redirect flows,
+        a cookie jar) cost a quarter of the CPU of a request and do nothing here (the key is a
+        header, redirects are not followed, the API sets no cookie); see `env_proxy`."""
+        pool: httpx.BaseTransport | None = getattr(self._local, "pool", None)
         if pool is None:
-            pool = httpx.Client(**self._settings)
+            pool = self._transport or httpx.HTTPTransport(
+                verify=self._verify, limits=THREAD_LIMITS, proxy=self._proxy
+            )
             with self._lock:
                 if self._closed:  # closed meanwhile: this pool would never be
-                    pool.close()
+                    if pool is not self._transport:
+                        pool.close()
                     raise ApiTransportError("the client is closed")
-                self._pools.append(pool)
+                if pool is not self._transport or not self._pools:
+                    self._pools.append(pool)
             self._local.pool = pool
         return pool
 
@@ -234,9 +245,20 @@ class RequestLoop:
         """Send once and read at most `limit` bytes of the answer, all of it within the call's
         deadline (a trickling server is a read timeout, retried like one)."""
         give_up = self._clock() + self._deadline
-        with self._http.stream(
-            method, path, params=params, content=content, headers=headers
-        ) as response:
+        merged = self._headers
+        if headers:
+            merged = merged.copy()
+            merged.update(headers)
+        request = httpx.Request(
+            method,
+            self.base_url + path,
+            params=params,
+            content=content,
+            headers=merged,
+            extensions=self._timeout,
+        )
+        response = self._http.handle_request(request)
+        try:
             declared = response.headers.get("content-length", "").strip()
             if declared.isdigit() and int(declared) > limit:
                 raise _Refused(
@@ -247,8 +269,7 @@ class RequestLoop:
             for chunk in response.iter_bytes():
                 if self._clock() > give_up:
                     raise TooSlow(
-                        f"no complete answer within {self._deadline:.0f} s",
-                        request=response.request,
+                        f"no complete answer within {self._deadline:.0f} s", request=request
                     )
                 data += chunk
                 if len(data) > limit:
@@ -256,6 +277,8 @@ class RequestLoop:
                         f"the answer is over the {limit} byte limit (status {response.status_code})"
                     )
             return Answer(response.status_code, response.headers, data)
+        finally:
+            response.close()
 
     def _on_transport_error(
         self,
@@ -325,7 +348,7 @@ class RequestLoop:
                 api_message=api_message or None,
             )
         advice = should_retry(answer.headers)
-        if not _may_retry(status, is_create, advice):
+        if not may_retry(status, is_create, advice):
             if advice is False and status in RETRYABLE_STATUSES:
                 summary += " (not retried: the API answered x-should-retry: false)"
             raise status_error(summary, method, path, status, api_message)
@@ -375,15 +398,3 @@ class RequestLoop:
         if len(self._secret) >= 8:
             text = text.replace(self._secret, "***")
         return escape(truncate(text.strip()))
-
-
-# --- translation helpers -------------------------------------------------------------------------
-
-
-def _may_retry(status: int, is_create: bool, advice: bool | None) -> bool:
-    """Whether an error status may be retried. The API's `x-should-retry` decides for idempotent
-    calls; for a create it can only forbid: a POST is re-sent only after a 429 (refused, so not
-    carried out), never because a header said so (DESIGN §7: zero duplicates)."""
-    if is_create:
-        return status == 429 and advice is not False
-    return status in RETRYABLE_STATUSES if advice is None else advice

@@ -208,6 +208,25 @@ def test_cli_bad_custom_headers_is_one_line_exit_1(tmp_path: Path) -> None:
     )
 
 
+def test_cli_unusable_proxy_is_one_line_exit_1_before_any_request() -> None:
+    """A SOCKS proxy (the client speaks to http(s) proxies only) stops the command before a
+    request, in one `Error:` line naming the variable, never its value (it holds a password)."""
+    proxies: dict[str, str | None] = {
+        name: None
+        for base in ("https_proxy", "http_proxy", "all_proxy", "no_proxy")
+        for name in (base, base.upper())
+    }
+    proxies["ALL_PROXY"] = f"socks5://ops:{SECRET_VALUE}@proxy.corp:1080"
+    env = {"TOGETHER_API_KEY": SIM_TOKEN, "TOGETHER_BASE_URL": "https://api.together.xyz"}
+    result = run_cli(["regions"], env={**proxies, **env})
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err == (
+        "Error: ALL_PROXY: not an http:// or https:// proxy URL (the only kinds the client "
+        "supports); fix it, or name the API host in NO_PROXY\n"
+    )
+
+
 def test_cli_sends_custom_headers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`reconciler regions` with TOGETHER_CUSTOM_HEADERS set sends them to the API."""
     import reconciler.simulator.transport as transport_module

@@ -5,15 +5,17 @@ as many connects as apply can open."""
 
 from __future__ import annotations
 
+import re
 import ssl
 import threading
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from reconciler.client import Client
-from reconciler.client.config import THREAD_LIMITS, tls_verify
-from reconciler.errors import ApiTransportError
+from reconciler.client.config import THREAD_LIMITS, RetryPolicy, env_proxy, tls_verify
+from reconciler.errors import ApiTransportError, ConfigError
 from reconciler.kinds import get as kind_of
 from reconciler.simulator.http import SimServer, make_server
 from reconciler.simulator.state import SimState
@@ -132,3 +134,99 @@ def test_a_thread_s_first_call_after_close_opens_no_pool() -> None:
     thread.join(timeout=30)
     assert [str(e) for e in errors] == ["the client is closed"]
     assert client._pools == []
+
+
+# --- proxies: the environment's, as httpx's Client read them -------------------------------------
+
+HTTPS_BASE = "https://api.together.xyz"
+
+
+@pytest.mark.parametrize(
+    ("base", "no_proxy", "direct"),
+    [
+        ("http://[::1]:8080", "[::1]:8080", True),
+        ("http://[::1]:8080", "::1", True),
+        ("http://[::1]:8080", "[::1]:9", False),
+        ("http://localhost:8080", "localhost", True),
+    ],
+)
+def test_no_proxy_names_loopback_hosts_too(base: str, no_proxy: str, direct: bool) -> None:
+    proxy = env_proxy(base, {"HTTP_PROXY": "http://p:1", "NO_PROXY": no_proxy})
+    assert (proxy is None) is direct
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, None),
+        ({"HTTPS_PROXY": "http://proxy.corp:3128"}, "http://proxy.corp:3128"),
+        ({"https_proxy": "proxy.corp:3128"}, "http://proxy.corp:3128"),
+        (
+            {"https_proxy": "http://lower:1", "HTTPS_PROXY": "http://upper:2"},
+            "http://lower:1",
+        ),
+        ({"HTTP_PROXY": "http://plain:1"}, None),  # the scheme's variable, or all_proxy
+        ({"ALL_PROXY": "https://every:1"}, "https://every:1"),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "together.xyz"}, None),
+        ({"HTTPS_PROXY": "http://p:1", "no_proxy": "*"}, None),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "other.example"}, "http://p:1"),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "x.org, .Together.XYZ"}, None),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "api.together.xyz:443"}, None),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "api.together.xyz:8443"}, "http://p:1"),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "ether.xyz"}, "http://p:1"),
+    ],
+)
+def test_the_proxy_comes_from_the_environment(env: dict[str, str], expected: str | None) -> None:
+    proxy = env_proxy(HTTPS_BASE, env)
+    assert (None if proxy is None else str(proxy.url).rstrip("/")) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["socks5://user:s3cret-pw@proxy:1080", "http://s3cret:no-port", "http://:8080"]
+)
+def test_an_unusable_proxy_is_a_config_error_that_hides_its_value(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Client(HTTPS_BASE, SIM_TOKEN, env={"ALL_PROXY": value})
+    assert str(caught.value).startswith("ALL_PROXY: not an http:// or https:// proxy URL")
+    assert value not in str(caught.value) and "s3cret" not in str(caught.value)
+
+
+def test_requests_go_through_the_proxy_unless_no_proxy_names_the_host(
+    counted: CountedServer,
+) -> None:
+    """The simulator stands in for the proxy: it answers a request in absolute form for the
+    host behind it (where nothing listens). With NO_PROXY naming that host, the client
+    connects there directly and is refused."""
+    behind = "http://127.0.0.1:9"
+    with Client(behind, SIM_TOKEN, env={"http_proxy": counted.server.url}) as client:
+        assert client.list_resources(CLUSTERS) == []
+    assert counted.accepted == 1
+    env = {"http_proxy": counted.server.url, "NO_PROXY": "127.0.0.1"}
+    fast = RetryPolicy(max_retries=0)
+    refused = re.escape("no answer from http://127.0.0.1:9")
+    with (
+        Client(behind, SIM_TOKEN, env=env, retry=fast) as client,
+        pytest.raises(ApiTransportError, match=refused),
+    ):
+        client.list_resources(CLUSTERS)
+    assert counted.accepted == 1
+
+
+def test_every_request_says_what_httpx_s_client_said_and_carries_no_cookie() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"clusters": []}, headers={"Set-Cookie": "a=b"})
+
+    with Client("http://sim", SIM_TOKEN, transport=httpx.MockTransport(answer)) as client:
+        client.list_resources(CLUSTERS)
+        client.list_resources(CLUSTERS)
+    headers = seen[-1].headers
+    assert headers["Accept"] == "application/json"
+    assert headers["Accept-Encoding"] == "gzip, deflate"
+    assert headers["Connection"] == "keep-alive"
+    assert headers["User-Agent"].startswith("reconciler/")
+    assert headers["Authorization"] == f"Bearer {SIM_TOKEN}"
+    assert headers["Host"] == "sim"
+    assert "Cookie" not in headers
