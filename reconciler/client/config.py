@@ -46,13 +46,9 @@ def tls_verify(base_url: str) -> ssl.SSLContext:
 THREAD_LIMITS = httpx.Limits(max_connections=2, max_keepalive_connections=1)
 
 
-#: What every request says besides the key (the headers httpx's Client would add, minus
-#: cookies: the API sets none, and the client keeps none).
-BASE_HEADERS = {
-    "Accept": "application/json",
-    "Accept-Encoding": "gzip, deflate",
-    "Connection": "keep-alive",
-}
+#: The headers httpx's Client would add (minus its cookies: the API sets none and the client
+#: keeps none); TOGETHER_CUSTOM_HEADERS may replace them.
+DEFAULT_HEADERS = {"Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
 
 
 def env_proxy(base_url: str, env: Mapping[str, str]) -> httpx.Proxy | None:

@@ -29,9 +29,9 @@ from reconciler.client.answers import (
     reason,
 )
 from reconciler.client.config import (
-    BASE_HEADERS,
     CALL_DEADLINE,
     CREATE_UNKNOWN_STATUSES,
+    DEFAULT_HEADERS,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
     MAX_BODY_BYTES,
@@ -115,10 +115,11 @@ class RequestLoop:
         self._verify = tls_verify(base_url)  # one context (one CA bundle load) for all pools
         self._proxy = env_proxy(base_url, environ) if transport is None else None
         self._timeout = {"timeout": timeout.as_dict()}
-        self._headers = httpx.Headers(
+        self._headers = httpx.Headers(DEFAULT_HEADERS)
+        self._headers.update(extra)  # by name, whatever its case, as the Client merged them
+        self._headers.update(
             {
-                **extra,
-                **BASE_HEADERS,
+                "Accept": "application/json",
                 "Authorization": f"Bearer {api_key}",
                 "User-Agent": f"reconciler/{__version__}",
             }
@@ -133,9 +134,8 @@ class RequestLoop:
         1.0's shared pool matches requests to connections under one lock with a pass over every
         connection (and a poll per idle one), which made apply at --parallelism 50 CPU-bound
         (encode/httpcore#1035). A thread makes one call at a time: one kept-alive connection.
-        No `httpx.Client` on top: its layers (URL and header merging, auth and redirect flows,
-        a cookie jar) cost a quarter of the CPU of a request and do nothing here (the key is a
-        header, redirects are not followed, the API sets no cookie); see `env_proxy`."""
+        No `httpx.Client` on top: its layers (URL and header merging, auth, redirects, cookies)
+        cost a quarter of a request's CPU and do nothing here; see `env_proxy`."""
         pool: httpx.BaseTransport | None = getattr(self._local, "pool", None)
         if pool is None:
             pool = self._transport or httpx.HTTPTransport(

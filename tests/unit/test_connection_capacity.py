@@ -230,3 +230,21 @@ def test_every_request_says_what_httpx_s_client_said_and_carries_no_cookie() -> 
     assert headers["Authorization"] == f"Bearer {SIM_TOKEN}"
     assert headers["Host"] == "sim"
     assert "Cookie" not in headers
+
+
+def test_a_custom_header_replaces_a_default_whatever_its_case() -> None:
+    """TOGETHER_CUSTOM_HEADERS may replace the defaults httpx's Client sent (not the key, the
+    User-Agent or Accept, see test_client_habits): one header of that name goes out."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"clusters": []})
+
+    env = {"TOGETHER_CUSTOM_HEADERS": "accept-encoding: identity\nX-Team: infra"}
+    transport = httpx.MockTransport(answer)
+    with Client("http://sim", SIM_TOKEN, transport=transport, env=env) as client:
+        client.list_resources(CLUSTERS)
+    (request,) = seen
+    assert request.headers.get_list("Accept-Encoding") == ["identity"]
+    assert request.headers["X-Team"] == "infra"
