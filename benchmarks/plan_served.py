@@ -9,11 +9,11 @@ each in turn (so the plan and the floor meet the server in the same state):
 - `reconciler plan` as a user runs it (console script, fresh process): wall time and peak
   RSS (the child's own `ru_maxrss`, from os.wait4);
 - a fresh process that does the same stages, one after the other, with a clock around each
-  (imports, spec, the list calls, parse_live_state, build_plan, render; `reconciler plan`
-  overlaps the first two with the list calls), then the floor on the same data: one
-  raw GET of the cluster list, `json.loads` (with the garbage collector paused, as the
-  client parses), and a plain dict comparison of each spec cluster's fields with its live
-  twin by name.
+  (imports, spec, the list calls with each object parsed as it is read (`read_live`),
+  build_plan, render; `reconciler plan` overlaps the first two with the list calls), then
+  the floor on the same data: one raw GET of the cluster list, `json.loads` (with the
+  garbage collector paused, as the client parses), and a plain dict comparison of each spec
+  cluster's fields with its live twin by name.
 
 Goals (printed, never asserted): plan 10,000 <= 1.5 s wall including the served simulator,
 <= 2x the floor, peak <= 200 MiB; 50,000 <= 5.5x the 10,000 figure.
@@ -34,7 +34,7 @@ from typing import Any
 GOALS = {"wall_10k": 1.5, "floor_ratio": 2.0, "peak_mib": 200.0, "growth_50k": 5.5}
 TOKEN = "bench-token"
 WARM_UP_LISTS = 12
-STAGES = ("imports", "spec", "lists", "parse", "plan", "render")
+STAGES = ("imports", "spec", "lists", "plan", "render")  # lists: calls + parse, streamed
 
 # Run in a fresh process: the stages of `reconciler plan`, then the floor, as JSON on stdout.
 CHILD = r"""
@@ -44,8 +44,7 @@ import json
 import httpx
 from reconciler.cli import read_spec_files, tuned_gc
 from reconciler.client import Client
-from reconciler.kinds import TOP_LEVEL
-from reconciler.live import parse_live_state
+from reconciler.cli.listing import read_live
 from reconciler.plan import build_plan
 from reconciler.render import render_text
 from reconciler.spec import load_spec
@@ -56,14 +55,11 @@ clock = time.perf_counter
 out = {"imports": clock() - t0}
 with tuned_gc(), Client(url, token) as client:
     t = clock(); spec = load_spec(read_spec_files([spec_dir])); out["spec"] = clock() - t
-    t = clock()
-    answers = {k.name: client.list_resources(k.api, spec.project_id) for k in TOP_LEVEL}
-    out["lists"] = clock() - t
-    t = clock(); live = parse_live_state(answers); out["parse"] = clock() - t
+    t = clock(); live = read_live(client, spec.project_id); out["lists"] = clock() - t
     t = clock(); plan = build_plan(spec, live); out["plan"] = clock() - t
     t = clock(); text = render_text(plan, color=False); out["render"] = clock() - t
     desired = [(c.name, thaw(c.fields)) for c in spec.of_kind("cluster")]
-    del answers, live, plan, text
+    del live, plan, text
     headers = {"authorization": f"Bearer {token}"}
     t = clock(); raw = httpx.get(f"{url}/v1/compute/clusters", headers=headers).content
     out["floor_get"] = clock() - t

@@ -6,7 +6,7 @@ value the API echoes compare equal whenever they mean the same thing (DESIGN §5
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -17,8 +17,10 @@ from reconciler.kinds.values import normalise_time
 from reconciler.model import DriverVersion, Live, LiveState, Region
 
 __all__ = [
+    "assemble",
     "comparable_fields",
     "normalise_time",
+    "parse_listed",
     "parse_live_state",
     "parse_regions",
     "parse_resource",
@@ -91,25 +93,38 @@ def parse_live_state(answers: Mapping[str, Sequence[Mapping[str, Any]]]) -> Live
     A nested kind's objects are read from its parents' objects (a cluster's `add_ons`): one
     list call per top-level kind serves them all.
     """
-    resources: list[Live] = []
-    for kind in KINDS:
-        if kind.parent is None:
-            parsed = [parse_resource(kind, obj) for obj in answers.get(kind.name, ())]
-        else:
-            parent = kinds.get(kind.parent.kind)
-            parsed = list(_nested(kind, parent, kind.parent.key, answers))
-        resources.extend(sorted(parsed, key=lambda r: (r.parent or "", r.name, r.id)))
-    return LiveState(resources=tuple(resources))
+    return assemble(
+        live
+        for kind in KINDS
+        if kind.parent is None
+        for obj in answers.get(kind.name, ())
+        for live in parse_listed(kind, obj)
+    )
 
 
-def _nested(
-    kind: Kind, parent: Kind, key: str, answers: Mapping[str, Sequence[Mapping[str, Any]]]
-) -> Iterator[Live]:
-    for obj in answers.get(parent.name, ()):
-        owner = (str(obj[parent.api.name_key]), str(obj[parent.api.id_key]))
-        for item in obj.get(key) or ():
+def parse_listed(kind: Kind, obj: Mapping[str, Any]) -> list[Live]:
+    """One object of a top-level kind's list answer → its Live, then the Lives of the nested
+    objects it carries (a cluster's add-ons): the raw object can go as soon as it is read."""
+    parsed = [parse_resource(kind, obj)]
+    for child in kinds.children(kind):
+        assert child.parent is not None
+        owner = (str(obj[kind.api.name_key]), str(obj[kind.api.id_key]))
+        for item in obj.get(child.parent.key) or ():
             if isinstance(item, Mapping):
-                yield parse_resource(kind, item, owner)
+                parsed.append(parse_resource(child, item, owner))
+    return parsed
+
+
+def assemble(resources: Iterable[Live]) -> LiveState:
+    """The parsed resources as a LiveState: grouped by kind, in KINDS order, each group
+    sorted by parent, name and id (a stable sort: ties keep the answers' order)."""
+    by_kind: dict[str, list[Live]] = {kind.name: [] for kind in KINDS}
+    for resource in resources:
+        by_kind[resource.kind].append(resource)
+    ordered: list[Live] = []
+    for group in by_kind.values():
+        ordered.extend(sorted(group, key=lambda r: (r.parent or "", r.name, r.id)))
+    return LiveState(resources=tuple(ordered))
 
 
 def parse_regions(regions: Sequence[Mapping[str, Any]]) -> tuple[Region, ...]:

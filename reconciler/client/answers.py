@@ -114,7 +114,7 @@ def load_json(text: str, status: int, where: str, method: str, path: str) -> Any
     """The JSON of an answer's text (from `json_text`); invalid or too deep JSON is refused."""
     try:
         with paused_gc():  # JSON holds no cycle: see reconciler.acyclic
-            return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
+            return json.loads(text, parse_constant=refuse_constant, parse_float=finite)
     except RecursionError:
         _refuse(status, where, method, path, "the API answered JSON nested too deeply")
     except ValueError as exc:
@@ -128,7 +128,7 @@ def _refuse(status: int, where: str, method: str, path: str, what: str) -> NoRet
     )
 
 
-def _finite(text: str) -> float:
+def finite(text: str) -> float:
     """A JSON number as a float; 1e999 would be Infinity, which no JSON output may carry."""
     value = float(text)
     if not math.isfinite(value):
@@ -136,7 +136,7 @@ def _finite(text: str) -> float:
     return value
 
 
-def _refuse_constant(name: str) -> NoReturn:
+def refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 

@@ -2,8 +2,7 @@
 
 Every httpx exception is translated here, once, into the error tree of `reconciler.errors`
 (the table is in the package docstring). What to call and how to read the answer is the
-caller's business (`resources.py`); how long and how often is configuration (`config.py`).
-"""
+caller's (`resources.py`); how long and how often is configuration (`config.py`)."""
 
 from __future__ import annotations
 
@@ -155,9 +154,8 @@ class RequestLoop:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     def close(self) -> None:
-        """Close every thread's connection pool. A call still running in another thread
-        (plan's list calls, when the spec failed its check) ends at its next attempt,
-        quietly: no retry, no warning."""
+        """Close every thread's pool. A call still running in another thread (plan's list
+        calls, when the spec failed its check) ends at its next attempt, quietly."""
         self._closed = True
         with self._lock:
             pools, self._pools = self._pools, []
@@ -185,8 +183,10 @@ class RequestLoop:
         idempotency_key: str | None = None,
         empty_ok: bool = False,
         limit: int = MAX_BODY_BYTES,
+        read: Callable[[str, int, str, str, str], Any] = load_json,
     ) -> Any:
-        """One logical call: attempts, retries and translation; returns the parsed JSON."""
+        """One logical call: attempts, retries and translation; returns what `read` makes of
+        the answer's text (text, status, where, method, path): by default, its JSON."""
         where = f"{method} {path}"
         is_create = method == "POST"
         headers: dict[str, str] = {}
@@ -228,7 +228,7 @@ class RequestLoop:
                 status = answer.status
                 text = json_text(answer, where, method, path, empty_ok=empty_ok)
                 del answer  # the bytes go before the JSON is built: see json_text
-                return load_json(text, status, where, method, path)
+                return read(text, status, where, method, path)
             delay = self._on_error_status(answer, where, method, path, is_create, retries)
             self._pause(delay)
             retries += 1
