@@ -21,6 +21,7 @@ from reconciler.cli.options import (
     MoneyFlags,
     Selection,
 )
+from reconciler.diff import Wanted
 from reconciler.errors import (
     EXIT_CHANGES,
     ConfigError,
@@ -101,12 +102,14 @@ def make_plan(
     API answers the list calls (`listing`, when they were started before the check)."""
     project_id = settings.project_id or spec.project_id
     prices = read_prices(spec, money.prices)  # before the answers are used: fails fast
+    wanted = None
     if isinstance(spec, Spec):
         live = read_live(client, project_id)
     else:
         if listing is None or listing.project_id != project_id:
             listing = Listing(client, project_id)
         spec = spec.build()
+        wanted = Wanted(spec)  # the spec's side of the comparison, while the API answers
         live = listing.result()
     if project_id != spec.project_id:
         spec = dataclasses.replace(spec, project_id=project_id)
@@ -121,7 +124,7 @@ def make_plan(
         allow_forfeit=money.allow_forfeit,
         warn_expiry=money.warn_expiry,
     )
-    the_plan = build_plan(spec, live, options)
+    the_plan = build_plan(spec, live, options, wanted)
     if any(a.kind in (ActionKind.CREATE, ActionKind.REPLACE) for a in the_plan.actions):
         # One catalogue call per run, and only when something will be created.
         the_plan = check_catalogue(the_plan, parse_regions(client.list_regions()))

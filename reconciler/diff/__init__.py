@@ -25,11 +25,12 @@ from reconciler.diff.resource import (
     make_delete,
     project,
     ref_changes,
+    wanted_fields,
 )
 from reconciler.kinds import KINDS, TOP_LEVEL, FieldClass, Kind, referrers
 from reconciler.model import Action, ActionKind, Desired, Ensure, Live, LiveState, Spec, thaw
 
-__all__ = ["DiffResult", "blocked", "compute_actions", "field_changes", "project"]
+__all__ = ["DiffResult", "Wanted", "blocked", "compute_actions", "field_changes", "project"]
 
 DESTRUCTIVE = (ActionKind.DELETE, ActionKind.REPLACE)
 
@@ -53,6 +54,24 @@ class _Found:
     create_only_users: list[str] = field(default_factory=list)
     unreported: dict[str, list[str]] = field(default_factory=dict)  # field → resource names
     ungoverned: dict[str, list[str]] = field(default_factory=dict)  # field → resource names
+
+
+class Wanted:
+    """The spec's side of the comparison (`wanted_fields` of each present resource), worked
+    out before the live state is read: `plan` does it while the API answers. An entry serves
+    only the very resource it was made from (a resource replaced since, by `expire` say, has
+    its fields worked out again)."""
+
+    def __init__(self, spec: Spec) -> None:
+        self._by_key = {
+            d.key: (d, wanted_fields(kinds.get(d.kind), d))
+            for d in spec.resources
+            if d.ensure is Ensure.PRESENT
+        }
+
+    def of(self, kind: Kind, desired: Desired) -> dict[str, Any]:
+        entry = self._by_key.get(desired.key)
+        return entry[1] if entry and entry[0] is desired else wanted_fields(kind, desired)
 
 
 #: Live users by the id they refer to; declared (present) users by the name they refer to.
@@ -79,6 +98,7 @@ class _Context:
     ignored: set[tuple[str, str]] = field(default_factory=set)  # (nested kind, parent name)
     # (referring kind, reference key) → its users, see _users_of
     users: dict[tuple[str, str], _Users] = field(default_factory=dict)
+    wanted: Wanted | None = None  # the spec's side of the comparison, when worked out before
 
 
 def _order() -> list[Kind]:
@@ -203,7 +223,8 @@ def _one(
         note = f"waits until {gone.id} ({gone.status}) is gone" if gone else ""
         return make_create(kind, desired, body(), note)
     refs = ref_changes(kind, desired, twins[0], ctx.ids, ctx.names)
-    return diff_resource(kind, desired, twins[0], body, ctx.allowed, refs)
+    plain = ctx.wanted.of(kind, desired) if ctx.wanted is not None else None
+    return diff_resource(kind, desired, twins[0], body, ctx.allowed, refs, plain)
 
 
 def _undeclared(kind: Kind, ctx: _Context, found: _Found) -> None:
@@ -286,9 +307,13 @@ def _context(spec: Spec, live: LiveState, allowed: frozenset[str]) -> _Context:
     return ctx
 
 
-def compute_actions(spec: Spec, live: LiveState, allow_replace: Iterable[str] = ()) -> DiffResult:
-    """Every action that would make live match the spec, unordered; safety rules come later."""
+def compute_actions(
+    spec: Spec, live: LiveState, allow_replace: Iterable[str] = (), wanted: Wanted | None = None
+) -> DiffResult:
+    """Every action that would make live match the spec, unordered; safety rules come later.
+    `wanted`: the spec's side of the comparison, when it was worked out before."""
     ctx = _context(spec, live, frozenset(allow_replace))
+    ctx.wanted = wanted
     results: dict[str, _Found] = {}
     for kind in _order():
         found = _declared(kind, ctx)

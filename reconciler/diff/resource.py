@@ -116,15 +116,27 @@ def _scalar_changes(
     return tuple(changes)
 
 
-def compare(kind: Kind, desired: Desired, live: Live) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(live, desired) comparable maps for one resource, over the fields the spec governs."""
+def wanted_fields(kind: Kind, desired: Desired) -> dict[str, Any]:
+    """The desired side of `compare`, from the spec alone: its comparable fields, less those
+    `ignore_changes` or the kind leaves ungoverned, as plain values. Read only, never changed:
+    a `Wanted` hands the same map to every plan made from its spec."""
     wanted = comparable_fields(kind, desired.fields, desired=True)
     for ignored in desired.lifecycle.ignore_changes:
         wanted.pop(ignored, None)
     if kind.hooks.ungoverned is not None:
         for name in kind.hooks.ungoverned(desired.fields):
             wanted.pop(name, None)
-    plain = thaw(wanted)
+    plain: dict[str, Any] = thaw(wanted)
+    return plain
+
+
+def compare(
+    kind: Kind, desired: Desired, live: Live, plain: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(live, desired) comparable maps for one resource, over the fields the spec governs;
+    `plain`: its `wanted_fields`, when they were worked out before."""
+    if plain is None:
+        plain = wanted_fields(kind, desired)
     have = live.fields
     # A scalar needs no projection (project returns the live value as it is): skip its two
     # ABC checks, which made this the hottest loop of a 10,000-cluster plan.
@@ -231,10 +243,12 @@ def diff_resource(
     create: Callable[[], dict[str, Any]],
     allowed: frozenset[str],
     refs: tuple[FieldChange, ...] = (),
+    plain: dict[str, Any] | None = None,
 ) -> Action | None:
     """One declared, present resource against its live twin: None when nothing differs.
-    `create` makes the body a replace would send; `refs` are the reference changes."""
-    seen, wanted = compare(kind, desired, live)
+    `create` makes the body a replace would send; `refs` are the reference changes; `plain`
+    the resource's `wanted_fields`, when they were worked out before."""
+    seen, wanted = compare(kind, desired, live, plain)
     if seen == wanted and not refs:
         return None
     changes = field_changes(seen, wanted, kind.names(FieldClass.REPLACE)) if seen != wanted else ()

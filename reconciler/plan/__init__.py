@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from reconciler import kinds
-from reconciler.diff import blocked, compute_actions
+from reconciler.diff import Wanted, blocked, compute_actions
 from reconciler.errors import SelectionError, UnsafePlanError
 from reconciler.model import (
     DEFAULT_MAX_DELETES,
@@ -222,11 +222,14 @@ def check_selection(spec: Spec, live: LiveState, options: PlanOptions) -> None:
                 raise SelectionError(f"{flag} {name!r} matches nothing{hint}")
 
 
-def build_plan(spec: Spec, live: LiveState, options: PlanOptions = PlanOptions()) -> Plan:
-    """The reviewed plan: actions ordered, safety rules applied, touched resources pinned."""
+def build_plan(
+    spec: Spec, live: LiveState, options: PlanOptions = PlanOptions(), wanted: Wanted | None = None
+) -> Plan:
+    """The reviewed plan: actions ordered, safety rules applied, touched resources pinned.
+    `wanted`: `Wanted(spec)`, when it was worked out before (while the API answered)."""
     check_selection(spec, live, options)
     spec, expired = expire(spec, options.now)
-    result = compute_actions(spec, live, options.allow_replace)
+    result = compute_actions(spec, live, options.allow_replace, wanted)
     lifecycles: Mapping[str, Lifecycle] = {d.key: d.lifecycle for d in spec.resources}
     guarded, forfeits = guard_forfeits(
         (

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.diff import Wanted
 from reconciler.errors import PlanFileError, SelectionError, StalePlanError, UnsafePlanError
 from reconciler.live import parse_live_state
 from reconciler.model import (
@@ -811,3 +812,40 @@ def test_unmanaged_clusters_that_look_dropped_are_named_with_the_hint() -> None:
     assert "ensure: absent" in note
     assert "someone-else" not in note
     assert "still running (and billing)" in render_text(plan)
+
+
+# --- the spec's side worked out before (Wanted, issue 11) -------------------------------------
+
+
+def test_a_plan_with_the_spec_side_worked_out_before_is_the_same_plan() -> None:
+    """`Wanted(spec)` (made while the API answers) gives the very plan `build_plan` makes
+    without it: every action kind, ignore_changes, add-ons, and an expired cluster (replaced
+    by `expire`, so its entry is not used)."""
+    spec, live = every_kind()
+    ignoring = desired_cluster(
+        "f-ignore", num_gpus=16, lifecycle=Lifecycle(ignore_changes=("num_gpus",))
+    )
+    expiring = desired_cluster(
+        "g-expired", num_gpus=16, lifecycle=Lifecycle(expires_at="2026-01-01T00:00:00Z")
+    )
+    addons = desired_cluster("h-addons", add_ons=[{"name": "dash", "version": "1.0"}])
+    spec = make_spec(*clusters_of(spec), ignoring, expiring, addons, volumes=volumes_of(spec))
+    live = live_state(
+        *[api_cluster(n) for n in ("b-grow", "c-move", "d-old", "e-stuck", "unmanaged")],
+        api_cluster("f-ignore"),
+        api_cluster("g-expired"),
+        api_cluster("h-addons"),
+        volumes=[api_volume("y-vol-grow"), api_volume("x-vol-old")],
+    )
+    options = PlanOptions(now=1_900_000_000.0)
+    assert build_plan(spec, live, options, Wanted(spec)) == build_plan(spec, live, options)
+
+
+def test_the_spec_side_of_another_spec_is_not_used() -> None:
+    """An entry serves only the resource it was made from: planned with the Wanted of a spec
+    whose cluster of the same name wants 16 GPUs, a spec wanting 8 plans no change."""
+    other = make_spec(desired_cluster("b-grow", num_gpus=16))
+    spec = make_spec(desired_cluster("b-grow"))
+    live = live_state(api_cluster("b-grow"))
+    assert build_plan(spec, live, wanted=Wanted(other)).actions == ()
+    assert build_plan(other, live, wanted=Wanted(other)).actions != ()
