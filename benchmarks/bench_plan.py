@@ -9,7 +9,8 @@ fills an in-process simulator (speed 0: every cluster Ready at once) with the sa
 of which 1 % have num_gpus changed behind the spec's back, and then times what a user meets
 when running `reconciler plan`:
 
-    read the spec files + load_spec             (YAML, schema, rules)
+    read the spec files + load_spec, Wanted     (YAML, schema, rules; the spec's side of the
+                                                  comparison)
     list clusters + list volumes, parsed         (the real Client over SimTransport, 2 calls;
                                                   each object parsed as it is read: read_live)
     build_plan                                   (diff, safety rules, fingerprints)
@@ -46,6 +47,7 @@ from reconciler import kinds
 from reconciler.cli import read_spec_files, tuned_gc
 from reconciler.cli.listing import read_live
 from reconciler.client import Client
+from reconciler.diff import Wanted
 from reconciler.model import ActionKind, Plan, thaw
 from reconciler.plan import build_plan
 from reconciler.render import render_text
@@ -168,10 +170,11 @@ def plan_once(spec_dir: Path, state: SimState) -> Run:
         clock = time.perf_counter
         t0 = clock()
         spec = load_spec(read_spec_files([str(spec_dir)]))
+        wanted = Wanted(spec)  # `plan` works it out while the API answers
         t1 = clock()
         live = read_live(client, spec.project_id)
         t2 = clock()
-        plan = build_plan(spec, live)
+        plan = build_plan(spec, live, wanted=wanted)
         t3 = clock()
         text = render_text(plan, color=False)
         t4 = clock()

@@ -45,6 +45,7 @@ import httpx
 from reconciler.cli import read_spec_files, tuned_gc
 from reconciler.client import Client
 from reconciler.cli.listing import read_live
+from reconciler.diff import Wanted
 from reconciler.plan import build_plan
 from reconciler.render import render_text
 from reconciler.spec import load_spec
@@ -54,14 +55,16 @@ url, token, spec_dir = sys.argv[1:4]
 clock = time.perf_counter
 out = {"imports": clock() - t0}
 with tuned_gc(), Client(url, token) as client:
-    t = clock(); spec = load_spec(read_spec_files([spec_dir])); out["spec"] = clock() - t
+    t = clock(); spec = load_spec(read_spec_files([spec_dir])); wanted = Wanted(spec)
+    out["spec"] = clock() - t
     t = clock(); live = read_live(client, spec.project_id); out["lists"] = clock() - t
-    t = clock(); plan = build_plan(spec, live); out["plan"] = clock() - t
+    t = clock(); plan = build_plan(spec, live, wanted=wanted); out["plan"] = clock() - t
     t = clock(); text = render_text(plan, color=False); out["render"] = clock() - t
     desired = [(c.name, thaw(c.fields)) for c in spec.of_kind("cluster")]
     del live, plan, text
     headers = {"authorization": f"Bearer {token}"}
-    t = clock(); raw = httpx.get(f"{url}/v1/compute/clusters", headers=headers).content
+    t = clock()  # httpx's 5 s default read timeout: the 50,000-cluster list can take longer
+    raw = httpx.get(f"{url}/v1/compute/clusters", headers=headers, timeout=120).content
     out["floor_get"] = clock() - t
     with paused_gc():  # as the client parses: the floor gets the same collector pause
         t = clock(); data = json.loads(raw); out["floor_loads"] = clock() - t
@@ -142,8 +145,10 @@ def staged_process(url: str, spec_dir: Path) -> dict[str, float]:
         [sys.executable, "-c", CHILD, url, TOKEN, str(spec_dir)],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if done.returncode != 0:  # its own traceback, not only the exit status
+        raise SystemExit(f"the instrumented process failed:\n{done.stderr}")
     result: dict[str, float] = json.loads(done.stdout)
     return result
 
