@@ -55,10 +55,10 @@ def read_live(client: Client, project_id: str | None) -> LiveState:
     answer is parsed as soon as it is read, and let go (`Client.list_converted`). All of it
     runs with the cyclic collector paused (see reconciler.acyclic): let go first, the raw
     objects are never scanned (at 50,000 clusters the first collection after the answers
-    were parsed took 0.6 s). What is alive then (the live state,
-    the spec) stays to the command's end, so it is frozen out of the collector (`tuned_gc`
-    thaws it): else the first pass after the pause scans it all as young objects (27-35 ms
-    at 10,000 clusters, 0.17 s at 50,000)."""
+    were parsed took 0.6 s). What is alive then (the live state, the spec) stays to the
+    command's end, so it is frozen out of the collector (`tuned_gc` thaws it): else the
+    first pass after the pause scans it all as young objects (27-35 ms at 10,000 clusters,
+    0.17 s at 50,000)."""
     with paused_gc():
         try:
             parsed = [
