@@ -161,6 +161,15 @@ def checked(data: Any, shape: Shape, method: str, path: str) -> dict[str, Any]:
     return obj
 
 
+def read_items(
+    text: str, key: str, shape: Shape, origin: tuple[int, str, str, str]
+) -> list[dict[str, Any]]:
+    """The checked objects of a list answer's text; `origin` is (status, where, method,
+    path), for the messages of a refused answer."""
+    status, where, method, path = origin
+    return items(load_json(text, status, where, method, path), key, shape, method, path)
+
+
 def items(data: Any, key: str, shape: Shape, method: str, path: str) -> list[dict[str, Any]]:
     """The objects of a list answer `{key: [...]}`, each checked against `shape`."""
     body = as_object(data, method, path)
@@ -179,9 +188,14 @@ def items(data: Any, key: str, shape: Shape, method: str, path: str) -> list[dic
     return found
 
 
+def lacking(obj: dict[str, Any], shape: Shape) -> list[str]:
+    """The required fields of `shape` that `obj` lacks as non-empty strings."""
+    return [f for f in shape.required if not isinstance(obj.get(f), str) or not obj[f]]
+
+
 def _require_str(obj: dict[str, Any], shape: Shape, method: str, path: str) -> None:
     """Every required field must be a non-empty string; the message names the resource."""
-    missing = [f for f in shape.required if not isinstance(obj.get(f), str) or not obj[f]]
+    missing = lacking(obj, shape)
     if missing:
         name = obj.get(shape.name_key)
         what = shape.noun

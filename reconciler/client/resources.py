@@ -17,6 +17,7 @@ from reconciler.client.answers import (
     checked,
     items,
     optional_str,
+    read_items,
     reported_success,
 )
 from reconciler.client.config import MAX_LIST_BODY_BYTES
@@ -28,6 +29,7 @@ from reconciler.kinds import Endpoints
 REGIONS = "/v1/compute/regions"
 
 T = TypeVar("T")
+L = TypeVar("L")  # what a list call's reader makes of the answer
 
 
 class Client(RequestLoop):
@@ -37,26 +39,39 @@ class Client(RequestLoop):
         self, api: Endpoints, project_id: str | None = None, *, parent_id: str | None = None
     ) -> list[dict[str, Any]]:
         """GET {collection}[?projectId=]: every object of the kind, validated."""
-        params = {"projectId": project_id} if project_id and parent_id is None else None
-        path = collection(api, parent_id)
-        body = self._call("GET", path, params=params, limit=MAX_LIST_BODY_BYTES)
-        return items(body, api.list_key, Shape.of(api), "GET", path)
+        shape = Shape.of(api)
+
+        def read(
+            text: str, status: int, where: str, method: str, path: str
+        ) -> list[dict[str, Any]]:
+            return read_items(text, api.list_key, shape, (status, where, method, path))
+
+        return self._list(api, project_id, parent_id, read)
 
     def list_converted(
         self, api: Endpoints, project_id: str | None, convert: Callable[[dict[str, Any]], T]
     ) -> list[T]:
         """`list_resources`, each object handed to `convert` as soon as it is read and only
         what `convert` returns kept (see streaming.py: a fraction of the memory)."""
-        params = {"projectId": project_id} if project_id else None
-        path = collection(api, None)
         shape = Shape.of(api)
 
         def read(text: str, status: int, where: str, method: str, path: str) -> list[T]:
             return stream_items(text, api.list_key, shape, convert, (status, where, method, path))
 
-        result: list[T] = self._call(
-            "GET", path, params=params, limit=MAX_LIST_BODY_BYTES, read=read
-        )
+        return self._list(api, project_id, None, read)
+
+    def _list(
+        self,
+        api: Endpoints,
+        project_id: str | None,
+        parent_id: str | None,
+        read: Callable[[str, int, str, str, str], L],
+    ) -> L:
+        """GET {collection}[?projectId=], its answer's text handed to `read` (a list answer
+        has its own size limit)."""
+        params = {"projectId": project_id} if project_id and parent_id is None else None
+        path = collection(api, parent_id)
+        result: L = self._call("GET", path, params=params, limit=MAX_LIST_BODY_BYTES, read=read)
         return result
 
     def get_resource(

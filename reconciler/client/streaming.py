@@ -11,7 +11,7 @@ peak over the text falls from 120 to 14 MiB at 10,000 clusters and from 600 to 7
 
 Only the usual answer takes this path: one object with the list's key holding a list of
 objects that carry their required fields. Anything else (invalid JSON, another shape, the key
-twice, an object without its name) is read again by `load_json` and `items`, the path every
+twice, an object without its name) is read again by `read_items`, the path every
 other answer takes, so that each error is the same, word for word. Nothing here sends
 anything; `convert`'s ValueError is raised once the whole answer has been read, so that a
 JSON or shape error, reported first before, still is.
@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from reconciler.client.answers import Shape, finite, items, load_json, refuse_constant
+from reconciler.client.answers import Shape, finite, lacking, read_items, refuse_constant
 
 T = TypeVar("T")
 
@@ -41,16 +41,14 @@ def stream_items(
     key: str,
     shape: Shape,
     convert: Callable[[dict[str, Any]], T],
-    read: tuple[int, str, str, str],
+    origin: tuple[int, str, str, str],
 ) -> list[T]:
-    """`convert` of each object of the list answer `text` (`{key: [...]}`), in order. `read`
-    is (status, where, method, path) for the messages of a refused answer."""
-    status, where, method, path = read
+    """`convert` of each object of the list answer `text` (`{key: [...]}`), in order.
+    `origin` is (status, where, method, path), for the messages of a refused answer."""
     try:
         converted, error = _stream(text, key, shape, convert)
     except (ValueError, RecursionError, _Unusual):
-        data = load_json(text, status, where, method, path)
-        return [convert(obj) for obj in items(data, key, shape, method, path)]
+        return [convert(obj) for obj in read_items(text, key, shape, origin)]
     if error is not None:
         raise error
     return converted
@@ -82,7 +80,7 @@ def _stream(
             items_left = text[at : at + 1] != "]"
             while items_left:
                 obj, at = decode(text, at)
-                if type(obj) is not dict or not _carries(obj, shape):
+                if type(obj) is not dict or lacking(obj, shape):
                     raise _Unusual
                 if error is None:
                     try:
@@ -119,12 +117,3 @@ def _next(text: str, at: int, close: str) -> tuple[int, bool]:
     if char == close:
         return at, False
     raise _Unusual
-
-
-def _carries(obj: dict[str, Any], shape: Shape) -> bool:
-    """Whether `obj` has every required field as a non-empty string (as `items` checks)."""
-    for name in shape.required:
-        value = obj.get(name)
-        if type(value) is not str or not value:
-            return False
-    return True
