@@ -79,6 +79,19 @@ def cluster_view(
     return present(view)
 
 
+def settled_at(cluster: StoredCluster, volumes: Mapping[str, StoredVolume]) -> float:
+    """The instant from which `cluster_view` no longer changes with time alone: its last
+    phase, node start and attached volume's provisioning are past (remediations aside)."""
+    times = [entry.at for entry in cluster.schedule]
+    nodes: list[ControlNode | GpuNode] = [*cluster.control_nodes, *cluster.nodes]
+    for node in nodes:
+        times.append(node.created_at)
+        if node.running_at is not None:
+            times.append(node.running_at)
+    times += (volumes[v].available_at for v in cluster.volume_ids if v in volumes)
+    return max(times)
+
+
 def present(view: Mapping[str, Any]) -> dict[str, Any]:
     """`view` without its `None` members: the API omits a field that has no value."""
     return {key: value for key, value in view.items() if value is not None}

@@ -191,7 +191,7 @@ class SimState(Store):
         path = request.path.rstrip("/") or "/"
         route, ids = match_route(path)
         self.request_counter += 1
-        self.sweep()
+        self.begin(method)
         fault: str | None = None
         try:
             self.check_request(request, method, path, route)
