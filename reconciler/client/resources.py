@@ -35,6 +35,12 @@ L = TypeVar("L")  # what a list call's reader makes of the answer
 class Client(RequestLoop):
     """The one HTTP client of the tool: generic calls over any kind's endpoints."""
 
+    @property
+    def in_process(self) -> bool:
+        """True when an injected transport answers (the in-process simulator): its calls do
+        not wait on a network, so there is nothing to gain from making them at once."""
+        return self._transport is not None
+
     def list_resources(
         self, api: Endpoints, project_id: str | None = None, *, parent_id: str | None = None
     ) -> list[dict[str, Any]]:

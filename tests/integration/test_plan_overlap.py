@@ -7,15 +7,17 @@ raised in the command's thread."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import socket
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reconciler.cli.listing import read_live
+from reconciler.cli.listing import LISTING_SWITCH_INTERVAL, read_live
 from reconciler.client import Client
 from reconciler.simulator.http import SimServer
 from reconciler.simulator.state import SimState
@@ -66,15 +68,20 @@ def test_plan_shows_the_warnings_and_the_plan(tmp_path: Path, sim_server: str) -
 def test_a_failed_list_call_is_the_usual_error(
     tmp_path: Path, sim_http_server: SimServer, sim_server: str
 ) -> None:
-    """The wrong key: the list call's 401, as one line and exit 1, never a traceback, and the
-    spec's warning was still shown."""
+    """The wrong key: the list calls' 401 (both calls go out at once, over two connections),
+    as one line and exit 1, never a traceback, and the spec's warning was still shown."""
     spec = write_spec(tmp_path, LEGACY.replace("prices: prices.yaml\n", ""))
     env = {"TOGETHER_API_KEY": "not-the-token", "TOGETHER_BASE_URL": sim_server}
     result = run_cli(["plan", "-f", spec], env=env)
     assert result.code == 1, result.all
     assert "401" in result.err and "Traceback" not in result.all
     assert "driver_version: deprecated" in result.err
-    assert [(r.method, r.status) for r in sim_http_server.state.request_log] == [("GET", 401)]
+    assert sum("401" in line for line in result.err.splitlines()) == 1, result.err
+    calls = sorted((r.method, r.path, r.status) for r in sim_http_server.state.request_log)
+    assert calls == [
+        ("GET", "/v1/compute/clusters", 401),
+        ("GET", "/v1/compute/clusters/storage/volumes", 401),
+    ]
 
 
 def test_the_warnings_come_before_a_missing_key_error(tmp_path: Path) -> None:
@@ -222,3 +229,38 @@ def test_with_the_in_process_simulator_the_spec_is_checked_first(
     result = run_cli(["--sim", str(state), "--sim-speed", "0", command, "-f", good])
     assert result.code == (0 if command == "plan" else 2), result.all
     assert '+ cluster "train-a"' in result.out
+
+
+def test_the_list_calls_are_in_flight_at_once(
+    tmp_path: Path, sim_http_server: SimServer, sim_server: str
+) -> None:
+    """Each kind's list call goes out at once, on its own connection: the server holds each
+    request until both have arrived (one after the other, the first would wait in vain and
+    the plan fail). Meanwhile the GIL changes hands every LISTING_SWITCH_INTERVAL, so the
+    list thread reads the answer while the command's thread checks the spec; after the
+    listing it is the usual interval again."""
+    usual = sys.getswitchinterval()
+    both_arrived = threading.Barrier(2, timeout=5)
+    seen: list[float] = []
+    alone: list[int] = []
+
+    def hold(_seconds: float) -> None:
+        seen.append(sys.getswitchinterval())
+        if len(seen) <= 2:  # the two list calls; then the catalogue's, after them
+            try:
+                both_arrived.wait()
+            except threading.BrokenBarrierError:
+                alone.append(len(seen))
+
+    sim_http_server.sleep = hold
+    sim_http_server.state.faults = dataclasses.replace(sim_http_server.state.faults, latency_ms=1)
+    spec = write_spec(tmp_path, LEGACY.replace("prices: prices.yaml\n", ""))
+    env = {"TOGETHER_API_KEY": SIM_TOKEN, "TOGETHER_BASE_URL": sim_server}
+    result = run_cli(["plan", "-f", spec], env=env)
+    assert result.code == 0, result.all
+    assert '+ cluster "train-a"' in result.out
+    assert alone == []
+    assert seen[:2] == [LISTING_SWITCH_INTERVAL] * 2 and usual > LISTING_SWITCH_INTERVAL
+    assert sys.getswitchinterval() == usual
+    paths = sorted(r.path for r in sim_http_server.state.request_log if r.method == "GET")
+    assert paths[:2] == ["/v1/compute/clusters", "/v1/compute/clusters/storage/volumes"]
