@@ -5,7 +5,6 @@ Other test modules import these names; keep them stable.
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator
 
@@ -56,15 +55,6 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
-
-
-@pytest.fixture(autouse=True)
-def _usual_switch_interval() -> Iterator[None]:
-    """No test leaves the GIL's switch interval changed (plan's listing lowers it while its
-    thread reads the answers, and puts it back)."""
-    usual = sys.getswitchinterval()
-    yield
-    assert sys.getswitchinterval() == usual, "the switch interval was left changed"
 
 
 @pytest.fixture
