@@ -74,8 +74,8 @@ def list_each(client: Client, project_id: str | None) -> list[list[list[Live]]]:
     whose call failed. The calls are made at once, each by its own thread (on its own
     connection), so a plan waits for the slowest answer, not for the sum of the round trips
     (100 clusters against `sim serve --latency 200`: 0.42-0.53 s, one after the other
-    0.63-0.79 s). With an injected transport (the in-process simulator: nothing to wait for) they are
-    made in order, in this thread."""
+    0.63-0.79 s). With an injected transport (the in-process simulator: nothing to wait
+    for) they are made in order, in this thread."""
     calls = [
         partial(client.list_converted, k.api, project_id, partial(parse_listed, k))
         for k in TOP_LEVEL
