@@ -93,7 +93,10 @@ def list_each(client: Client, project_id: str | None) -> list[list[list[Live]]]:
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, len(calls))]
     for thread in threads:
         thread.start()
-    run(0)
+    try:
+        outcomes[0] = calls[0]()
+    except Exception as exc:  # Ctrl-C is not kept: it ends the command now, not after the rest
+        outcomes[0] = exc
     for thread in threads:
         thread.join()
     for outcome in outcomes:

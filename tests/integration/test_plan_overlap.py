@@ -258,3 +258,35 @@ def test_the_list_calls_are_in_flight_at_once(
     assert alone == []
     paths = sorted(r.path for r in sim_http_server.state.request_log if r.method == "GET")
     assert paths[:2] == ["/v1/compute/clusters", "/v1/compute/clusters/storage/volumes"]
+
+
+class _Interrupted(Client):
+    """A client whose volumes' list call is interrupted (Ctrl-C in the calling thread) while
+    its clusters' call is still waiting for its answer."""
+
+    def __init__(self, base_url: str, held: threading.Event) -> None:
+        super().__init__(base_url, SIM_TOKEN)
+        self.held = held
+        self.clusters_listed = threading.Event()
+
+    def list_converted(self, api: Any, project_id: Any, convert: Any) -> Any:
+        if api.collection.endswith("/volumes"):
+            raise KeyboardInterrupt
+        self.held.wait(timeout=30)
+        self.clusters_listed.set()
+        return super().list_converted(api, project_id, convert)
+
+
+def test_ctrl_c_during_the_list_calls_ends_them_at_once(sim_server: str) -> None:
+    """Ctrl-C in the thread that lists (apply's and destroy's main thread) is raised at once,
+    not after the other kinds' calls have been answered."""
+    held = threading.Event()
+    client = _Interrupted(sim_server, held)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            read_live(client, None)
+        assert not client.clusters_listed.is_set()
+    finally:
+        held.set()
+        client.clusters_listed.wait(timeout=30)
+        client.close()
