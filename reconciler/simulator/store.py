@@ -340,7 +340,8 @@ class Store:
         test hook changes it behind the cache's back). The views of 10,000 clusters took
         0.51-0.67 s to build, more than half of the list answer; its JSON is still written per
         request (0.32-0.44 s): the served list's first byte came after 0.44-0.48 s instead of
-        0.77-1.1 s (measured side by side, issue 11)."""
+        0.77-1.1 s (measured side by side, issue 11). The price is memory: `sim serve` holding
+        10,000 clusters stays at ~210 MB resident once they are cached (~110 MB before)."""
         self._views = {}
 
     def begin(self, method: str) -> None:
