@@ -273,8 +273,10 @@ class _Interrupted(Client):
         if api.collection.endswith("/volumes"):
             raise KeyboardInterrupt
         self.held.wait(timeout=30)
-        self.clusters_listed.set()
-        return super().list_converted(api, project_id, convert)
+        try:
+            return super().list_converted(api, project_id, convert)
+        finally:  # answered: its connection can be closed with the client
+            self.clusters_listed.set()
 
 
 def test_ctrl_c_during_the_list_calls_ends_them_at_once(sim_server: str) -> None:
