@@ -20,13 +20,7 @@ from typing import Any, Self
 import httpx
 
 from reconciler import __version__
-from reconciler.client.answers import (
-    Answer,
-    extract_api_message,
-    json_text,
-    load_json,
-    reason,
-)
+from reconciler.client.answers import Answer, extract_api_message, json_text, load_json, reason
 from reconciler.client.config import (
     CALL_DEADLINE,
     CREATE_UNKNOWN_STATUSES,
@@ -257,7 +251,8 @@ class RequestLoop:
             headers=merged,
             extensions=self._timeout,
         )
-        response = self._http.handle_request(request)
+        pool = self._http
+        response = pool.handle_request(request)
         try:
             declared = response.headers.get("content-length", "").strip()
             if declared.isdigit() and int(declared) > limit:
@@ -279,6 +274,8 @@ class RequestLoop:
             return Answer(response.status_code, response.headers, data)
         finally:
             response.close()
+            if self._closed and pool is not self._transport:
+                pool.close()  # closed meanwhile: its pool was closed before this connection
 
     def _on_transport_error(
         self,

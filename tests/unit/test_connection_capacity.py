@@ -102,6 +102,40 @@ def test_closing_the_client_closes_every_thread_s_pool(counted: CountedServer) -
     assert counted.accepted == 2
 
 
+def test_a_call_under_way_when_the_client_closes_leaves_no_connection_open(
+    counted: CountedServer,
+) -> None:
+    """close() between a call's closed-check and its request: the pool it closed was empty,
+    and the call opens its connection after; that connection is closed when the call ends,
+    not left open until the collector finds it."""
+    client = Client(counted.server.url, SIM_TOKEN)
+    reached, closed = threading.Event(), threading.Event()
+    pools: list[httpx.HTTPTransport] = []
+
+    def call() -> None:
+        pool = client._http
+        assert isinstance(pool, httpx.HTTPTransport)
+        send = pool.handle_request
+
+        def held(request: httpx.Request) -> httpx.Response:
+            reached.set()
+            closed.wait(timeout=30)
+            return send(request)
+
+        pool.handle_request = held  # type: ignore[method-assign]
+        pools.append(pool)
+        client.list_resources(CLUSTERS)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    assert reached.wait(timeout=30)
+    client.close()
+    closed.set()
+    worker.join(timeout=30)
+    assert counted.accepted == 1  # the call was made, on a connection opened after close()
+    assert [pool._pool.connections for pool in pools] == [[]]
+
+
 def test_plain_http_loads_no_ca_bundle_and_https_verifies() -> None:
     """Plain HTTP (loopback only) never does TLS: its context trusts no one and still checks
     certificates and host names (it fails closed should a proxy speak TLS); HTTPS uses httpx's
