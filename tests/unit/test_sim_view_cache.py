@@ -10,7 +10,7 @@ from typing import Any
 from reconciler.simulator.http import serve
 from reconciler.simulator.state import SimState
 from tests.conftest import SIM_TOKEN, FakeClock
-from tests.unit.test_sim_state import CLUSTERS, VOLUME, VOLUMES, call
+from tests.unit.test_sim_state import BASE, CLUSTERS, VOLUME, VOLUMES, call
 
 
 class Twins:
@@ -47,16 +47,6 @@ class Twins:
             self.advance(step)
             clusters = self.lists()
         return clusters
-
-
-BASE = {
-    "region": "us-central-8",
-    "gpu_type": "H100_SXM",
-    "num_gpus": 8,
-    "billing_type": "ON_DEMAND",
-    "cuda_version": "12.6",
-    "nvidia_driver_version": "560",
-}
 
 
 def _status(clusters: list[dict[str, Any]]) -> Callable[[str], str]:
