@@ -12,13 +12,14 @@ from typing import Any
 
 from reconciler import kinds
 from reconciler.frozen import freeze_owned
-from reconciler.kinds import KINDS, Kind
+from reconciler.kinds import KINDS, Kind, Reads
 from reconciler.kinds.values import normalise_time
 from reconciler.model import DriverVersion, Live, LiveState, Region
 
 __all__ = [
     "assemble",
     "comparable_fields",
+    "listed_reads",
     "normalise_time",
     "parse_listed",
     "parse_live_state",
@@ -69,10 +70,8 @@ def parse_resource(
         status = str(obj.get("status") or kind.statuses.default)
     links = {}
     for ref in kind.refs:
-        items = obj.get(ref.live_list) or ()
-        links[ref.key] = tuple(
-            str(i[ref.live_id]) for i in items if isinstance(i, Mapping) and ref.live_id in i
-        )
+        items = _objects(obj, ref.live_list, f"{kind.name} {name!r}")
+        links[ref.key] = tuple(str(i[ref.live_id]) for i in items if ref.live_id in i)
     return Live(
         kind=kind.name,
         id=_require_str(obj, kind.api.id_key, f"{kind.name} {name!r}"),
@@ -102,6 +101,32 @@ def parse_live_state(answers: Mapping[str, Sequence[Mapping[str, Any]]]) -> Live
     )
 
 
+def listed_reads(kind: Kind) -> Reads:
+    """What `parse_listed` reads of one object of `kind`'s list answer. A plan's list answer is
+    decoded to just this (client/streaming.py): the rest of each object (a cluster's phase
+    history, its nodes' details, its kube_config) is skipped unread. Whatever `parse_listed`
+    or the kind's `attention` hook comes to read must be named here."""
+    reads: dict[str, tuple[str, ...] | None] = dict.fromkeys(
+        (
+            kind.api.name_key,
+            kind.api.id_key,
+            "status",
+            *kind.api.required,
+            *kind.compared_by_live_name,
+            *(c.parent.key for c in kinds.children(kind) if c.parent is not None),
+        )
+    )
+    more = [(ref.live_list, (ref.live_id,)) for ref in kind.refs]
+    for key, keys in (*more, *kind.hooks.attention_reads):
+        reads[key] = _joined(reads[key], keys) if key in reads else keys
+    return tuple(reads.items())
+
+
+def _joined(one: tuple[str, ...] | None, other: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """Two reads of one key as one: the whole value if either reads it whole."""
+    return None if one is None or other is None else tuple(dict.fromkeys((*one, *other)))
+
+
 def parse_listed(kind: Kind, obj: Mapping[str, Any]) -> list[Live]:
     """One object of a top-level kind's list answer → its Live, then the Lives of the nested
     objects it carries (a cluster's add-ons): the raw object can go as soon as it is read."""
@@ -109,10 +134,20 @@ def parse_listed(kind: Kind, obj: Mapping[str, Any]) -> list[Live]:
     for child in kinds.children(kind):
         assert child.parent is not None
         owner = (str(obj[kind.api.name_key]), str(obj[kind.api.id_key]))
-        for item in obj.get(child.parent.key) or ():
-            if isinstance(item, Mapping):
-                parsed.append(parse_resource(child, item, owner))
+        for item in _objects(obj, child.parent.key, f"{kind.name} {owner[0]!r}"):
+            parsed.append(parse_resource(child, item, owner))
     return parsed
+
+
+def _objects(obj: Mapping[str, Any], key: str, what: str) -> list[Mapping[str, Any]]:
+    """The objects of the list `obj[key]` (absent or null: none; other items are skipped);
+    ValueError if it is not a list (a cluster's `volumes: 1` was a TypeError before)."""
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{what} has a {key!r} that is not a list")
+    return [item for item in value if isinstance(item, Mapping)]
 
 
 def assemble(resources: Iterable[Live]) -> LiveState:

@@ -22,7 +22,7 @@ from reconciler.acyclic import paused_gc
 from reconciler.cli.files import read_spec_files
 from reconciler.errors import ApiResponseError, ReconcilerError
 from reconciler.kinds import TOP_LEVEL
-from reconciler.live import assemble, parse_listed
+from reconciler.live import assemble, listed_reads, parse_listed
 from reconciler.model import Live, LiveState
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def list_each(client: Client, project_id: str | None) -> list[list[list[Live]]]:
     0.63-0.79 s). With an injected transport (the in-process simulator: nothing to wait
     for) they are made in order, in this thread."""
     calls = [
-        partial(client.list_converted, k.api, project_id, partial(parse_listed, k))
+        partial(client.list_converted, k.api, project_id, partial(parse_listed, k), listed_reads(k))
         for k in TOP_LEVEL
     ]
     if client.in_process:

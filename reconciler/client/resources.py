@@ -24,7 +24,7 @@ from reconciler.client.config import MAX_LIST_BODY_BYTES
 from reconciler.client.loop import RequestLoop
 from reconciler.client.streaming import stream_items
 from reconciler.errors import ApiResponseError, CreateOutcomeUnknown
-from reconciler.kinds import Endpoints
+from reconciler.kinds import Endpoints, Reads
 
 REGIONS = "/v1/compute/regions"
 
@@ -55,14 +55,20 @@ class Client(RequestLoop):
         return self._list(api, project_id, parent_id, read)
 
     def list_converted(
-        self, api: Endpoints, project_id: str | None, convert: Callable[[dict[str, Any]], T]
+        self,
+        api: Endpoints,
+        project_id: str | None,
+        convert: Callable[[dict[str, Any]], T],
+        reads: Reads | None = None,
     ) -> list[T]:
         """`list_resources`, each object handed to `convert` as soon as it is read and only
-        what `convert` returns kept (see streaming.py: a fraction of the memory)."""
+        what `convert` returns kept (see streaming.py: a fraction of the memory). `reads`:
+        all that `convert` reads of an object, the rest left unread (None: all of it)."""
         shape = Shape.of(api)
+        key = api.list_key
 
         def read(text: str, status: int, where: str, method: str, path: str) -> list[T]:
-            return stream_items(text, api.list_key, shape, convert, (status, where, method, path))
+            return stream_items(text, key, shape, convert, (status, where, method, path), reads)
 
         return self._list(api, project_id, None, read)
 

@@ -15,16 +15,25 @@ twice, an object without its name) is read again by `read_items`, the path every
 other answer takes, so that each error is the same, word for word. Nothing here sends
 anything; `convert`'s ValueError is raised once the whole answer has been read, so that a
 JSON or shape error, reported first before, still is.
+
+When the caller says what `convert` reads of an object (`reads`, a plan's lists:
+`live.listed_reads`), the answer is first decoded by msgspec to just that (`picked`), the rest
+skipped unread in C: 10,000 clusters read and parsed in 0.17 s instead of 0.36 s. An answer
+msgspec refuses, or one whose objects lack their required fields, goes the way above.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, cast
+
+import msgspec
 
 from reconciler.client.answers import Shape, finite, lacking, read_items, refuse_constant
+from reconciler.kinds import Reads
 
 T = TypeVar("T")
 
@@ -42,9 +51,15 @@ def stream_items(
     shape: Shape,
     convert: Callable[[dict[str, Any]], T],
     origin: tuple[int, str, str, str],
+    reads: Reads | None = None,
 ) -> list[T]:
     """`convert` of each object of the list answer `text` (`{key: [...]}`), in order.
-    `origin` is (status, where, method, path), for the messages of a refused answer."""
+    `origin` is (status, where, method, path), for the messages of a refused answer.
+    `reads`: all that `convert` reads of an object (see `picked`), or None: all of it."""
+    if reads is not None:
+        objects = picked(text, key, shape, reads)
+        if objects is not None:
+            return [convert(obj) for obj in objects]
     try:
         converted, error = _stream(text, key, shape, convert)
     except (ValueError, RecursionError, _Unusual):
@@ -117,3 +132,46 @@ def _next(text: str, at: int, close: str) -> tuple[int, bool]:
     if char == close:
         return at, False
     raise _Unusual
+
+
+def picked(text: str, key: str, shape: Shape, reads: Reads) -> list[dict[str, Any]] | None:
+    """The objects of the usual list answer `text`, each cut down to `reads` (plus the fields
+    every object must carry); None when the answer is not the usual one, or not valid JSON.
+
+    msgspec decodes what is read and skips the rest unread, in C: at 10,000 clusters (38 MiB)
+    0.05 s, where reading every object whole takes 0.31 s (issue 11). A skipped value is still
+    checked to be JSON, but no more: a number too large for a float (1e999) in a field nothing
+    reads is let pass, where reading it whole refuses the answer (nothing ever holds it). On
+    None the caller reads the answer the usual way, which gives every error its usual words."""
+    try:
+        answer = _decoder(key, (*reads, *((f, None) for f in shape.required))).decode(text)
+    except (msgspec.MsgspecError, RecursionError):
+        return None
+    objects = answer.get(key)
+    if objects is None or any(lacking(obj, shape) for obj in objects):
+        return None
+    return cast("list[dict[str, Any]]", objects)
+
+
+@functools.cache
+def _decoder(key: str, reads: Reads) -> msgspec.json.Decoder[Any]:
+    """A decoder of `{key: [object, ...]}` to dicts holding only `reads` of each object."""
+    fields: dict[str, Any] = {}
+    for field, keys in reads:
+        if field not in fields or keys is None:
+            fields[field] = Any if keys is None else _listed(keys)
+    return msgspec.json.Decoder(_typed_dict("Answer", {key: _LIST[_typed_dict("Item", fields)]}))
+
+
+def _listed(keys: tuple[str, ...]) -> Any:
+    """null, or a list of objects of which `keys` are read."""
+    return _LIST[_typed_dict("Each", dict.fromkeys(keys, Any))] | None
+
+
+_LIST: Any = list  # a list of a type made at run time (mypy takes `list[x]` for a type)
+
+
+def _typed_dict(name: str, fields: dict[str, Any]) -> Any:
+    """A TypedDict every key of which may be absent: msgspec decodes it to a plain dict."""
+    make: Any = TypedDict
+    return make(name, fields, total=False)

@@ -13,6 +13,10 @@ from typing import Any
 
 from reconciler.model import ActionKind, Region
 
+#: What is read of each object of a list answer: (key, None) for the whole value, (key, keys)
+#: for these keys of each object of the list the key holds.
+Reads = tuple[tuple[str, tuple[str, ...] | None], ...]
+
 
 class FieldClass(StrEnum):
     """How a change to a field is carried out (DESIGN §5)."""
@@ -187,6 +191,9 @@ class Hooks:
     # an API object → lines a reviewer should see even with nothing to change (a node repair
     # waiting for approval, a node not ready)
     attention: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None
+    # what `attention` reads of the object: (key, None) for the whole value, (key, subkeys) for
+    # these keys of each object of the list it holds (a plan's list answer is read to just that)
+    attention_reads: Reads = ()
     # live comparable fields → the spec fields an export writes (secrets already dropped)
     export: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 

@@ -117,7 +117,8 @@ def attention(obj: Mapping[str, Any]) -> tuple[str, ...]:
     """A line per GPU node with an open remediation, or not ready in a cluster that is."""
     lines = []
     settled = obj.get("status") in ("Ready", "Degraded")
-    for node in obj.get("gpu_worker_nodes") or ():
+    nodes = obj.get("gpu_worker_nodes")
+    for node in nodes if isinstance(nodes, list) else ():
         if not isinstance(node, Mapping):
             continue
         name = node.get("host_name") or node.get("node_id") or "?"
@@ -254,6 +255,10 @@ KIND = Kind(
         prepaid=prepaid,
         settles_later=settles_later,
         attention=attention,
+        attention_reads=(
+            ("status", None),
+            ("gpu_worker_nodes", ("host_name", "node_id", "latest_remediation", "status")),
+        ),
         collateral=collateral,
         export=export,
     ),

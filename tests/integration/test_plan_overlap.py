@@ -269,12 +269,12 @@ class _Interrupted(Client):
         self.held = held
         self.clusters_listed = threading.Event()
 
-    def list_converted(self, api: Any, project_id: Any, convert: Any) -> Any:
+    def list_converted(self, api: Any, project_id: Any, convert: Any, reads: Any = None) -> Any:
         if api.collection.endswith("/volumes"):
             raise KeyboardInterrupt
         self.held.wait(timeout=30)
         try:
-            return super().list_converted(api, project_id, convert)
+            return super().list_converted(api, project_id, convert, reads)
         finally:  # answered: its connection can be closed with the client
             self.clusters_listed.set()
 
