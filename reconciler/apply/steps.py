@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from reconciler import kinds
 from reconciler.errors import ReconcilerError
-from reconciler.kinds import Endpoints, Kind
+from reconciler.kinds import Endpoints, Kind, Reads
 from reconciler.model import Action, ActionKind, ActionResult, Outcome, thaw
 from reconciler.render import show_value
 
 CREATES = (ActionKind.CREATE, ActionKind.REPLACE)
 DESTRUCTIVE = (ActionKind.DELETE, ActionKind.REPLACE)
+T = TypeVar("T")
 
 
 class ApiClient(Protocol):
@@ -26,6 +27,13 @@ class ApiClient(Protocol):
     def list_resources(
         self, api: Endpoints, project_id: str | None = None, *, parent_id: str | None = None
     ) -> list[dict[str, Any]]: ...
+    def list_converted(
+        self,
+        api: Endpoints,
+        project_id: str | None,
+        convert: Callable[[dict[str, Any]], T],
+        reads: Reads | None = None,
+    ) -> list[T]: ...
     def create_resource(
         self,
         api: Endpoints,
@@ -108,6 +116,18 @@ def find_named(
     return None
 
 
+def _identities(
+    kind: Kind,
+) -> tuple[Callable[[dict[str, Any]], tuple[Any, Any, Any]], Reads]:
+    """(object → its name, id and status; what that reads of it), for a list call."""
+    name_key, id_key = kind.api.name_key, kind.api.id_key
+
+    def identity(obj: dict[str, Any]) -> tuple[Any, Any, Any]:
+        return obj.get(name_key), obj.get(id_key), obj.get("status")
+
+    return identity, ((name_key, None), (id_key, None), ("status", None))
+
+
 def check_duplicates(
     client: ApiClient, project_id: str | None, results: list[ActionResult]
 ) -> list[ActionResult]:
@@ -124,14 +144,13 @@ def check_duplicates(
     for kind in {
         kinds.get(r.action.resource).name: kinds.get(r.action.resource) for r in created
     }.values():
-        try:
-            listed = client.list_resources(kind.api, project_id)
+        try:  # read to just name, id and status: 1,000 clusters' answer is ~4 MB
+            listed = client.list_converted(kind.api, project_id, *_identities(kind))
         except ReconcilerError:
             continue  # the creates were answered; a plan will show what is there
-        for found in listed:
-            if found.get("status") != kind.statuses.deleting:
-                key = (kind.name, str(found.get(kind.api.name_key)))
-                twins.setdefault(key, []).append(str(found.get(kind.api.id_key)))
+        for name, id_, status in listed:
+            if status != kind.statuses.deleting:
+                twins.setdefault((kind.name, str(name)), []).append(str(id_))
     # By identity: `result in created` compared whole dataclasses, O(N²): 0.16 s at 1,000.
     checked, created_here = [], {id(r) for r in created}
     for result in results:

@@ -300,6 +300,24 @@ def test_a_name_created_twice_at_once_fails_the_apply(
     assert report.has_failures
 
 
+def test_a_namesake_going_away_is_not_a_name_held_twice(
+    api: Client, sim_state: SimState, fake_clock: FakeClock
+) -> None:
+    """A cluster of the same name that is being deleted (listed with status Deleting, as the
+    check reads only name, id and status) does not fail the apply."""
+    spec = make_spec(desired("twin"))
+    plan, live = plan_against(api, spec)
+
+    def race(event: Progress) -> None:
+        if event.step is Step.CREATING and not sim_state.clusters_named("twin"):
+            going = sim_state.add_cluster(cluster_name="twin", **BASE_FIELDS)
+            sim_state.stick(going["cluster_id"], "Deleting")
+
+    report = make_applier(api, fake_clock, progress=race).run(plan, live)
+    assert [r.outcome for r in report.results] == [Outcome.DONE]
+    assert len(sim_state.clusters_named("twin")) == 2  # ours, and the one going away
+
+
 def test_idempotency_keys_are_derived_not_random() -> None:
     """The key of a create is the same in every run and pipeline for the same project, kind,
     name and body, and differs when any of them differs."""
