@@ -84,9 +84,7 @@ class Applier:
         self._client = client
         self._options = options
         self._project_id = project_id
-        self._clock = clock
-        self._sleep = sleep
-        self._wall_clock = wall_clock
+        self._clock, self._sleep, self._wall_clock = clock, sleep, wall_clock
         self.progress_failures = 0  # progress lines that could not be shown
         self._notes: dict[str, str] = {}  # action key → what the report says besides "done"
         self._progress = progress or (lambda _event: None)
@@ -103,12 +101,14 @@ class Applier:
         """Start no new action; the in-flight ones finish."""
         self._stop.set()
 
-    def interrupt(self) -> None:
+    def interrupt(self, tell: Callable[[], None] | None = None) -> None:
         """The first Ctrl-C: start no new action and end every wait now (the calls in flight
-        finish); what was sent but not settled is reported "not waited for"."""
+        finish); what was sent but not settled is reported "not waited for". Then `tell`."""
         self.request_stop()
         if self._poller is not None:
             self._poller.close()
+        if tell is not None:
+            tell()
 
     @property
     def stopping(self) -> bool:
@@ -143,7 +143,8 @@ class Applier:
             needs[action.key] = [k for k in depends.of(action) if k in earlier]
             earlier.add(action.key)
         schedule = Schedule(actions, needs, self._flow, poller, self._options.parallelism)
-        schedule.start()
+        if schedule.start():  # Ctrl-C while the first actions were handed out
+            self.interrupt(on_interrupt)
         while True:
             try:
                 if schedule.wait(0.1):
@@ -154,9 +155,7 @@ class Applier:
                     if on_second_interrupt is not None:
                         on_second_interrupt()
                     raise
-                self.interrupt()
-                if on_interrupt is not None:
-                    on_interrupt()
+                self.interrupt(on_interrupt)
         schedule.shutdown(wait=True)
         poller.close()
         results = schedule.results()

@@ -12,8 +12,9 @@ P are all sent within a few round trips and wait in one wave, not in ceil(N/P) w
 from __future__ import annotations
 
 import contextlib
+import signal
 import threading
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from reconciler.apply.poller import INTERRUPTED, ActionFailed, Poller, Wait, WaitAbandoned
@@ -55,12 +56,18 @@ class Schedule:
         self._finished = threading.Event()
         self._error: BaseException | None = None
 
-    def start(self) -> None:
-        """Start every action that depends on nothing, in the given (rank) order."""
-        if not self._order:
-            self._finished.set()
-        for key in [key for key in self._order if not self._needs[key]]:
-            self._start(key)
+    def start(self) -> bool:
+        """Start every action that depends on nothing, in the given (rank) order, with Ctrl-C
+        held back meanwhile; True when one came (to be taken as the first). A KeyboardInterrupt
+        raised here (between a worker thread's start and its registration in
+        concurrent.futures) left a worker that the interpreter's exit waits for and never wakes:
+        the process hung at exit, once in a dozen runs of a test that presses Ctrl-C early."""
+        with held_interrupts() as came:
+            if not self._order:
+                self._finished.set()
+            for key in [key for key in self._order if not self._needs[key]]:
+                self._start(key)
+        return bool(came)
 
     def wait(self, timeout: float) -> bool:
         """True once every action has its result (or a flow raised what it should not)."""
@@ -125,3 +132,20 @@ class Schedule:
             self._start(dependant)
         if done:
             self._finished.set()
+
+
+@contextlib.contextmanager
+def held_interrupts() -> Iterator[list[int]]:
+    """Ctrl-C held back: each SIGINT meanwhile is noted in the list yielded, not raised. Only
+    in the main thread, and only where Ctrl-C raises KeyboardInterrupt (not where a caller
+    ignores or handles SIGINT itself): elsewhere nothing changes."""
+    came: list[int] = []
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield came
+        return
+    signal.signal(signal.SIGINT, lambda number, _frame: came.append(number))
+    try:
+        yield came
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
