@@ -345,6 +345,23 @@ def new_sim_state(clock: Callable[[], float] = time.time) -> SimState:
     return SimState(clock=clock, token=SIM_TOKEN, speed=0)
 
 
+def communicate_or_kill(
+    process: subprocess.Popen[bytes], timeout: float = 20.0
+) -> tuple[bytes, bytes]:
+    """`process.communicate(timeout)`; a process still running then is killed and the test
+    fails with what it wrote. (A hung CLI left running outlived its test, and its Popen's
+    ResourceWarning failed an unrelated test later in the run.)"""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        pytest.fail(
+            f"still running after {timeout} s, killed; stdout {out[-2000:]!r}, "
+            f"stderr {err[-2000:]!r}"
+        )
+
+
 def seed_sim_file(
     path: os.PathLike[str] | str, clusters: Iterable[Mapping[str, Any]] = ()
 ) -> SimState:

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import SPEC_HEADER
 from tests.integration.helpers import (
     SimSpy,
+    communicate_or_kill,
     load_sim_file,
     reconciler_command,
     run_cli,
@@ -130,7 +131,7 @@ def test_ctrl_c_mid_apply_exits_130(tmp_path: Path) -> None:
         if b"waiting until Ready" in line or not line:
             break
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=20)
+    out, err = communicate_or_kill(process)
     screen = b"".join(lines).decode() + out.decode()
     assert process.returncode == 130, (screen, err.decode())
     assert "Apply interrupted" in screen

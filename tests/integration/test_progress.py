@@ -24,6 +24,7 @@ from reconciler.simulator.transport import SimTransport
 from tests.conftest import SPEC_HEADER, FakeClock
 from tests.integration.helpers import (
     FAST,
+    communicate_or_kill,
     desired,
     load_sim_file,
     make_spec,
@@ -226,7 +227,7 @@ def test_ctrl_c_then_plan_shows_what_is_left(tmp_path: Path) -> None:
             break
         seen += line
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=20)
+    out, err = communicate_or_kill(process)
     screen = (seen + out).decode()
     assert process.returncode == 130, (screen, err.decode())
     assert 'cluster "new-one" (id c-' in screen
