@@ -35,9 +35,8 @@ Test and admin hooks (store.py): `pause`, `recover`, `stick`, `degrade`,
 `request_remediation` (a system remediation in `PENDING_APPROVAL`), `oob_update`,
 `add_cluster`, `add_volume`. The state file keeps `scheduled_waits` and the remediations.
 
-The parts: wire (requests, routes, errors), catalogue, shapes, faults, clusters (+ their
-request rules and views), volumes, remediations, subresources (the add-on and remediation
-routes); this module routes requests to them and holds the state.
+The parts: wire (requests, routes, errors, the list filter), catalogue, shapes, faults, clusters
+(+ request rules, views), volumes, remediations, subresources (add-on and remediation routes).
 """
 
 from __future__ import annotations
@@ -99,6 +98,7 @@ from reconciler.simulator.wire import (
     format_time,
     match_route,
     parse_body,
+    project_filter,
 )
 
 API_VERSION = 1  # of the saved state's format
@@ -248,7 +248,7 @@ class SimState(Store):
 
     def on_clusters(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
         if method == "GET":
-            project = request.query.get("projectId") or None
+            project = project_filter(request.query)
             views = [
                 self.cluster_view(c)
                 for c in self.clusters.values()
@@ -276,7 +276,7 @@ class SimState(Store):
 
     def on_volumes(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
         if method == "GET":
-            project = request.query.get("projectId") or None
+            project = project_filter(request.query)
             views = [
                 self.volume_view(v, self.index.is_attached(v.volume_id))
                 for v in self.volumes.values()

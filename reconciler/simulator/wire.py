@@ -192,6 +192,13 @@ def _match_remediations(
     return None, ()
 
 
+def project_filter(query: Mapping[str, str]) -> str | None:
+    """The project a list is filtered by: `project_id`, as the 2026-07 spec names the query
+    parameter, or `projectId`, as the SDK sends it. [INF] Both are read, as a grpc-gateway
+    reads a field's proto name and its JSON name; given both, `project_id` counts."""
+    return query.get("project_id") or query.get("projectId") or None
+
+
 def parse_body(body: bytes) -> Any:
     """The JSON body with every `null` member dropped: the official CLI sends `null` for an
     optional field it leaves unset, and the API reads that as absent. (A required field sent

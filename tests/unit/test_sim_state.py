@@ -649,6 +649,28 @@ def test_list_filters_by_project(sim_state: SimState) -> None:
     assert [c["project_id"] for c in only_a] == ["proj-a"]
 
 
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ({"project_id": "proj-a"}, ["proj-a"]),  # the 2026-07 spec's name
+        ({"projectId": "proj-b"}, ["proj-b"]),  # the SDK's
+        ({"project_id": "proj-a", "projectId": "proj-b"}, ["proj-a"]),  # the spec's counts
+        ({"project_id": "nope"}, []),
+    ],
+)
+def test_lists_filter_by_either_name_of_the_project(
+    sim_state: SimState, query: dict[str, str], listed: list[str]
+) -> None:
+    """Clusters and volumes alike, under the spec's `project_id` or the SDK's `projectId`."""
+    for project in ("proj-a", "proj-b"):
+        create(sim_state, project_id=project)
+        call(sim_state, "POST", VOLUMES, {**VOLUME, "project_id": project})
+    clusters = call(sim_state, "GET", CLUSTERS, query=query).json()["clusters"]
+    volumes = call(sim_state, "GET", VOLUMES, query=query).json()["volumes"]
+    assert [c["project_id"] for c in clusters] == listed
+    assert len(volumes) == len(listed)
+
+
 def test_duplicate_cluster_names_are_allowed(sim_state: SimState) -> None:
     """The real API documents no name uniqueness: two creates make two clusters."""
     first, second = create(sim_state), create(sim_state)
