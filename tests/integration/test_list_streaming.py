@@ -102,43 +102,42 @@ def test_any_usual_answer_reads_the_same_one_object_at_a_time(
     assert streamed == whole == items
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        '{"clusters": [' + json.dumps(cluster(1)) + ",",  # cut off
-        "[]",
-        "{}",
-        '{"items": []}',
-        '{"clusters": {}}',
-        '{"clusters": [1]}',
-        '{"clusters": [{"cluster_id": "c-1", "status": "Ready"}]}',
+#: Answers that are not the usual one, each with its id: read whole, and refused or read alike
+#: (test_list_reads.py runs them through the plan's reading too).
+BAD_ANSWERS = [
+    pytest.param('{"clusters": [' + json.dumps(cluster(1)) + ",", id="cut-off"),
+    pytest.param("[]", id="an-array"),
+    pytest.param("{}", id="no-key"),
+    pytest.param('{"items": []}', id="another-key"),
+    pytest.param('{"clusters": {}}', id="not-a-list"),
+    pytest.param('{"clusters": [1]}', id="not-objects"),
+    pytest.param('{"clusters": [{"cluster_id": "c-1", "status": "Ready"}]}', id="no-name"),
+    pytest.param(
         '{"clusters": [{"cluster_id": "c-1", "cluster_name": "", "status": "Ready"}]}',
-        '{"clusters": []} trailing',
-        '\ufeff{"clusters": []}',
+        id="empty-name",
+    ),
+    pytest.param('{"clusters": []} trailing', id="trailing-text"),
+    pytest.param('\ufeff{"clusters": []}', id="bom"),
+    pytest.param(
         '{"clusters": [' + json.dumps(cluster(1, num_gpus=1)).replace("1}", "NaN}") + "]}",
+        id="nan",
+    ),
+    pytest.param(
         '{"clusters": [' + json.dumps(cluster(1)).replace('"num_gpus": 8', '"x": 1e999') + "]}",
+        id="too-large-number",
+    ),
+    pytest.param(
         '{"clusters": [' + json.dumps(cluster(1, deep=None)).replace("null", "[" * 5000) + "]}",
-        '{"clusters": [{}], "clusters": [' + json.dumps(cluster(2)) + "]}",  # the last one counts
-        '{"clusters": [' + json.dumps(cluster(1)) + "], [}",
-    ],
-    ids=[
-        "cut-off",
-        "an-array",
-        "no-key",
-        "another-key",
-        "not-a-list",
-        "not-objects",
-        "no-name",
-        "empty-name",
-        "trailing-text",
-        "bom",
-        "nan",
-        "too-large-number",
-        "too-deep",
-        "key-twice",
-        "broken-after-the-list",
-    ],
-)
+        id="too-deep",
+    ),
+    pytest.param(  # the last one counts
+        '{"clusters": [{}], "clusters": [' + json.dumps(cluster(2)) + "]}", id="key-twice"
+    ),
+    pytest.param('{"clusters": [' + json.dumps(cluster(1)) + "], [}", id="broken-after-the-list"),
+]
+
+
+@pytest.mark.parametrize("body", BAD_ANSWERS)
 def test_every_other_answer_is_read_whole_and_refused_or_read_alike(body: str) -> None:
     whole, streamed = both(body)
     assert streamed == whole
