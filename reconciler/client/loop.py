@@ -177,10 +177,11 @@ class RequestLoop:
         idempotency_key: str | None = None,
         empty_ok: bool = False,
         limit: int = MAX_BODY_BYTES,
-        read: Callable[[str, int, str, str, str], Any] = load_json,
+        read: Callable[[Any, int, str, str, str], Any] = load_json,
+        raw: bool = False,
     ) -> Any:
-        """One logical call: attempts, retries and translation; returns what `read` makes of
-        the answer's text (text, status, where, method, path): by default, its JSON."""
+        """One logical call (attempts, retries, translation): what `read` makes of the answer's
+        text, status, where, method, path; its JSON by default (`raw`: see `json_text`)."""
         where = f"{method} {path}"
         is_create = method == "POST"
         headers: dict[str, str] = {}
@@ -220,7 +221,7 @@ class RequestLoop:
             log.debug("%s: attempt %d answered %d", where, attempt, answer.status)
             if 200 <= answer.status < 300:
                 status = answer.status
-                text = json_text(answer, where, method, path, empty_ok=empty_ok)
+                text = json_text(answer, where, method, path, empty_ok=empty_ok, raw=raw)
                 del answer  # the bytes go before the JSON is built: see json_text
                 return read(text, status, where, method, path)
             delay = self._on_error_status(answer, where, method, path, is_create, retries)

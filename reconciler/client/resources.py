@@ -67,23 +67,27 @@ class Client(RequestLoop):
         shape = Shape.of(api)
         key = api.list_key
 
-        def read(text: str, status: int, where: str, method: str, path: str) -> list[T]:
+        def read(
+            text: str | bytes | bytearray, status: int, where: str, method: str, path: str
+        ) -> list[T]:
             return stream_items(text, key, shape, convert, (status, where, method, path), reads)
 
-        return self._list(api, project_id, None, read)
+        return self._list(api, project_id, None, read, raw=reads is not None)
 
     def _list(
         self,
         api: Endpoints,
         project_id: str | None,
         parent_id: str | None,
-        read: Callable[[str, int, str, str, str], L],
+        read: Callable[[Any, int, str, str, str], L],
+        raw: bool = False,
     ) -> L:
         """GET {collection}[?projectId=], its answer's text handed to `read` (a list answer
-        has its own size limit)."""
+        has its own size limit; `raw`: as bytes when it is all ASCII, see `json_text`)."""
         params = {"projectId": project_id} if project_id and parent_id is None else None
         path = collection(api, parent_id)
-        result: L = self._call("GET", path, params=params, limit=MAX_LIST_BODY_BYTES, read=read)
+        limit = MAX_LIST_BODY_BYTES
+        result: L = self._call("GET", path, params=params, limit=limit, read=read, raw=raw)
         return result
 
     def get_resource(

@@ -46,7 +46,7 @@ class _Unusual(Exception):
 
 
 def stream_items(
-    text: str,
+    text: str | bytes | bytearray,
     key: str,
     shape: Shape,
     convert: Callable[[dict[str, Any]], T],
@@ -55,11 +55,14 @@ def stream_items(
 ) -> list[T]:
     """`convert` of each object of the list answer `text` (`{key: [...]}`), in order.
     `origin` is (status, where, method, path), for the messages of a refused answer.
-    `reads`: all that `convert` reads of an object (see `picked`), or None: all of it."""
+    `reads`: all that `convert` reads of an object (see `picked`), or None: all of it.
+    `text` may be the answer's bytes when they are all ASCII (`json_text`'s `raw`)."""
     if reads is not None:
         objects = picked(text, key, shape, reads)
         if objects is not None:
             return [convert(obj) for obj in objects]
+    if not isinstance(text, str):
+        text = text.decode("ascii")  # all ASCII: json_text checked
     try:
         converted, error = _stream(text, key, shape, convert)
     except (ValueError, RecursionError, _Unusual):
@@ -134,7 +137,9 @@ def _next(text: str, at: int, close: str) -> tuple[int, bool]:
     raise _Unusual
 
 
-def picked(text: str, key: str, shape: Shape, reads: Reads) -> list[dict[str, Any]] | None:
+def picked(
+    text: str | bytes | bytearray, key: str, shape: Shape, reads: Reads
+) -> list[dict[str, Any]] | None:
     """The objects of the usual list answer `text`, each cut down to `reads` (plus the fields
     every object must carry); None when the answer is not the usual one, or not valid JSON.
 

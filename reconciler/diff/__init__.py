@@ -9,13 +9,13 @@ the resources that differ. A rule of one kind is a hook of that kind (`reconcile
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler import kinds
 from reconciler.diff.resource import (
+    Probe,
     ambiguous,
     blocked,
     create_body,
@@ -25,6 +25,8 @@ from reconciler.diff.resource import (
     make_delete,
     project,
     ref_changes,
+    scalar_probe,
+    unchanged,
     wanted_fields,
 )
 from reconciler.kinds import KINDS, TOP_LEVEL, FieldClass, Kind, referrers
@@ -63,15 +65,24 @@ class Wanted:
     its fields worked out again)."""
 
     def __init__(self, spec: Spec) -> None:
-        self._by_key = {
-            d.key: (d, wanted_fields(kinds.get(d.kind), d))
-            for d in spec.resources
-            if d.ensure is Ensure.PRESENT
-        }
+        self._by_key: dict[str, tuple[Desired, dict[str, Any], Probe | None]] = {}
+        for d in spec.resources:
+            if d.ensure is Ensure.PRESENT:
+                kind = kinds.get(d.kind)
+                plain = wanted_fields(kind, d)
+                self._by_key[d.key] = (d, plain, scalar_probe(kind, plain))
 
     def of(self, kind: Kind, desired: Desired) -> dict[str, Any]:
         entry = self._by_key.get(desired.key)
         return entry[1] if entry and entry[0] is desired else wanted_fields(kind, desired)
+
+    def same(self, desired: Desired, live: Live) -> bool:
+        """True when `live` holds every compared field of `desired` as it is: no comparison to
+        make (`unchanged`). False says nothing: compare the two the full way."""
+        entry = self._by_key.get(desired.key)
+        if entry is None or entry[0] is not desired or entry[2] is None:
+            return False
+        return unchanged(entry[2], live)
 
 
 #: Live users by the id they refer to; declared (present) users by the name they refer to.
@@ -98,7 +109,7 @@ class _Context:
     ignored: set[tuple[str, str]] = field(default_factory=set)  # (nested kind, parent name)
     # (referring kind, reference key) → its users, see _users_of
     users: dict[tuple[str, str], _Users] = field(default_factory=dict)
-    wanted: Wanted | None = None  # the spec's side of the comparison, when worked out before
+    wanted: Wanted = field(init=False)  # the spec's side of the comparison
 
 
 def _order() -> list[Kind]:
@@ -172,35 +183,47 @@ def _is_in_scope(kind: Kind, ctx: _Context, parent: str | None) -> bool:
 def _declared(kind: Kind, ctx: _Context) -> _Found:
     """Actions for the resources of `kind` the spec declares."""
     found = _Found()
-    by_key: dict[str, list[Live]] = defaultdict(list)
-    deleting: dict[str, Live] = {}
-    for resource in ctx.live.of_kind(kind.name):
-        if resource.status == kind.statuses.deleting:
-            deleting.setdefault(resource.key, resource)
-        else:
-            by_key[resource.key].append(resource)
+    by_key, deleting = _live_by_key(kind, ctx.live)
     create_only = kind.names(FieldClass.CREATE_ONLY) - {"project_id"}
+    unreported, ungoverned = kind.unreported_matches, kind.hooks.ungoverned
+    top_level, present = kind.parent is None, Ensure.PRESENT
     for desired in ctx.spec.of_kind(kind.name):
-        if not _is_in_scope(kind, ctx, desired.parent):
+        if not top_level and not _is_in_scope(kind, ctx, desired.parent):
             continue
         twins = by_key.get(desired.key, [])
         action = _one(kind, ctx, desired, twins, deleting.get(desired.key))
         if action is not None:
             found.actions.append(action)
-        elif twins and desired.ensure is Ensure.PRESENT:
+        elif twins and desired.ensure is present:
             found.unchanged.append(desired.key)
-        if len(twins) == 1 and desired.ensure is Ensure.PRESENT:
-            if create_only & set(desired.fields):
-                found.create_only_users.append(desired.name)
-            for name in kind.unreported_matches & set(desired.fields):
-                if twins[0].fields.get(name) is None:
-                    found.unreported.setdefault(name, []).append(desired.name)
-            if kind.hooks.ungoverned is not None:
-                for name in kind.hooks.ungoverned(desired.fields) & set(desired.fields):
-                    found.ungoverned.setdefault(name, []).append(desired.name)
-            if action is None or action.kind is ActionKind.UPDATE:
-                ctx.settled.add((kind.name, desired.name))
+        if len(twins) != 1 or desired.ensure is not present:
+            continue
+        fields = desired.fields
+        if not create_only.isdisjoint(fields):
+            found.create_only_users.append(desired.name)
+        for name in unreported.intersection(fields) if unreported else ():
+            if twins[0].fields.get(name) is None:
+                found.unreported.setdefault(name, []).append(desired.name)
+        for name in ungoverned(fields).intersection(fields) if ungoverned is not None else ():
+            found.ungoverned.setdefault(name, []).append(desired.name)
+        if action is None or action.kind is ActionKind.UPDATE:
+            ctx.settled.add((kind.name, desired.name))
     return found
+
+
+def _live_by_key(kind: Kind, live: LiveState) -> tuple[dict[str, list[Live]], dict[str, Live]]:
+    """The live resources of `kind` by key, and the first one being deleted of each key."""
+    by_key: dict[str, list[Live]] = {}
+    deleting: dict[str, Live] = {}
+    status = kind.statuses.deleting
+    for resource in live.of_kind(kind.name):
+        if resource.status == status:
+            deleting.setdefault(resource.key, resource)
+        elif resource.key in by_key:
+            by_key[resource.key].append(resource)
+        else:
+            by_key[resource.key] = [resource]
+    return by_key, deleting
 
 
 def _one(
@@ -223,7 +246,9 @@ def _one(
         note = f"waits until {gone.id} ({gone.status}) is gone" if gone else ""
         return make_create(kind, desired, body(), note)
     refs = ref_changes(kind, desired, twins[0], ctx.ids, ctx.names)
-    plain = ctx.wanted.of(kind, desired) if ctx.wanted is not None else None
+    if not refs and ctx.wanted.same(desired, twins[0]):
+        return None
+    plain = ctx.wanted.of(kind, desired)
     return diff_resource(kind, desired, twins[0], body, ctx.allowed, refs, plain)
 
 
@@ -313,7 +338,7 @@ def compute_actions(
     """Every action that would make live match the spec, unordered; safety rules come later.
     `wanted`: the spec's side of the comparison, when it was worked out before."""
     ctx = _context(spec, live, frozenset(allow_replace))
-    ctx.wanted = wanted
+    ctx.wanted = wanted if wanted is not None else Wanted(spec)
     results: dict[str, _Found] = {}
     for kind in _order():
         found = _declared(kind, ctx)

@@ -130,6 +130,31 @@ def wanted_fields(kind: Kind, desired: Desired) -> dict[str, Any]:
     return plain
 
 
+#: The compared fields of a resource whose wanted values are all scalars, as (keys, values):
+#: its live twin matches when `[live.fields.get(k) for k in keys] == values` (see `unchanged`).
+Probe = tuple[tuple[str, ...], list[Any]]
+
+
+def scalar_probe(kind: Kind, plain: Mapping[str, Any]) -> Probe | None:
+    """`plain` (a resource's `wanted_fields`) as a Probe; None when a value is not a scalar (it
+    is projected onto live before the comparison) or the API may not report a field (then a
+    missing live value counts as a match): `compare` must look."""
+    if kind.unreported_matches & plain.keys():
+        return None
+    if any(type(v) not in SCALAR_TYPES for v in plain.values()):
+        return None
+    return tuple(plain), list(plain.values())
+
+
+def unchanged(probe: Probe, live: Live) -> bool:
+    """True when `live` holds the probe's values: `compare` would find its two sides equal
+    (a scalar needs no projection, and a frozen live value equals a scalar no more than its
+    thawed twin does). One C-level pass instead of a dict of thawed values per resource: the
+    hottest loop of a 10,000-cluster plan, of which ~99 % has nothing to change."""
+    keys, values = probe
+    return list(map(live.fields.get, keys)) == values
+
+
 def compare(
     kind: Kind, desired: Desired, live: Live, plain: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:

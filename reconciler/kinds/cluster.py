@@ -6,6 +6,7 @@ forces delete + create, what is sent on create and never reported back.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -158,9 +159,20 @@ def capacity(fields: Mapping[str, Any]) -> tuple[str, int]:
 def cost_basis(fields: Mapping[str, Any]) -> CostBasis:
     """Every GPU at the cluster's billing type's rate (GPUs beyond a reservation are billed
     on demand: the plan does not split them)."""
-    gpu_type, gpus = capacity(fields)
-    billing, region = fields.get("billing_type"), fields.get("region")
-    return CostBasis(gpu_type, str(billing or "").upper(), str(region or ""), gpus)
+    get = fields.get
+    raw = (get("gpu_type"), get("num_gpus"), get("billing_type"), get("region"))
+    try:
+        return _cost_basis(*raw)
+    except TypeError:  # a value that cannot be hashed (the API sent a list): not cached
+        return _cost_basis.__wrapped__(*raw)
+
+
+@functools.lru_cache(maxsize=256, typed=True)
+def _cost_basis(gpu_type: Any, num_gpus: Any, billing: Any, region: Any) -> CostBasis:
+    """One CostBasis per set of raw values: a plan asks for every live cluster's (10,000 of
+    them come down to a few distinct ones). `typed`: 1 and True are not the same count."""
+    gpu, gpus = capacity({"gpu_type": gpu_type, "num_gpus": num_gpus})
+    return CostBasis(gpu, str(billing or "").upper(), str(region or ""), gpus)
 
 
 #: Billing types paid in advance: deleting the cluster early forfeits what is left.
