@@ -159,7 +159,7 @@ def serve(
     log: Callable[[str], None] | None = None,
 ) -> None:
     """Serve until Ctrl-C (KeyboardInterrupt), then close the socket and save the state.
-    Settled clusters' views are kept between requests (`Store.cache_views`)."""
+    Settled clusters' JSON texts are kept between requests (`Store.cache_views`)."""
     state.cache_views()
     server = make_server(
         state, host, port, state_file=state_file, stall_seconds=stall_seconds, log=log

@@ -75,6 +75,7 @@ from reconciler.simulator.subresources import (
     on_remediation_action,
     on_remediations,
 )
+from reconciler.simulator.view_cache import cluster_answer, cluster_list, to_json
 from reconciler.simulator.volumes import StoredVolume
 from reconciler.simulator.wire import (
     DEFAULT_TOKEN,
@@ -239,8 +240,8 @@ class SimState(Store):
         }
 
     def json_response(self, status: int, payload: Any) -> SimResponse:
-        # A payload is a tree built for this answer: no cycle to check for (10 % of a list).
-        body = json.dumps(payload, check_circular=False).encode()
+        """`payload` written as JSON; bytes are JSON written already (view_cache.py)."""
+        body = payload if isinstance(payload, bytes) else to_json(payload)
         return SimResponse(status, body, self.base_headers())
 
     def on_regions(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
@@ -248,13 +249,7 @@ class SimState(Store):
 
     def on_clusters(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
         if method == "GET":
-            project = project_filter(request.query)
-            views = [
-                self.cluster_view(c)
-                for c in self.clusters.values()
-                if project is None or c.fields.project_id == project
-            ]
-            return {"clusters": views}
+            return cluster_list(self, project_filter(request.query))
         body = parse_body(request.body)
         check_shape(body, CLUSTER_CREATE, "")
         return self.idempotent(
@@ -265,7 +260,7 @@ class SimState(Store):
         (resource_id,) = ids
         cluster = self.live_cluster(resource_id, api=True)
         if method == "GET":
-            return self.cluster_view(cluster)
+            return cluster_answer(self, cluster)
         if method == "PUT":
             body = parse_body(request.body)
             check_shape(body, CLUSTER_UPDATE, "", updating=True)

@@ -16,7 +16,7 @@ from reconciler.simulator.cluster_requests import (
     check_cluster_update,
     cluster_fields,
 )
-from reconciler.simulator.cluster_views import cluster_view, settled_at
+from reconciler.simulator.cluster_views import cluster_view
 from reconciler.simulator.clusters import (
     CREATE_WALK,
     PAUSED_STATUSES,
@@ -36,6 +36,7 @@ from reconciler.simulator.remediations import (
     remediation_view,
 )
 from reconciler.simulator.shapes import CLUSTER_CREATE, VOLUME_CREATE, check_shape
+from reconciler.simulator.view_cache import ViewCache
 from reconciler.simulator.volumes import (
     VOLUME_PROVISION_SECONDS,
     StoredVolume,
@@ -81,8 +82,7 @@ class Store:
         self.volumes: dict[str, StoredVolume] = {}
         self.remediations: dict[str, StoredRemediation] = {}
         self.index = Index()
-        self._views: dict[str, tuple[StoredCluster, dict[str, Any]]] | None = None
-        self._caching = False
+        self.view_cache = ViewCache()  # off until `cache_views`
 
     # --- test hooks: act on resources directly (no auth, faults or log) -----------------
 
@@ -310,8 +310,7 @@ class Store:
             cluster = self.clusters.pop(cluster_id, None)
             if cluster is None:  # forgotten behind the store's back (a test hook)
                 continue
-            if self._views:
-                self._views.pop(cluster_id, None)
+            self.view_cache.forget(cluster_id)
             for remediation_id in self.index.forget_cluster(cluster):
                 del self.remediations[remediation_id]
             for volume_id in cluster.owned_volume_ids:
@@ -319,38 +318,22 @@ class Store:
                     self.volumes.pop(volume_id, None)
 
     def cluster_view(self, cluster: StoredCluster) -> dict[str, Any]:
-        """The cluster as the API returns it: every field of the SDK's `Cluster` model (from
-        the view cache, when `cache_views` turned it on and the cluster is settled)."""
-        views = self._views if self._caching else None
-        if views is not None:
-            hit = views.get(cluster.cluster_id)
-            if hit is not None and hit[0] is cluster:
-                return hit[1]
+        """The cluster as the API returns it: every field of the SDK's `Cluster` model."""
         latest = self.latest_remediations(cluster.cluster_id) if self.remediations else {}
-        now = self.clock()
-        view = cluster_view(cluster, now, self.volumes, latest)
-        if views is not None and not latest and now >= settled_at(cluster, self.volumes):
-            views[cluster.cluster_id] = (cluster, view)
-        return view
+        return cluster_view(cluster, self.clock(), self.volumes, latest)
 
     def cache_views(self) -> None:
-        """Keep each settled cluster's view (one that time alone no longer changes: no phase,
-        node or volume still to come, no remediation) from one request to the next, until a
-        request that may change anything: `sim serve`, whose state only requests change (a
-        test hook changes it behind the cache's back). The views of 10,000 clusters took
-        0.51-0.67 s to build, more than half of the list answer; its JSON is still written per
-        request (0.32-0.44 s): the served list's first byte came after 0.44-0.48 s instead of
-        0.77-1.1 s (measured side by side, issue 11). The price is memory: `sim serve` holding
-        10,000 clusters stays at ~210 MB resident once they are cached (~110 MB before)."""
-        self._views = {}
+        """Keep each settled cluster's JSON text (no phase, node or volume still to come, no
+        remediation) from one request to the next, until a request that may change anything
+        (view_cache.py, with the figures): `sim serve`, whose state only requests change (a
+        test hook changes it behind the cache's back)."""
+        self.view_cache.turn_on()
 
     def begin(self, method: str) -> None:
         """Before each request: deletions that finished are forgotten; a request that may
         change anything (not a GET) empties the view cache, and none is cached while it runs."""
         self.sweep()
-        self._caching = method == "GET"
-        if not self._caching and self._views:
-            self._views.clear()
+        self.view_cache.begin(method)
 
     # --- volumes ---------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.errors import ReconcilerError
-from reconciler.simulator.http import make_server
+from reconciler.simulator.http import SimServer, make_server
 from reconciler.simulator.state import Faults, SimState
 from reconciler.simulator.transport import SimTransport, load_state, open_sim, save_state
 from tests.conftest import SIM_TOKEN, FakeClock
@@ -110,6 +110,24 @@ def test_server_serialises_concurrent_creates(sim_server: str, sim_state: SimSta
         thread.join()
     assert len(set(ids)) == 12
     assert len(sim_state.clusters) == 12
+
+
+def test_server_sends_cached_cluster_texts_as_json_dumps_writes_them(
+    sim_state: SimState, sim_http_server: SimServer
+) -> None:
+    """With the view cache on (as `sim serve` turns it), the lists over the socket, joined
+    from the settled clusters' cached texts, are the bytes json.dumps writes of the views."""
+    sim_state.cache_views()
+    with socket_client(sim_http_server.url) as client:
+        for name in ("a", "b"):
+            body = {**BODY, "cluster_name": name, "project_id": f"proj-{name}"}
+            assert client.post(CLUSTERS, json=body).status_code == 200
+        queries: list[dict[str, str]] = [{}, {}, {"projectId": "proj-b"}, {"project_id": "x"}]
+        answers = [client.get(CLUSTERS, params=query).content for query in queries]
+    assert len(sim_state.view_cache.texts or {}) == 2
+    views = [sim_state.cluster_view(c) for c in sim_state.clusters.values()]
+    lists = [views, views, views[1:], []]
+    assert answers == [json.dumps({"clusters": listed}).encode() for listed in lists]
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::"])

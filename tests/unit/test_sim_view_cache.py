@@ -1,4 +1,4 @@
-"""`sim serve` keeps settled clusters' views between requests (`Store.cache_views`, issue 11):
+"""`sim serve` keeps settled clusters' JSON text between requests (`Store.cache_views`, issue 11):
 every answer stays the one the simulator gives without the cache, at every step of a
 cluster's life (create, phases over time, scaling, a remediation, volumes, deletion)."""
 
@@ -61,30 +61,30 @@ def test_the_view_cache_never_changes_an_answer() -> None:
     twins.same("POST", CLUSTERS, {**BASE, "cluster_name": "b", "volume_id": volume["volume_id"]})
     status = _status(twins.watch(210))
     assert (status("a"), status("b")) == ("Ready", "Ready")
-    assert set(twins.cached._views or {}) == {c["cluster_id"] for c in twins.lists()}
+    assert set(twins.cached.view_cache.texts or {}) == {c["cluster_id"] for c in twins.lists()}
     a, b = sorted(twins.lists(), key=lambda c: str(c["cluster_name"]))
     twins.same("PUT", f"{CLUSTERS}/{a['cluster_id']}", {"num_gpus": 16})
-    assert not twins.cached._views  # a request that may change anything empties it
+    assert not twins.cached.view_cache.texts  # a request that may change anything empties it
     assert _status(twins.lists())("a") != "Ready"  # scaling walks back through its phases
     assert _status(twins.watch(210))("a") == "Ready"
     node = b["gpu_worker_nodes"][0]["instance_id"]
     remediations = f"{CLUSTERS}/{b['cluster_id']}/instances/{node}/remediations"
     twins.same("POST", remediations, {"mode": "REMEDIATION_MODE_REBOOT_VM"})
     twins.watch(70)
-    assert b["cluster_id"] not in (twins.cached._views or {})  # a remediation: never kept
+    assert b["cluster_id"] not in (twins.cached.view_cache.texts or {})  # a remediation: never kept
     twins.same("DELETE", f"{CLUSTERS}/{a['cluster_id']}")
     assert _status(twins.watch(30))("b") == "Ready"
     assert [c["cluster_name"] for c in twins.lists()] == ["b"]
-    assert set(twins.cached._views or {}) == set()  # `b` has its remediation
+    assert set(twins.cached.view_cache.texts or {}) == set()  # `b` has its remediation
 
 
 def test_only_sim_serve_turns_the_cache_on(sim_state: SimState) -> None:
     """The in-process simulator (and tests' hooks behind its back) never caches; `serve` does,
     before it listens."""
-    assert sim_state._views is None
+    assert sim_state.view_cache.texts is None
     state = SimState(clock=FakeClock(), token=SIM_TOKEN, speed=0)
     serve(state, port=0, on_ready=_interrupt)
-    assert state._views == {}
+    assert state.view_cache.texts == {}
 
 
 def _interrupt(_url: str) -> None:
