@@ -32,9 +32,10 @@ def freeze(value: Any) -> Any:
 def freeze_owned(fields: dict[str, Any]) -> Mapping[str, Any]:
     """`freeze` of a dict with string keys that the caller made and hands over: frozen in
     place, without the copy (a live resource's comparable fields, 10,000 per plan)."""
-    for key, value in fields.items():
-        if type(value) not in ATOMIC_TYPES:
-            fields[key] = freeze(value)
+    if not ATOMIC_TYPES.issuperset(map(type, fields.values())):  # most often all are
+        for key, value in fields.items():
+            if type(value) not in ATOMIC_TYPES:
+                fields[key] = freeze(value)
     return MappingProxyType(fields)
 
 

@@ -35,27 +35,32 @@ def comparable_fields(kind: Kind, fields: Mapping[str, Any], *, desired: bool) -
     the spec shows as a change back to the default, and an API that omits a field at its
     default shows no phantom change.
     """
-    table = kind.compared_by_name if desired else kind.compared_by_live_name
+    get = (kind.compared_by_name if desired else kind.compared_by_live_name).get
     result: dict[str, Any] = {}
     for key, value in fields.items():
-        row = table.get(key)
-        if row is None:
-            continue
-        normalise = row.normalise
-        result[row.name] = value if normalise is None or value is None else normalise(value)
+        row = get(key)
+        if row is not None:
+            normalise = row.normalise
+            result[row.name] = value if normalise is None or value is None else normalise(value)
+    have = result.get
     for name, default in kind.server_defaults:
-        if result.get(name) is None:
+        if have(name) is None:
             result[name] = default
     if desired and kind.hooks.complete_desired is not None:
         kind.hooks.complete_desired(result)
     return result
 
 
-def _require_str(obj: Mapping[str, Any], key: str, what: str) -> str:
+def _require_str(obj: Mapping[str, Any], key: str, kind: str, name: str | None = None) -> str:
     value = obj.get(key)
     if not isinstance(value, str):
-        raise ValueError(f"{what} without a string {key!r}")
+        raise ValueError(f"{_what(kind, name)} without a string {key!r}")
     return value
+
+
+def _what(kind: str, name: str | None) -> str:
+    """`cluster 'a'` (or the kind alone): made only for a message, never per object read."""
+    return kind if name is None else f"{kind} {name!r}"
 
 
 def parse_resource(
@@ -63,18 +68,20 @@ def parse_resource(
 ) -> Live:
     """One object of the API → Live (the client already checked the required keys);
     `parent`: (name, id) of the resource a nested kind's object belongs to."""
-    name = _require_str(obj, kind.api.name_key, kind.name)
+    kind_name = kind.name
+    name = _require_str(obj, kind.api.name_key, kind_name)
     if "status" in kind.api.required:
-        status = _require_str(obj, "status", f"{kind.name} {name!r}")
+        status = _require_str(obj, "status", kind_name, name)
     else:
         status = str(obj.get("status") or kind.statuses.default)
     links = {}
     for ref in kind.refs:
-        items = _objects(obj, ref.live_list, f"{kind.name} {name!r}")
+        items = _objects(obj, ref.live_list, kind_name, name)
         links[ref.key] = tuple(str(i[ref.live_id]) for i in items if ref.live_id in i)
+    attention = kind.hooks.attention
     return Live(
-        kind=kind.name,
-        id=_require_str(obj, kind.api.id_key, f"{kind.name} {name!r}"),
+        kind=kind_name,
+        id=_require_str(obj, kind.api.id_key, kind_name, name),
         name=name,
         status=status,
         fields=freeze_owned(comparable_fields(kind, obj, desired=False)),
@@ -82,7 +89,7 @@ def parse_resource(
         links=MappingProxyType(links),
         parent=parent[0] if parent else None,
         parent_id=parent[1] if parent else None,
-        attention=kind.hooks.attention(obj) if kind.hooks.attention is not None else (),
+        attention=attention(obj) if attention is not None else (),
     )
 
 
@@ -134,19 +141,19 @@ def parse_listed(kind: Kind, obj: Mapping[str, Any]) -> list[Live]:
     for child in kinds.children(kind):
         assert child.parent is not None
         owner = (str(obj[kind.api.name_key]), str(obj[kind.api.id_key]))
-        for item in _objects(obj, child.parent.key, f"{kind.name} {owner[0]!r}"):
+        for item in _objects(obj, child.parent.key, kind.name, owner[0]):
             parsed.append(parse_resource(child, item, owner))
     return parsed
 
 
-def _objects(obj: Mapping[str, Any], key: str, what: str) -> list[Mapping[str, Any]]:
+def _objects(obj: Mapping[str, Any], key: str, kind: str, name: str) -> list[Mapping[str, Any]]:
     """The objects of the list `obj[key]` (absent or null: none; other items are skipped);
     ValueError if it is not a list (a cluster's `volumes: 1` was a TypeError before)."""
     value = obj.get(key)
-    if value is None:
+    if value is None or value == []:
         return []
     if not isinstance(value, list):
-        raise ValueError(f"{what} has a {key!r} that is not a list")
+        raise ValueError(f"{_what(kind, name)} has a {key!r} that is not a list")
     return [item for item in value if isinstance(item, Mapping)]
 
 
