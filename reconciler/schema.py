@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from jsonschema.validators import extend
+from typing import TYPE_CHECKING, Any
 
 from reconciler.kinds import TOP_LEVEL, FieldClass
 from reconciler.kinds.cluster import KIND as CLUSTER
+from reconciler.schema_check import compile_check
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 Path = tuple[str | int, ...]
 
@@ -64,10 +64,11 @@ def schema() -> Mapping[str, Any]:
 
 
 @cache
-def prices_validator() -> Any:
+def prices_validator() -> Validator:
     """The prices file's validator (`prices.schema.json`, shipped like the spec's schema)."""
     text = resources.files("reconciler.schemas").joinpath(PRICES_SCHEMA_FILE).read_text("utf-8")
-    return SpecValidator(json.loads(text))
+    node = json.loads(text)
+    return Validator(node, node)
 
 
 def _is_strict_integer(_checker: object, instance: object) -> bool:
@@ -75,15 +76,50 @@ def _is_strict_integer(_checker: object, instance: object) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-#: Draft 2020-12 with integers that are ints only (8.0 is reported, not sent as a float).
-SpecValidator: Any = extend(  # type: ignore[no-untyped-call]  # jsonschema leaves it untyped
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
-)
+@cache
+def spec_validator_class() -> Any:
+    """Draft 2020-12 with integers that are ints only (8.0 is reported, not sent as a float).
+    jsonschema is imported here, by the first check that is not sure a value is valid."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
+
+    return extend(  # type: ignore[no-untyped-call]  # jsonschema leaves it untyped
+        Draft202012Validator,
+        type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+    )
+
+
+class Validator:
+    """One schema's validator: the fast check of `schema_check` first (a valid value needs
+    nothing else), jsonschema's (made on first need) for a value it does not pass, and for
+    the words of what is wrong."""
+
+    def __init__(self, node: Any, root: Mapping[str, Any]) -> None:
+        self.node = node
+        self.passes = compile_check(node, root)
+        self._real: Any = None
+
+    @property
+    def real(self) -> Any:
+        """jsonschema's validator of the same schema."""
+        if self._real is None:
+            self._real = spec_validator_class()(self.node)
+        return self._real
+
+    def is_valid(self, instance: Any) -> bool:
+        if self.passes is not None and self.passes(instance):
+            return True
+        return bool(self.real.is_valid(instance))
+
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
+        if self.passes is not None and self.passes(instance):
+            return iter(())
+        errors: Iterator[ValidationError] = self.real.iter_errors(instance)
+        return errors
 
 
 @cache
-def validators() -> dict[str, Any]:
+def validators() -> dict[str, Validator]:
     """Validators built once: the document skeleton, one list item, the merged-cluster rules.
 
     Clusters and volumes are validated item by item (see `ItemChecker`) so identical items
@@ -92,15 +128,18 @@ def validators() -> dict[str, Any]:
     root = dict(schema())
     props = dict(root["properties"])
     defs = root["$defs"]
-    built: dict[str, Any] = {}
+    built: dict[str, Validator] = {}
     for kind in TOP_LEVEL:
         props[kind.plural] = {**props[kind.plural], "items": True}
-        built[kind.name] = SpecValidator(defs[kind.name])
-        built[kind.api.name_key] = SpecValidator(defs[kind.name]["properties"][kind.api.name_key])
+        item = defs[kind.name]
+        built[kind.name] = Validator(item, item)
+        name = item["properties"][kind.api.name_key]
+        built[kind.api.name_key] = Validator(name, name)
         if rules_key(kind.name) in defs:
-            built[rules_key(kind.name)] = SpecValidator(defs[rules_key(kind.name)])
+            rules = defs[rules_key(kind.name)]
+            built[rules_key(kind.name)] = Validator(rules, rules)
     root["properties"] = props
-    built["document"] = SpecValidator(root)
+    built["document"] = Validator(root, root)
     return built
 
 
