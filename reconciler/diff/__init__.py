@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler import kinds
 from reconciler.diff.resource import (
+    Ids,
     Probe,
     ambiguous,
     blocked,
@@ -96,9 +97,6 @@ class _Context:
     spec: Spec
     live: LiveState
     allowed: frozenset[str]
-    ids: dict[tuple[str, str], str]  # (kind, name) → id of a live resource that stays
-    names: dict[tuple[str, str], str]  # (kind, id) → name
-    by_id: dict[tuple[str, str], Live]  # (kind, id) → the live resource
     desired: dict[str, Desired]  # key → the spec resource
     going: set[str] = field(default_factory=set)  # ids this plan deletes or replaces
     # (kind, name) of live resources whose nested resources this plan may change: present in
@@ -110,6 +108,25 @@ class _Context:
     # (referring kind, reference key) → its users, see _users_of
     users: dict[tuple[str, str], _Users] = field(default_factory=dict)
     wanted: Wanted = field(init=False)  # the spec's side of the comparison
+    _index: tuple[Ids, Ids, dict[tuple[str, str], Live]] | None = None
+
+    def index(self) -> tuple[Ids, Ids, dict[tuple[str, str], Live]]:
+        """(kind, name) → id of a live resource that stays; (kind, id) → its name; (kind, id)
+        → the live resource. Made on first need: most resources of a large fleet need none."""
+        if self._index is None:
+            ids: dict[tuple[str, str], str] = {}
+            names: dict[tuple[str, str], str] = {}
+            by_id: dict[tuple[str, str], Live] = {}
+            for resource in self.live.resources:
+                names[(resource.kind, resource.id)] = resource.name
+                by_id[(resource.kind, resource.id)] = resource
+                if (
+                    resource.parent is None
+                    and resource.status != kinds.get(resource.kind).statuses.deleting
+                ):
+                    ids.setdefault((resource.kind, resource.name), resource.id)
+            self._index = (ids, names, by_id)
+        return self._index
 
 
 def _order() -> list[Kind]:
@@ -245,7 +262,7 @@ def _one(
     if not twins:
         note = f"waits until {gone.id} ({gone.status}) is gone" if gone else ""
         return make_create(kind, desired, body(), note)
-    refs = ref_changes(kind, desired, twins[0], ctx.ids, ctx.names)
+    refs = ref_changes(kind, desired, twins[0], *ctx.index()[:2]) if desired.refs else ()
     if not refs and ctx.wanted.same(desired, twins[0]):
         return None
     plain = ctx.wanted.of(kind, desired)
@@ -290,15 +307,18 @@ def _take_along(kind: Kind, ctx: _Context, action: Action) -> Action:
     """A delete or replace with what it takes along (an inline volume) in its notes and
     `also_deletes`, so the reviewer sees it and --max-deletes counts it."""
     intended = action.intended or action.kind
-    live = ctx.by_id.get((kind.name, action.resource_id or ""))
-    if intended not in DESTRUCTIVE or live is None or kind.hooks.collateral is None:
+    if intended not in DESTRUCTIVE or kind.hooks.collateral is None:
+        return action
+    by_id = ctx.index()[2]
+    live = by_id.get((kind.name, action.resource_id or ""))
+    if live is None:
         return action
     desired = ctx.desired.get(action.key)
     attached = [
-        ctx.by_id[(ref.kind, i)]
+        by_id[(ref.kind, i)]
         for ref in kind.refs
         for i in live.links.get(ref.key, ())
-        if (ref.kind, i) in ctx.by_id
+        if (ref.kind, i) in by_id
     ]
     taken = kind.hooks.collateral(desired.fields if desired else {}, attached)
     if not taken:
@@ -311,18 +331,7 @@ def _take_along(kind: Kind, ctx: _Context, action: Action) -> Action:
 
 
 def _context(spec: Spec, live: LiveState, allowed: frozenset[str]) -> _Context:
-    ids: dict[tuple[str, str], str] = {}
-    names: dict[tuple[str, str], str] = {}
-    by_id: dict[tuple[str, str], Live] = {}
-    for resource in live.resources:
-        names[(resource.kind, resource.id)] = resource.name
-        by_id[(resource.kind, resource.id)] = resource
-        if (
-            resource.parent is None
-            and resource.status != kinds.get(resource.kind).statuses.deleting
-        ):
-            ids.setdefault((resource.kind, resource.name), resource.id)
-    ctx = _Context(spec, live, allowed, ids, names, by_id, {d.key: d for d in spec.resources})
+    ctx = _Context(spec, live, allowed, {d.key: d for d in spec.resources})
     for desired in spec.resources:
         if desired.parent is not None and desired.ensure is Ensure.PRESENT:
             ctx.nested.setdefault((desired.kind, desired.parent), []).append(desired)

@@ -145,6 +145,8 @@ def _guard_referenced_deletes(actions: Iterable[Action], live: LiveState) -> lis
     """Deletes blocked while a live resource using the target stays: the diff assumed its
     user's delete, which a target, an exclude or prevent_destroy may have taken away."""
     actions = list(actions)
+    if all(a.kind is not ActionKind.DELETE for a in actions):
+        return actions  # nothing to guard: no need to look for users
     going = {a.resource_id for a in actions if a.kind in DESTRUCTIVE and a.resource_id}
     users = _staying_users(live, going)
     guarded = []
