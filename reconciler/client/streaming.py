@@ -28,7 +28,7 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from typing import Any, TypedDict, TypeVar, cast
+from typing import Annotated, Any, Required, TypedDict, TypeVar, cast
 
 import msgspec
 
@@ -149,22 +149,29 @@ def picked(
     reads is let pass, where reading it whole refuses the answer (nothing ever holds it). On
     None the caller reads the answer the usual way, which gives every error its usual words."""
     try:
-        answer = _decoder(key, (*reads, *((f, None) for f in shape.required))).decode(text)
+        answer = _decoder(key, reads, shape.required).decode(text)
     except (msgspec.MsgspecError, RecursionError):
         return None
     objects = answer.get(key)
-    if objects is None or any(lacking(obj, shape) for obj in objects):
+    if objects is None:
         return None
     return cast("list[dict[str, Any]]", objects)
 
 
+#: A field every object must carry: a non-empty string (an object without one is read the
+#: usual way, whose error names it: see `lacking`).
+_REQUIRED: Any = Required[Annotated[str, msgspec.Meta(min_length=1)]]
+
+
 @functools.cache
-def _decoder(key: str, reads: Reads) -> msgspec.json.Decoder[Any]:
-    """A decoder of `{key: [object, ...]}` to dicts holding only `reads` of each object."""
+def _decoder(key: str, reads: Reads, required: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+    """A decoder of `{key: [object, ...]}` to dicts holding only `reads` of each object, each
+    object refused unless it carries the `required` fields as non-empty strings."""
     fields: dict[str, Any] = {}
     for field, keys in reads:
         if field not in fields or keys is None:
             fields[field] = Any if keys is None else _listed(keys)
+    fields.update(dict.fromkeys(required, _REQUIRED))
     return msgspec.json.Decoder(_typed_dict("Answer", {key: _LIST[_typed_dict("Item", fields)]}))
 
 
