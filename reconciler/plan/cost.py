@@ -20,6 +20,7 @@ from reconciler.model import (
     Budget,
     CapacityChange,
     CostSummary,
+    Live,
     LiveState,
     Money,
     ResourceCost,
@@ -35,31 +36,47 @@ CONTRIBUTORS_SHOWN = 3
 
 @dataclass(frozen=True, slots=True)
 class Billed:
-    """One resource billed by GPU: what it is billed by before and after the plan."""
+    """Resources billed by GPU: what they are billed by before and after the plan. A touched
+    row is one resource; an untouched row stands for every live resource the plan leaves as
+    it is with the same basis (`keys`), so a large fleet is a handful of rows."""
 
     key: str
     before: CostBasis | None
     after: CostBasis | None
     touched: bool  # an action of the plan changes it
+    keys: tuple[str, ...] = ()  # an untouched row's resources (a touched row: its key only)
+
+    @property
+    def count(self) -> int:
+        return len(self.keys) if self.keys else 1
 
 
 def billed(live: LiveState, actions: Iterable[Action]) -> list[Billed]:
     """Every live resource of a kind billed by GPU (not being deleted), and every create."""
-    rows: dict[tuple[str, str], Billed] = {}
-    old = {}
+    counted = [
+        a
+        for a in actions
+        if a.kind is not ActionKind.BLOCKED and kinds.get(a.resource).hooks.cost_basis is not None
+    ]
+    touched = {(a.resource, a.resource_id) for a in counted if a.resource_id}
+    old: dict[tuple[str, str], Live] = {}
+    untouched: dict[CostBasis, list[str]] = {}
     for kind in kinds.KINDS:
         basis = kind.hooks.cost_basis
         if basis is None:
             continue
         for resource in live.of_kind(kind.name):
-            if resource.status != kind.statuses.deleting:
+            if resource.status == kind.statuses.deleting:
+                continue
+            if (kind.name, resource.id) in touched:
                 old[(kind.name, resource.id)] = resource
-                now = basis(resource.fields)
-                rows[(kind.name, resource.id)] = Billed(resource.key, now, now, False)
-    for action in actions:
+            else:
+                untouched.setdefault(basis(resource.fields), []).append(resource.key)
+    rows = [Billed(keys[0], b, b, False, tuple(keys)) for b, keys in untouched.items()]
+    done: dict[tuple[str, str], Billed] = {}
+    for action in counted:
         basis = kinds.get(action.resource).hooks.cost_basis
-        if basis is None or action.kind is ActionKind.BLOCKED:
-            continue
+        assert basis is not None
         ident = (action.resource, action.resource_id or f"+{action.key}")
         live_fields = old[ident].fields if ident in old else None
         before = basis(live_fields) if live_fields is not None else None
@@ -68,8 +85,8 @@ def billed(live: LiveState, actions: Iterable[Action]) -> list[Billed]:
             after = basis(action.body)
         elif action.kind is ActionKind.UPDATE and live_fields is not None:
             after = basis({**live_fields, **action.body})
-        rows[ident] = Billed(action.key, before, after, True)
-    return list(rows.values())
+        done[ident] = Billed(action.key, before, after, True)
+    return rows + list(done.values())
 
 
 def capacity_changes(rows: Iterable[Billed]) -> tuple[CapacityChange, ...]:
@@ -79,7 +96,7 @@ def capacity_changes(rows: Iterable[Billed]) -> tuple[CapacityChange, ...]:
     for row in rows:
         for side, counter in ((row.before, before), (row.after, after)):
             if side is not None:
-                counter[(side.gpu_type, side.billing_type)] += side.gpus
+                counter[(side.gpu_type, side.billing_type)] += side.gpus * row.count
     return tuple(
         CapacityChange(gpu_type, billing, before[(gpu_type, billing)], after[(gpu_type, billing)])
         for gpu_type, billing in sorted(set(before) | set(after))
@@ -101,17 +118,18 @@ def assess(
     """Per touched resource USD/h before → after, and the totals (only with prices)."""
     if prices is None:
         return (), None
-    costs, unknown = [], []
+    costs: list[ResourceCost] = []
+    unknown: list[str] = []
     total_before = total_after = 0.0
     priced = 0
     for row in rows:
         before, after = hourly(prices, row.before), hourly(prices, row.after)
         if before is None or after is None:
-            unknown.append(row.key)
+            unknown.extend(row.keys or (row.key,))
         else:
-            priced += 1
-        total_before += before or 0.0
-        total_after += after or 0.0
+            priced += row.count
+        total_before += (before or 0.0) * row.count
+        total_after += (after or 0.0) * row.count
         if row.touched:
             costs.append(ResourceCost(row.key, before, after))
     summary = CostSummary(
