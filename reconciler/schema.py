@@ -293,11 +293,17 @@ def validate(validator: Any, instance: Any, doc: int, prefix: Path) -> list[Issu
 
 def _freeze_key(value: Any) -> Any:
     """A hashable twin of a JSON value that keeps types apart (8, 8.0 and true differ)."""
+    kind = type(value)
+    if kind in _SCALAR_KEYS:  # most values: no isinstance checks, no recursion
+        return (kind, value)
     if isinstance(value, dict):
-        return ("{", tuple((k, _freeze_key(v)) for k, v in value.items()))
+        return ("{", tuple([(k, _freeze_key(v)) for k, v in value.items()]))
     if isinstance(value, list):
-        return ("[", tuple(_freeze_key(v) for v in value))
-    return (type(value), value)
+        return ("[", tuple([_freeze_key(v) for v in value]))
+    return (kind, value)
+
+
+_SCALAR_KEYS = frozenset({str, int, float, bool, type(None)})
 
 
 class ItemChecker:
