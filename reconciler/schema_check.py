@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import numbers
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 Check = Callable[[Any], bool]
 
@@ -280,3 +284,53 @@ def equal(one: Any, two: Any) -> bool:
     ):
         raise _Unsure
     return bool(one == two)
+
+
+# --- a validator: the fast check, then jsonschema ---------------------------------------------
+
+
+def _is_strict_integer(_checker: object, instance: object) -> bool:
+    # JSON Schema counts 8.0 as an integer; the API and YAML readers do not.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+@cache
+def spec_validator_class() -> Any:
+    """Draft 2020-12 with integers that are ints only (8.0 is reported, not sent as a float).
+    jsonschema is imported here, by the first check that is not sure a value is valid."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
+
+    return extend(  # type: ignore[no-untyped-call]  # jsonschema leaves it untyped
+        Draft202012Validator,
+        type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+    )
+
+
+class Validator:
+    """One schema's validator: the fast check first (a valid value needs
+    nothing else), jsonschema's (made on first need) for a value it does not pass, and for
+    the words of what is wrong."""
+
+    def __init__(self, node: Any, root: Mapping[str, Any]) -> None:
+        self.node = node
+        self.passes = compile_check(node, root)
+        self._real: Any = None
+
+    @property
+    def real(self) -> Any:
+        """jsonschema's validator of the same schema."""
+        if self._real is None:
+            self._real = spec_validator_class()(self.node)
+        return self._real
+
+    def is_valid(self, instance: Any) -> bool:
+        if self.passes is not None and self.passes(instance):
+            return True
+        return bool(self.real.is_valid(instance))
+
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
+        if self.passes is not None and self.passes(instance):
+            return iter(())
+        errors: Iterator[ValidationError] = self.real.iter_errors(instance)
+        return errors

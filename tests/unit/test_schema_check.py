@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.schema import Validator, prices_validator, schema, validators
-from reconciler.schema_check import compile_check, equal
+from reconciler.schema import prices_validator, schema, validators
+from reconciler.schema_check import Validator, compile_check, equal
 
 ROOT = Path(__file__).parents[2]
 
