@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
+from reconciler.frozen import freeze_owned
 from reconciler.kinds import TOP_LEVEL, Kind, children
 from reconciler.kinds.values import normalise_time
 from reconciler.model import (
@@ -22,7 +23,6 @@ from reconciler.model import (
     PricesRef,
     Prune,
     Spec,
-    freeze,
     frozen_map,
 )
 from reconciler.spec.reader import File, locate
@@ -87,7 +87,7 @@ def _build(
 ) -> list[Desired]:
     """The item as a Desired resource, followed by the resources nested in it (add-ons)."""
     node, _ = locate(file.node, path, False)
-    ensure = Ensure(item.get("ensure", "present"))
+    ensure = _ENSURE[item.get("ensure", "present")]
     prepare = kind.hooks.spec_item
     if ensure is Ensure.PRESENT:
         merged = memo.get(kind, defaults, item)
@@ -98,7 +98,8 @@ def _build(
         Desired(
             kind=kind.name,
             name=item[kind.api.name_key],
-            fields=freeze({k: v for k, v in merged.items() if k not in tool_keys}),
+            # The dict made here is frozen in place, not copied again.
+            fields=freeze_owned({k: v for k, v in merged.items() if k not in tool_keys}),
             ensure=ensure,
             lifecycle=_lifecycle(item.get("lifecycle")),
             refs=_refs(kind, merged),
@@ -127,6 +128,8 @@ def _nested_kinds(kind: Kind) -> tuple[dict[str, Kind], frozenset[str]]:
 #: Shared by every item that has none of its own: 10,000 clusters held 10,000 empty copies.
 _NO_REFS: Mapping[str, Any] = frozen_map()
 _DEFAULT_LIFECYCLE = Lifecycle()
+#: `Ensure(value)` without the enum call (the values were checked already).
+_ENSURE = {e.value: e for e in Ensure}
 
 
 def _refs(kind: Kind, merged: Mapping[str, Any]) -> Mapping[str, Any]:
