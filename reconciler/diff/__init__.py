@@ -67,11 +67,23 @@ class Wanted:
 
     def __init__(self, spec: Spec) -> None:
         self._by_key: dict[str, tuple[Desired, dict[str, Any], Probe | None]] = {}
+        # Items that differ only by their name (most of a fleet) share their maps, which
+        # are only read: keyed by the kind, ignore_changes, and the fields with their types
+        # (8, 8.0 and true are not the same value here). Only all-scalar fields are shared.
+        shared: dict[Any, tuple[dict[str, Any], Probe | None]] = {}
         for d in spec.resources:
-            if d.ensure is Ensure.PRESENT:
+            if d.ensure is not Ensure.PRESENT:
+                continue
+            types = tuple(map(type, d.fields.values()))
+            same = (d.kind, d.lifecycle.ignore_changes, tuple(d.fields.items()), types)
+            found = shared.get(same) if _SCALARS.issuperset(types) else None
+            if found is None:
                 kind = kinds.get(d.kind)
                 plain = wanted_fields(kind, d)
-                self._by_key[d.key] = (d, plain, scalar_probe(kind, plain))
+                found = (plain, scalar_probe(kind, plain))
+                if _SCALARS.issuperset(types):
+                    shared[same] = found
+            self._by_key[d.key] = (d, *found)
 
     def of(self, kind: Kind, desired: Desired) -> dict[str, Any]:
         entry = self._by_key.get(desired.key)
@@ -85,6 +97,8 @@ class Wanted:
             return False
         return unchanged(entry[2], live)
 
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 #: Live users by the id they refer to; declared (present) users by the name they refer to.
 _Users = tuple[dict[str, list[Live]], dict[str, set[str]]]

@@ -80,3 +80,22 @@ def test_cost_basis_tells_a_true_from_a_one_and_takes_unhashable_values() -> Non
 
 def _state(*resources: Live) -> LiveState:
     return LiveState(resources=resources)
+
+
+def test_items_that_differ_by_name_share_their_maps_and_only_they() -> None:
+    """Wanted works out one map per distinct item (a fleet is mostly alike), never sharing
+    across types (8 and 8.0), ignore_changes, or nested values."""
+    from reconciler.model import Lifecycle
+
+    a, b = desired_cluster("a"), desired_cluster("b")
+    floats = desired_cluster("f", num_gpus=8.0)
+    ignoring = desired_cluster("i", lifecycle=Lifecycle(ignore_changes=("num_gpus",)))
+    nested = desired_cluster("n", oidc_config={"issuer_url": "https://x"})
+    nested_too = desired_cluster("m", oidc_config={"issuer_url": "https://x"})
+    spec = make_spec(a, b, floats, ignoring, nested, nested_too)
+    wanted = Wanted(spec)
+    of = {d.name: wanted.of(CLUSTER, d) for d in spec.resources if d.kind == "cluster"}
+    assert of["a"] is of["b"]
+    assert of["f"] is not of["a"] and type(of["f"]["num_gpus"]) is float
+    assert "num_gpus" in of["a"] and "num_gpus" not in of["i"]
+    assert of["n"] == of["m"] and of["n"] is not of["m"]
