@@ -280,7 +280,9 @@ class ItemChecker:
         name = item.get(self._name_key, _MISSING)
         probe = item if name is _MISSING else {**item, self._name_key: "x"}
         try:
-            key = _freeze_key(probe)
+            types = tuple(map(type, probe.values()))  # flat items: a key made in C
+            flat = _SCALAR_KEYS.issuperset(types)
+            key = ("flat", tuple(probe.items()), types) if flat else _freeze_key(probe)
             relative = self._cache.get(key)
         except TypeError:  # unhashable (NaN-free JSON never is, but be safe)
             key, relative = None, None
@@ -334,9 +336,15 @@ class RulesChecker:
     def check(self, merged: Mapping[str, Any], doc: int, prefix: Path) -> list[Issue]:
         # The rules look only at which keys exist and at a few values: cache on exactly that.
         try:
+            values = tuple(map(merged.get, self._conditions))  # absent: in frozenset(merged)
+            types = tuple(map(type, values))
             key = (
-                frozenset(merged),
-                tuple(_freeze_key(merged.get(f, _MISSING)) for f in self._conditions),
+                (frozenset(merged), values, types)
+                if _SCALAR_KEYS.issuperset(types)
+                else (
+                    frozenset(merged),
+                    tuple(_freeze_key(merged.get(f, _MISSING)) for f in self._conditions),
+                )
             )
             relative = self._cache.get(key)
         except TypeError:
