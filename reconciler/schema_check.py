@@ -1,10 +1,11 @@
 """A fast yes-or-ask check of the spec's JSON Schemas, so that a valid spec needs no jsonschema.
 
 Pure. `compile_check(node, root)` turns a schema into a function that answers True only when
-jsonschema (draft 2020-12, integers as ints only: `reconciler.schema.SpecValidator`) would
-find the instance valid, and False when it would not, or when this module is not sure (a
-`multipleOf` of a float, a value of a type JSON has not): the caller then asks jsonschema,
-which also words what is wrong. None: the schema uses a keyword this module does not know.
+jsonschema (draft 2020-12, integers as ints only: `spec_validator_class`) would find the
+instance valid, and False when it would not, or when this module is not sure (a `multipleOf`
+of a float, a value of a type JSON has not): the caller then asks jsonschema, which also
+words what is wrong. None: the schema uses a keyword this module does not know. `Validator`
+puts the two together; jsonschema is imported by the first value the fast check does not pass.
 
 Why (issue 11): importing jsonschema (referencing, attrs, rpds, its format and
 specification modules) took 56-68 ms of a 10,000-cluster `reconciler plan`, whose CPU is its
