@@ -150,7 +150,7 @@ def _objects(obj: Mapping[str, Any], key: str, kind: str, name: str) -> list[Map
     """The objects of the list `obj[key]` (absent or null: none; other items are skipped);
     ValueError if it is not a list (a cluster's `volumes: 1` was a TypeError before)."""
     value = obj.get(key)
-    if value is None or value == []:
+    if value is None:
         return []
     if not isinstance(value, list):
         raise ValueError(f"{_what(kind, name)} has a {key!r} that is not a list")

@@ -16,6 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from reconciler.frozen import ATOMIC_TYPES
 from reconciler.kinds import TOP_LEVEL, FieldClass
 from reconciler.kinds.cluster import KIND as CLUSTER
 from reconciler.schema_check import Validator
@@ -247,16 +248,13 @@ def validate(validator: Any, instance: Any, doc: int, prefix: Path) -> list[Issu
 def _freeze_key(value: Any) -> Any:
     """A hashable twin of a JSON value that keeps types apart (8, 8.0 and true differ)."""
     kind = type(value)
-    if kind in _SCALAR_KEYS:  # most values: no isinstance checks, no recursion
+    if kind in ATOMIC_TYPES:  # most values: no isinstance checks, no recursion
         return (kind, value)
     if isinstance(value, dict):
         return ("{", tuple([(k, _freeze_key(v)) for k, v in value.items()]))
     if isinstance(value, list):
         return ("[", tuple([_freeze_key(v) for v in value]))
     return (kind, value)
-
-
-_SCALAR_KEYS = frozenset({str, int, float, bool, type(None)})
 
 
 class ItemChecker:
@@ -281,7 +279,7 @@ class ItemChecker:
         probe = item if name is _MISSING else {**item, self._name_key: "x"}
         try:
             types = tuple(map(type, probe.values()))  # flat items: a key made in C
-            flat = _SCALAR_KEYS.issuperset(types)
+            flat = ATOMIC_TYPES.issuperset(types)
             key = ("flat", tuple(probe.items()), types) if flat else _freeze_key(probe)
             relative = self._cache.get(key)
         except TypeError:  # unhashable (NaN-free JSON never is, but be safe)
@@ -340,7 +338,7 @@ class RulesChecker:
             types = tuple(map(type, values))
             key = (
                 (frozenset(merged), values, types)
-                if _SCALAR_KEYS.issuperset(types)
+                if ATOMIC_TYPES.issuperset(types)
                 else (
                     frozenset(merged),
                     tuple(_freeze_key(merged.get(f, _MISSING)) for f in self._conditions),

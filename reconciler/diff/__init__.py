@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler import kinds
 from reconciler.diff.resource import (
+    SCALAR_TYPES,
     Ids,
     Probe,
     ambiguous,
@@ -76,12 +77,13 @@ class Wanted:
                 continue
             types = tuple(map(type, d.fields.values()))
             same = (d.kind, d.lifecycle.ignore_changes, tuple(d.fields.items()), types)
-            found = shared.get(same) if _SCALARS.issuperset(types) else None
+            flat = SCALAR_TYPES.issuperset(types)
+            found = shared.get(same) if flat else None
             if found is None:
                 kind = kinds.get(d.kind)
                 plain = wanted_fields(kind, d)
                 found = (plain, scalar_probe(kind, plain))
-                if _SCALARS.issuperset(types):
+                if flat:
                     shared[same] = found
             self._by_key[d.key] = (d, *found)
 
@@ -97,8 +99,6 @@ class Wanted:
             return False
         return unchanged(entry[2], live)
 
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 #: Live users by the id they refer to; declared (present) users by the name they refer to.
 _Users = tuple[dict[str, list[Live]], dict[str, set[str]]]
