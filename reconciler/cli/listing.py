@@ -19,7 +19,9 @@ from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from reconciler.acyclic import paused_gc
+from reconciler.cli import forked
 from reconciler.cli.files import read_spec_files
+from reconciler.cli.forked import ForkedCheck
 from reconciler.errors import ApiResponseError, ReconcilerError
 from reconciler.kinds import TOP_LEVEL
 from reconciler.live import assemble, listed_reads, parse_listed
@@ -144,6 +146,7 @@ class Started:
     files: Sequence[tuple[str, bytes]]
     client: Client | ReconcilerError | None
     listing: Listing | None
+    check: ForkedCheck | None = None  # the spec checked by a child process (cli/forked.py)
 
 
 def start_lists(settings: Settings, paths: Sequence[str]) -> Started:
@@ -154,11 +157,13 @@ def start_lists(settings: Settings, paths: Sequence[str]) -> Started:
         # It answers in this very process, so there is no wait to fill: it is opened once
         # the spec is checked, as before (an invalid spec creates no state directory).
         return Started(files, None, None)
+    check = ForkedCheck(files) if forked.use_child(files, os.environ) else None  # no threads yet
     try:
         client = make_client(settings)
     except ReconcilerError as exc:
-        return Started(files, exc, None)
-    return Started(files, client, Listing(client, settings.project_id or project_hint(files)))
+        return Started(files, exc, None, check)
+    listing = Listing(client, settings.project_id or project_hint(files))
+    return Started(files, client, listing, check)
 
 
 _PROJECT_LINE = re.compile(rb"^project_id:[ \t]*(.*?)[ \t]*$", re.MULTILINE)

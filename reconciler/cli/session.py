@@ -43,6 +43,7 @@ from reconciler.render import escape, render_plan, show_name
 
 if TYPE_CHECKING:
     from reconciler.cli import Settings
+    from reconciler.cli.forked import ForkedCheck
     from reconciler.client import Client
     from reconciler.spec import CheckedSpec
     from reconciler.spec.prices import PriceTable
@@ -54,12 +55,17 @@ def load_desired(paths: Sequence[str]) -> Spec:
     return check_desired(read_spec_files(paths or (".",))).build()
 
 
-def check_desired(files: Sequence[tuple[str, bytes]]) -> CheckedSpec:
+def check_desired(
+    files: Sequence[tuple[str, bytes]], forked: ForkedCheck | None = None
+) -> CheckedSpec:
     """The spec files checked (SpecError when they are not valid), not yet built; its
-    warnings (older field names) on stderr."""
+    warnings (older field names) on stderr. `forked`: a child checking them (cli/forked.py),
+    whose answer is taken when it has one."""
     from reconciler.spec import check_spec
 
-    checked = check_spec(files)
+    checked = forked.result() if forked is not None else None
+    if checked is None:
+        checked = check_spec(files)
     for warning in checked.warnings:
         echo_err(f"warning: {warning}")
     return checked
@@ -145,12 +151,16 @@ def plan_and_show(
     speaks (`plan` or `drift`)."""
     client = started.client
     if isinstance(client, ReconcilerError):
-        check_desired(started.files)  # the spec's own problems and warnings come first
+        check_desired(
+            started.files, started.check
+        )  # the spec's own problems and warnings come first
         raise client
-    checked = check_desired(started.files) if client is None else None  # --sim: first
+    checked = (
+        check_desired(started.files, started.check) if client is None else None
+    )  # --sim: first
     with client or make_client(settings) as client:
         if checked is None:
-            checked = check_desired(started.files)
+            checked = check_desired(started.files, started.check)
         the_plan, live = make_plan(
             settings, client, checked, *selection, money=money, listing=started.listing
         )

@@ -36,12 +36,28 @@ class CheckedSpec:
     second for 10,000 clusters) can run while the API answers. `build` once: it lets go of the
     files' trees, which would otherwise stay alive through the list answer (15 MiB)."""
 
-    def __init__(self, files: Sequence[File], digest: str, merged: MergedItems) -> None:
+    def __init__(
+        self,
+        files: Sequence[File],
+        digest: str,
+        merged: MergedItems,
+        warnings: list[str] | None = None,
+    ) -> None:
+        """`warnings`: the files' warnings when they were worked out already (else here)."""
         self._files: Sequence[File] | None = files
         self._merged: MergedItems | None = merged
         self.digest = digest
         self.project_id, self.prices = spec_settings(files)
-        self.warnings = [_escape(w) for w in _legacy_warnings(files)]
+        if warnings is None:
+            warnings = [_escape(w) for w in _legacy_warnings(files)]
+        self.warnings = warnings
+
+    @property
+    def files(self) -> Sequence[File]:
+        """The files as read (until `build`)."""
+        if self._files is None:
+            raise RuntimeError("a checked spec is built once")
+        return self._files
 
     def build(self) -> Spec:
         if self._files is None or self._merged is None:

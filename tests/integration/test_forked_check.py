@@ -1,0 +1,208 @@
+"""`plan` and `drift` check a large spec in a forked child while the parent reads the live
+lists (cli/forked.py, issue 11): the child's answer is the parent's own check, and whatever
+goes wrong in it leaves the check to the parent, with its messages and exit codes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.cli import forked
+from reconciler.cli.forked import ForkedCheck, can_fork, use_child
+from reconciler.cli.session import check_desired
+from reconciler.errors import SpecError
+from reconciler.simulator.http import SimServer
+from reconciler.spec import CheckedSpec, check_spec
+from tests.conftest import SPEC_HEADER
+from tests.integration.helpers import reconciler_command, run_cli, write_spec
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here")
+
+DATA = Path(__file__).parent.parent / "data"
+LEGACY = """\
+version: 1
+project_id: proj-sim
+defaults:
+  region: us-central-8
+  gpu_type: H100_SXM
+  driver_version: CUDA_12_6_560
+  billing_type: ON_DEMAND
+clusters:
+  - cluster_name: train-a
+    num_gpus: 8
+"""
+
+
+def many_clusters(count: int) -> bytes:
+    items = "".join(f"  - cluster_name: c-{i:05d}\n    num_gpus: 8\n" for i in range(count))
+    return (SPEC_HEADER + items).encode()
+
+
+def good_specs() -> Iterator[list[tuple[str, bytes]]]:
+    yield [("legacy.yaml", LEGACY.encode())]
+    yield [("many.yaml", many_clusters(3_000))]  # a payload larger than a pipe's buffer
+    yield [(str(p), p.read_bytes()) for p in sorted((DATA / "good").glob("*.yaml"))][:1]
+
+
+def reaped(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("files", list(good_specs()), ids=["legacy", "many", "good"])
+def test_the_child_s_check_is_this_process_s_own(files: list[tuple[str, bytes]]) -> None:
+    check = ForkedCheck(files)
+    pid = check._pid
+    got = check.result()
+    assert isinstance(got, CheckedSpec)
+    assert pid is not None and reaped(pid)
+    here = check_spec(files)
+    assert (got.project_id, got.prices, got.warnings, got.digest) == (
+        here.project_id,
+        here.prices,
+        here.warnings,
+        here.digest,
+    )
+    assert got.build() == here.build()
+
+
+def test_the_legacy_warning_comes_from_the_child() -> None:
+    got = ForkedCheck([("legacy.yaml", LEGACY.encode())]).result()
+    assert got is not None and any("driver_version: deprecated" in w for w in got.warnings)
+
+
+def test_an_invalid_spec_is_checked_again_here_with_its_own_errors() -> None:
+    files = [
+        (
+            str(DATA / "bad" / "missing-required.yaml"),
+            (DATA / "bad" / "missing-required.yaml").read_bytes(),
+        )
+    ]
+    assert ForkedCheck(files).result() is None
+    with pytest.raises(SpecError) as here:
+        check_spec(files)
+    with pytest.raises(SpecError) as through_the_child:
+        check_desired(files, ForkedCheck(files))
+    assert through_the_child.value.problems == here.value.problems
+
+
+def _raise(files: Any) -> Any:
+    raise RuntimeError("boom")
+
+
+def _unmarshallable(files: Any) -> Any:
+    return ("digest", [object()], [])
+
+
+def _exit_3(files: Any) -> Any:
+    os._exit(3)
+
+
+def _killed(files: Any) -> Any:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("failure", [_raise, _unmarshallable, _exit_3, _killed])
+def test_a_child_that_fails_leaves_the_check_here(
+    failure: Callable[[Any], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error, a value marshal cannot carry, an exit, a kill: None, the child reaped, and
+    `check_desired` checks the spec itself."""
+    monkeypatch.setattr(forked, "_payload", failure)
+    files = [("legacy.yaml", LEGACY.encode())]
+    check = ForkedCheck(files)
+    pid = check._pid
+    assert check.result() is None
+    assert pid is not None and reaped(pid)
+    assert check_desired(files, ForkedCheck(files)).build() == check_spec(files).build()
+
+
+def test_a_child_not_read_is_reaped_at_once() -> None:
+    """Its payload (2 MB here) larger than the pipe holds: closing the pipe stops it."""
+    check = ForkedCheck([("many.yaml", many_clusters(20_000))])
+    pid = check._pid
+    check.close()
+    assert pid is not None and reaped(pid)
+    assert check.result() is None  # nothing left to read
+
+
+def test_the_setting_chooses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forked, "can_fork", lambda: True)
+    small, large = [("a.yaml", b"x" * 100)], [("a.yaml", b"x" * forked.AUTO_MIN_BYTES)]
+    assert not use_child(small, {})
+    assert use_child(large, {})
+    assert use_child(large, {forked.SETTING: "auto"})
+    assert use_child(small, {forked.SETTING: "on"})
+    assert not use_child(large, {forked.SETTING: "off"})
+    monkeypatch.setattr(forked, "can_fork", lambda: False)
+    assert not use_child(small, {forked.SETTING: "on"})
+
+
+def test_never_beside_another_thread() -> None:
+    """A fork copies only the calling thread: a lock another one holds would never be let go
+    in the child."""
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert not can_fork()
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_plan_takes_the_child_s_check(
+    tmp_path: Path, sim_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`plan` forks when told (here despite the test's server thread) and plans from it."""
+    answers: list[CheckedSpec | None] = []
+    original = ForkedCheck.result
+
+    def spy(self: ForkedCheck) -> CheckedSpec | None:
+        answers.append(original(self))
+        return answers[-1]
+
+    monkeypatch.setattr(forked, "use_child", lambda files, environ: True)
+    monkeypatch.setattr(ForkedCheck, "result", spy)
+    spec = write_spec(tmp_path, LEGACY)
+    env = {"TOGETHER_API_KEY": "sim-token", "TOGETHER_BASE_URL": sim_server}
+    result = run_cli(["plan", "-f", spec], env=env)
+    assert result.code == 0, result.all
+    assert '+ cluster "train-a"' in result.out and "driver_version: deprecated" in result.err
+    assert len(answers) == 1 and isinstance(answers[0], CheckedSpec)
+
+
+def _plan(spec: str, url: str, setting: str) -> tuple[int, str, str]:
+    env = dict(os.environ, NO_COLOR="1", TOGETHER_API_KEY="sim-token", TOGETHER_BASE_URL=url)
+    env[forked.SETTING] = setting
+    done = subprocess.run(
+        [*reconciler_command(), "plan", "-f", spec],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize("text", [LEGACY, LEGACY.replace("num_gpus: 8", "num_gpus: 7")])
+def test_a_fresh_plan_says_the_same_with_and_without_the_child(
+    text: str, tmp_path: Path, sim_http_server: SimServer, sim_server: str
+) -> None:
+    """The console script, a fresh process (one thread: it forks): a valid spec with its
+    warning, an invalid one with its error and exit code, word for word either way."""
+    spec = write_spec(tmp_path, text)
+    with_child, without = _plan(spec, sim_server, "on"), _plan(spec, sim_server, "off")
+    assert with_child == without
+    assert with_child[0] == (0 if text == LEGACY else 1)
