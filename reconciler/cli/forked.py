@@ -40,6 +40,17 @@ SETTING = "RECONCILER_CHECK_PROCESS"
 AUTO_MIN_BYTES = 256 * 1024
 
 
+def start(files: Sequence[tuple[str, bytes]], environ: Mapping[str, str]) -> ForkedCheck | None:
+    """The child checking `files` when `use_child` says so and the system lets it start
+    (a sandbox may refuse memfd_create, a busy system fork): else None, checked here."""
+    if not use_child(files, environ):
+        return None
+    try:
+        return ForkedCheck(files)
+    except OSError:
+        return None
+
+
 def use_child(files: Sequence[tuple[str, bytes]], environ: Mapping[str, str]) -> bool:
     """Whether to check `files` in a forked child (see the module's docstring)."""
     setting = environ.get(SETTING, "auto").strip().lower()
@@ -68,8 +79,17 @@ class ForkedCheck:
 
     def __init__(self, files: Sequence[tuple[str, bytes]]) -> None:
         self._answer = os.memfd_create("reconciler-check", os.MFD_CLOEXEC)
-        self._done, done = os.pipe()
-        pid = os.fork()
+        try:
+            self._done, done = os.pipe()
+        except OSError:
+            os.close(self._answer)
+            raise
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (self._answer, self._done, done):
+                os.close(fd)
+            raise
         if pid == 0:  # the child: never returns
             os.close(self._done)
             _child(files, self._answer, done)

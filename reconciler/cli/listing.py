@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, cast
 from reconciler.acyclic import paused_gc
 from reconciler.cli import forked
 from reconciler.cli.files import read_spec_files
-from reconciler.cli.forked import ForkedCheck
 from reconciler.errors import ApiResponseError, ReconcilerError
 from reconciler.kinds import TOP_LEVEL
 from reconciler.live import assemble, listed_reads, parse_listed
@@ -29,6 +28,7 @@ from reconciler.model import Live, LiveState
 
 if TYPE_CHECKING:
     from reconciler.cli import Settings
+    from reconciler.cli.forked import ForkedCheck
     from reconciler.client import Client
 
 # The in-process simulator's transport ignores the host; this name only shows in messages.
@@ -157,7 +157,7 @@ def start_lists(settings: Settings, paths: Sequence[str]) -> Started:
         # It answers in this very process, so there is no wait to fill: it is opened once
         # the spec is checked, as before (an invalid spec creates no state directory).
         return Started(files, None, None)
-    check = ForkedCheck(files) if forked.use_child(files, os.environ) else None  # no threads yet
+    check = forked.start(files, os.environ)  # before the list thread: a fork copies one thread
     try:
         client = make_client(settings)
     except ReconcilerError as exc:

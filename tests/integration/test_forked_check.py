@@ -148,6 +148,29 @@ def test_the_setting_chooses(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not use_child(small, {forked.SETTING: "on"})
 
 
+@pytest.mark.parametrize("refused", ["memfd_create", "pipe", "fork"])
+def test_a_system_that_refuses_leaves_the_check_here(
+    refused: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sandbox refusing memfd_create, no file descriptors left, fork failing: no child,
+    nothing left open, and the command checks the spec itself."""
+
+    def refuse(*args: Any) -> Any:
+        raise OSError(24, "Too many open files")
+
+    before = set(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(forked, "use_child", lambda files, environ: True)
+    monkeypatch.setattr(os, refused, refuse)
+    assert forked.start([("legacy.yaml", LEGACY.encode())], {}) is None
+    assert set(os.listdir("/proc/self/fd")) <= before
+
+
+def test_never_on_one_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing to run the child on: it would only add its answer's round trip."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert not can_fork()
+
+
 def test_never_beside_another_thread() -> None:
     """A fork copies only the calling thread: a lock another one holds would never be let go
     in the child."""
