@@ -8,7 +8,7 @@ that belongs to one kind is that kind's hook or data (`reconciler.kinds`).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -297,9 +297,11 @@ def options_of(plan: Plan) -> PlanOptions:
     )
 
 
-def looks_dropped(spec: Spec, unmanaged: Iterable[str]) -> tuple[str, ...]:
+def looks_dropped(spec: Spec, unmanaged: Collection[str]) -> tuple[str, ...]:
     """A note naming the unmanaged clusters that look dropped from the spec (inside a disabled
     prune prefix, or named like the spec's clusters): they still run, and still bill."""
+    if not unmanaged:
+        return ()
     declared = [d.name for d in spec.resources if d.parent is None]
     prefix = spec.prune.name_prefix
 
@@ -323,12 +325,12 @@ def looks_dropped(spec: Spec, unmanaged: Iterable[str]) -> tuple[str, ...]:
 def needs_attention(spec: Spec, live: LiveState) -> tuple[str, ...]:
     """`cluster "a": node a-gpu-0: remediation PENDING_APPROVAL (...)` for every resource the
     spec manages (present) whose live answer asks for a human."""
+    asking = [r for r in live.resources if r.attention]
+    if not asking:
+        return ()
     managed = {d.key for d in spec.resources if d.ensure is Ensure.PRESENT}
     return tuple(
-        f'{r.kind} "{r.name}": {line}'
-        for r in live.resources
-        if r.key in managed
-        for line in r.attention
+        f'{r.kind} "{r.name}": {line}' for r in asking if r.key in managed for line in r.attention
     )
 
 

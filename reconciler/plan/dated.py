@@ -39,11 +39,15 @@ def expire(spec: Spec, now: float | None) -> tuple[Spec, tuple[Expiry, ...]]:
         return spec, ()
     expired, resources = [], []
     for desired in spec.resources:
-        at = epoch(desired.lifecycle.expires_at)
-        if desired.ensure is Ensure.PRESENT and at is not None and at <= now:
-            expired.append(Expiry(desired.key, str(desired.lifecycle.expires_at), _days(at - now)))
-            desired = replace(desired, ensure=Ensure.ABSENT)
+        if desired.lifecycle.expires_at is not None and desired.ensure is Ensure.PRESENT:
+            at = epoch(desired.lifecycle.expires_at)
+            if at is not None and at <= now:
+                ends = str(desired.lifecycle.expires_at)
+                expired.append(Expiry(desired.key, ends, _days(at - now)))
+                desired = replace(desired, ensure=Ensure.ABSENT)
         resources.append(desired)
+    if not expired:
+        return spec, ()  # the same spec: not made again (its index of 10,000 resources)
     return replace(spec, resources=tuple(resources)), tuple(expired)
 
 
