@@ -23,9 +23,12 @@ lock another one held).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import marshal
 import mmap
 import os
+import signal
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -95,11 +98,13 @@ class ForkedCheck:
             _child(files, self._answer, done)
         os.close(done)
         self._pid: int | None = pid
+        atexit.register(self._abandon)  # the command ended before it asked (Ctrl-C, an error)
 
     def result(self) -> CheckedSpec | None:
         """Waits for the child; None when it could not check the spec (do it yourself)."""
         if self._pid is None:
             return None
+        atexit.unregister(self._abandon)
         pid, self._pid = self._pid, None
         try:
             if os.read(self._done, 1) != DONE:  # nothing: it ended before its answer was whole
@@ -115,6 +120,19 @@ class ForkedCheck:
             os.close(self._answer)
             os.close(self._done)
             os.waitpid(pid, 0)
+
+    def _abandon(self) -> None:
+        """Stops the child and reaps it: no process outlives the command."""
+        if self._pid is None:
+            return
+        pid, self._pid = self._pid, None
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.waitpid(pid, 0)
+        for fd in (self._answer, self._done):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 DONE = b"."

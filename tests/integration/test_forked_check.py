@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -136,6 +138,16 @@ def test_a_large_answer_is_read_whole_and_once() -> None:
     assert check.result() is None
 
 
+def test_a_command_that_ends_first_stops_and_reaps_the_child() -> None:
+    """At exit (an error or Ctrl-C before the command asked for the check) the child is
+    killed and reaped; asked afterwards, there is no answer."""
+    check = ForkedCheck([("many.yaml", many_clusters(20_000))])
+    pid = check._pid
+    check._abandon()  # what atexit runs
+    assert pid is not None and reaped(pid)
+    assert check.result() is None
+
+
 def test_the_setting_chooses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(forked, "can_fork", lambda: True)
     small, large = [("a.yaml", b"x" * 100)], [("a.yaml", b"x" * forked.AUTO_MIN_BYTES)]
@@ -229,3 +241,53 @@ def test_a_fresh_plan_says_the_same_with_and_without_the_child(
     with_child, without = _plan(spec, sim_server, "on"), _plan(spec, sim_server, "off")
     assert with_child == without
     assert with_child[0] == (0 if text == LEGACY else 1)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def test_ctrl_c_while_the_child_checks_leaves_no_process(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) while the child checks a
+    large spec and the API has not answered: exit 130, and no process of the group left."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections are made, never answered
+    spec = tmp_path / "clusters.yaml"
+    spec.write_bytes(many_clusters(20_000))
+    env = dict(os.environ, NO_COLOR="1", TOGETHER_API_KEY="sim-token")
+    env.update(TOGETHER_BASE_URL=f"http://127.0.0.1:{silent.getsockname()[1]}")
+    env[forked.SETTING] = "on"
+    process = subprocess.Popen(
+        [*reconciler_command(), "plan", "-f", str(spec)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not _children(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        children = _children(process.pid)
+        os.killpg(process.pid, signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+    finally:
+        silent.close()
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert children, "the child was never seen"
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)
+    assert b"Traceback" not in err
