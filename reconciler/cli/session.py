@@ -151,13 +151,11 @@ def plan_and_show(
     speaks (`plan` or `drift`)."""
     client = started.client
     if isinstance(client, ReconcilerError):
-        check_desired(
-            started.files, started.check
-        )  # the spec's own problems and warnings come first
+        # The spec's own problems and warnings come first.
+        check_desired(started.files, started.check)
         raise client
-    checked = (
-        check_desired(started.files, started.check) if client is None else None
-    )  # --sim: first
+    # --sim: checked first (the in-process simulator is opened once the spec is valid).
+    checked = check_desired(started.files, started.check) if client is None else None
     with client or make_client(settings) as client:
         if checked is None:
             checked = check_desired(started.files, started.check)
