@@ -50,7 +50,14 @@ def many_clusters(count: int) -> bytes:
 def good_specs() -> Iterator[list[tuple[str, bytes]]]:
     yield [("legacy.yaml", LEGACY.encode())]
     yield [("many.yaml", many_clusters(3_000))]
-    yield [(str(p), p.read_bytes()) for p in sorted((DATA / "good").glob("*.yaml"))][:1]
+    for path in sorted((DATA / "good").glob("*.yaml")):  # anchors, every field, legacy names
+        yield [(str(path), path.read_bytes())]
+    split = sorted((DATA / "good" / "split").glob("*.yaml"))  # several files, one spec
+    yield [(str(p), p.read_bytes()) for p in split]
+
+
+GOOD = [p.stem for p in sorted((DATA / "good").glob("*.yaml"))]
+GOOD_IDS = ["inline-legacy", "many", *GOOD, "split"]
 
 
 def reaped(pid: int) -> bool:
@@ -61,7 +68,7 @@ def reaped(pid: int) -> bool:
     return False
 
 
-@pytest.mark.parametrize("files", list(good_specs()), ids=["legacy", "many", "good"])
+@pytest.mark.parametrize("files", list(good_specs()), ids=GOOD_IDS)
 def test_the_child_s_check_is_this_process_s_own(files: list[tuple[str, bytes]]) -> None:
     check = ForkedCheck(files)
     pid = check._pid
@@ -83,13 +90,16 @@ def test_the_legacy_warning_comes_from_the_child() -> None:
     assert got is not None and any("driver_version: deprecated" in w for w in got.warnings)
 
 
-def test_an_invalid_spec_is_checked_again_here_with_its_own_errors() -> None:
-    files = [
-        (
-            str(DATA / "bad" / "missing-required.yaml"),
-            (DATA / "bad" / "missing-required.yaml").read_bytes(),
-        )
-    ]
+#: Each shipped bad spec alone; the two that are bad only together (a name in both), together.
+BAD = [[p] for p in sorted((DATA / "bad").glob("*.yaml")) if "duplicate-name-" not in p.name]
+BAD.append(sorted((DATA / "bad").glob("duplicate-name-?.yaml")))
+
+
+@pytest.mark.parametrize("paths", BAD, ids=[p[0].stem for p in BAD])
+def test_an_invalid_spec_is_checked_again_here_with_its_own_errors(paths: list[Path]) -> None:
+    """Every shipped bad spec (YAML errors, bombs, bad UTF-8, schema and rule problems): no
+    answer from the child, and the command's own errors, word for word."""
+    files = [(str(path), path.read_bytes()) for path in paths]
     assert ForkedCheck(files).result() is None
     with pytest.raises(SpecError) as here:
         check_spec(files)
