@@ -121,7 +121,8 @@ class ForkedCheck:
         finally:
             os.close(self._answer)
             os.close(self._done)
-            os.waitpid(pid, 0)
+            with contextlib.suppress(ChildProcessError):  # SIGCHLD ignored: reaped already
+                os.waitpid(pid, 0)
 
     def _abandon(self) -> None:
         """Stops the child and reaps it: no process outlives the command."""

@@ -158,6 +158,17 @@ def test_a_command_that_ends_first_stops_and_reaps_the_child() -> None:
     assert check.result() is None
 
 
+def test_a_process_that_ignores_sigchld_still_gets_the_answer() -> None:
+    """Started with SIGCHLD ignored (a supervisor's habit, inherited through exec), the
+    child is reaped by the kernel: waiting for it finds nothing, which is no error."""
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        got = ForkedCheck([("legacy.yaml", LEGACY.encode())]).result()
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+    assert got is not None and got.project_id == "proj-sim"
+
+
 def test_the_setting_chooses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(forked, "can_fork", lambda: True)
     small, large = [("a.yaml", b"x" * 100)], [("a.yaml", b"x" * forked.AUTO_MIN_BYTES)]
