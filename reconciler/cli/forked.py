@@ -15,9 +15,10 @@ and exit code is the parent's own. The child writes nothing to stdout or stderr 
 with `os._exit` (no buffers flushed twice, no exit handlers run).
 
 When: `RECONCILER_CHECK_PROCESS` is `auto` (the default: spec files of 64 KiB or more, about
-900 clusters), `on` (any size) or `off`. Measured against `sim serve`, 12 alternating plans
-each, median with / without the child: 100 clusters 0.266 / 0.274 s (no gain: small specs keep
-the one process), 300 0.275 / 0.304 s, 1,000 0.322 / 0.370 s, 3,000 0.486 / 0.566 s. Never
+900 clusters), `on` (any size) or `off`; any other value is a ConfigError. Measured against
+`sim serve`, 12 alternating plans each, median with / without the child: 100 clusters
+0.266 / 0.274 s (no gain: small specs keep the one process), 300 0.275 / 0.304 s, 1,000
+0.322 / 0.370 s, 3,000 0.486 / 0.566 s. Never
 off Linux, with one core (nothing to run the child on), or when this process already runs
 other threads (a fork copies only the calling thread, and the child could wait forever on a
 lock another one held).
@@ -37,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from reconciler.acyclic import paused_gc
+from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:
     from reconciler.spec import CheckedSpec
@@ -57,11 +59,16 @@ def start(files: Sequence[tuple[str, bytes]], environ: Mapping[str, str]) -> For
 
 
 def use_child(files: Sequence[tuple[str, bytes]], environ: Mapping[str, str]) -> bool:
-    """Whether to check `files` in a forked child (see the module's docstring)."""
-    setting = environ.get(SETTING, "auto").strip().lower()
-    if setting in ("off", "0", "no", "false") or not can_fork():
+    """Whether to check `files` in a forked child (see the module's docstring); ConfigError
+    for a setting that is not auto, on or off."""
+    raw = environ.get(SETTING, "")
+    setting = raw.strip().lower() or "auto"
+    if setting not in ("auto", "on", "off"):
+        shown = repr(raw[:40])  # repr: a control character shows escaped
+        raise ConfigError(f"{SETTING}={shown} is not a setting; use auto, on or off")
+    if setting == "off" or not can_fork():
         return False
-    return setting in ("on", "1", "yes", "true") or sum(len(d) for _p, d in files) >= AUTO_MIN_BYTES
+    return setting == "on" or sum(len(d) for _p, d in files) >= AUTO_MIN_BYTES
 
 
 def can_fork() -> bool:

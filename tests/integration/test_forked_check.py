@@ -177,8 +177,26 @@ def test_the_setting_chooses(monkeypatch: pytest.MonkeyPatch) -> None:
     assert use_child(large, {forked.SETTING: "auto"})
     assert use_child(small, {forked.SETTING: "on"})
     assert not use_child(large, {forked.SETTING: "off"})
+    assert use_child(large, {forked.SETTING: " ON "})  # as written, in any case
     monkeypatch.setattr(forked, "can_fork", lambda: False)
     assert not use_child(small, {forked.SETTING: "on"})
+
+
+def test_a_setting_that_is_not_one_is_a_one_line_error(
+    tmp_path: Path, sim_http_server: SimServer, sim_server: str
+) -> None:
+    """Not auto, on or off: exit 1 with one line naming the variable and what it takes,
+    before any call; and never a guess (it would silently change how the spec is checked)."""
+    spec = write_spec(tmp_path, LEGACY)
+    env = {"TOGETHER_API_KEY": "sim-token", "TOGETHER_BASE_URL": sim_server}
+    env[forked.SETTING] = "sometimes\x1b"
+    result = run_cli(["plan", "-f", spec], env=env)
+    assert result.code == 1, result.all
+    assert result.err == (
+        "Error: RECONCILER_CHECK_PROCESS='sometimes\\x1b' is not a setting; use auto, on or off\n"
+    )
+    assert result.out == ""
+    assert sim_http_server.state.request_log == []
 
 
 @pytest.mark.parametrize("refused", ["memfd_create", "pipe", "fork"])
