@@ -415,3 +415,19 @@ def write_spec(directory: os.PathLike[str] | str, text: str, name: str = "cluste
 def read_json(path: os.PathLike[str] | str) -> Any:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+#: A spec written with an older field name (`driver_version`: a warning) and a prices file.
+LEGACY = """\
+version: 1
+project_id: proj-sim
+prices: prices.yaml
+defaults:
+  region: us-central-8
+  gpu_type: H100_SXM
+  driver_version: CUDA_12_6_560
+  billing_type: ON_DEMAND
+clusters:
+  - cluster_name: train-a
+    num_gpus: 8
+"""

@@ -23,23 +23,13 @@ from reconciler.errors import SpecError
 from reconciler.simulator.http import SimServer
 from reconciler.spec import CheckedSpec, check_spec
 from tests.conftest import SPEC_HEADER
+from tests.integration.helpers import LEGACY as LEGACY_SPEC
 from tests.integration.helpers import reconciler_command, run_cli, write_spec
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here")
 
 DATA = Path(__file__).parent.parent / "data"
-LEGACY = """\
-version: 1
-project_id: proj-sim
-defaults:
-  region: us-central-8
-  gpu_type: H100_SXM
-  driver_version: CUDA_12_6_560
-  billing_type: ON_DEMAND
-clusters:
-  - cluster_name: train-a
-    num_gpus: 8
-"""
+LEGACY = LEGACY_SPEC.replace("prices: prices.yaml\n", "")  # no prices file to read
 
 
 def many_clusters(count: int) -> bytes:

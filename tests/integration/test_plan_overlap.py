@@ -23,23 +23,9 @@ from reconciler.simulator.state import SimState
 from reconciler.simulator.transport import SimTransport
 from reconciler.spec import check_spec, load_spec
 from tests.conftest import SIM_TOKEN, spec_header
-from tests.integration.helpers import run_cli, write_spec
+from tests.integration.helpers import LEGACY, run_cli, write_spec
 
 SIM_BASE = "http://sim"
-
-LEGACY = """\
-version: 1
-project_id: proj-sim
-prices: prices.yaml
-defaults:
-  region: us-central-8
-  gpu_type: H100_SXM
-  driver_version: CUDA_12_6_560
-  billing_type: ON_DEMAND
-clusters:
-  - cluster_name: train-a
-    num_gpus: 8
-"""
 
 
 def test_a_checked_spec_knows_its_project_and_prices_before_it_is_built(tmp_path: Path) -> None:
