@@ -18,10 +18,9 @@ When: `RECONCILER_CHECK_PROCESS` is `auto` (the default: spec files of 64 KiB or
 900 clusters), `on` (any size) or `off`; any other value is a ConfigError. Measured against
 `sim serve`, 12 alternating plans each, median with / without the child: 100 clusters
 0.266 / 0.274 s (no gain: small specs keep the one process), 300 0.275 / 0.304 s, 1,000
-0.322 / 0.370 s, 3,000 0.486 / 0.566 s. Never
-off Linux, with one core (nothing to run the child on), or when this process already runs
-other threads (a fork copies only the calling thread, and the child could wait forever on a
-lock another one held).
+0.322 / 0.370 s, 3,000 0.486 / 0.566 s. Never off Linux, with one core (nothing to run the
+child on), or when this process already runs other threads (a fork copies only the calling
+thread, and the child could wait forever on a lock another one held).
 """
 
 from __future__ import annotations
@@ -126,23 +125,24 @@ class ForkedCheck:
         except (EOFError, ValueError, TypeError):
             return None
         finally:
-            os.close(self._answer)
-            os.close(self._done)
-            with contextlib.suppress(ChildProcessError):  # SIGCHLD ignored: reaped already
-                os.waitpid(pid, 0)
+            self._release(pid)
 
     def _abandon(self) -> None:
         """Stops the child and reaps it: no process outlives the command."""
-        if self._pid is None:
-            return
-        pid, self._pid = self._pid, None
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            os.waitpid(pid, 0)
+        if self._pid is not None:
+            pid, self._pid = self._pid, None
+            self._release(pid, kill=True)
+
+    def _release(self, pid: int, kill: bool = False) -> None:
+        """Closes the answer's descriptors and reaps the child (killed first: `kill`)."""
+        if kill:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
         for fd in (self._answer, self._done):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        with contextlib.suppress(ChildProcessError):  # SIGCHLD ignored: reaped already
+            os.waitpid(pid, 0)
 
 
 DONE = b"."
