@@ -20,7 +20,6 @@ Timings are measured, never asserted: the script exits 0 whatever the figures.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import statistics
 import tempfile
@@ -36,6 +35,7 @@ from bench_apply import (
     print_table,
     write_spec,
 )
+from msgspec import structs
 
 from reconciler.apply import Applier, ApplyOptions
 from reconciler.cli import read_live, read_spec_files, tuned_gc
@@ -60,7 +60,7 @@ class Args(argparse.Namespace):
 def scaled_options(parallelism: int, speed: float) -> ApplyOptions:
     """Apply's defaults with every duration divided by the simulator's speed."""
     real = ApplyOptions(parallelism=parallelism)
-    return dataclasses.replace(
+    return structs.replace(
         real,
         timeout=real.timeout / speed,
         stall_limit=real.stall_limit / speed,

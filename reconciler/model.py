@@ -7,14 +7,19 @@ the frozen `fields` mappings defined here (JSON-like values, dicts frozen, lists
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import force_setattr
 
 # Re-exported (their old home, which most modules import them from): `X as X` marks it.
 from reconciler.frozen import freeze as freeze
 from reconciler.frozen import frozen_map as frozen_map
 from reconciler.frozen import thaw as thaw
+
+#: The default of every empty mapping field: read-only, so one is shared.
+_EMPTY: Mapping[str, Any] = frozen_map()
 
 
 def group_by_kind(resources: Any) -> dict[str, tuple[Any, ...]]:
@@ -28,7 +33,7 @@ def group_by_kind(resources: Any) -> dict[str, tuple[Any, ...]]:
 def _set_key(resource: Any) -> None:
     """A Desired's or Live's `key` (`resource_key` of its kind, name and parent), set once at
     construction: a 10,000-cluster plan asked for it ~10 times per resource."""
-    object.__setattr__(resource, "key", resource_key(resource.kind, resource.name, resource.parent))
+    force_setattr(resource, "key", resource_key(resource.kind, resource.name, resource.parent))
 
 
 def resource_key(kind: str, name: str, parent: str | None = None) -> str:
@@ -55,8 +60,7 @@ class ActionKind(StrEnum):
 # --- the spec (desired) ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(Struct, frozen=True):
     """Where a value was written: 1-based line and column, as editors show them."""
 
     file: str
@@ -67,8 +71,7 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True, slots=True)
-class Lifecycle:
+class Lifecycle(Struct, frozen=True):
     prevent_destroy: bool = False
     ignore_changes: tuple[str, ...] = ()
     replace_on_change: bool = False
@@ -76,8 +79,7 @@ class Lifecycle:
     expires_at: str | None = None  # RFC 3339 (canonical UTC): after it, the plan deletes it
 
 
-@dataclass(frozen=True, slots=True)
-class Desired:
+class Desired(Struct, frozen=True):
     """One resource of the spec, of any kind.
 
     `fields` holds the API create fields the user set (API names verbatim, defaults merged,
@@ -88,21 +90,20 @@ class Desired:
 
     kind: str
     name: str
-    fields: Mapping[str, Any] = field(default_factory=frozen_map)
+    fields: Mapping[str, Any] = _EMPTY
     ensure: Ensure = Ensure.PRESENT
     lifecycle: Lifecycle = Lifecycle()
-    refs: Mapping[str, str] = field(default_factory=frozen_map)
+    refs: Mapping[str, str] = _EMPTY
     location: Location | None = None
     parent: str | None = None  # a nested kind's resource: the name of the one it belongs to
 
-    key: str = field(init=False, repr=False, compare=False)  # computed once: see _set_key
+    key: str = ""  # computed once (a value passed in is replaced): see _set_key
 
     def __post_init__(self) -> None:
         _set_key(self)
 
 
-@dataclass(frozen=True, slots=True)
-class Prune:
+class Prune(Struct, frozen=True):
     enabled: bool = False
     name_prefix: str | None = None
 
@@ -113,24 +114,21 @@ DEFAULT_MAX_DELETES = 3
 DEFAULT_WARN_EXPIRY = 7 * 86_400.0
 
 
-@dataclass(frozen=True, slots=True)
-class Budget:
+class Budget(Struct, frozen=True):
     """The spec's `budget:` (or the command line's): how much a plan may add."""
 
     max_hourly_increase: float | None = None  # USD per hour (needs prices)
     max_gpu_increase: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PricesRef:
+class PricesRef(Struct, frozen=True):
     """The spec's `prices:`: a prices file, relative to the spec file that names it."""
 
     path: str
     location: Location
 
 
-@dataclass(frozen=True, slots=True)
-class Spec:
+class Spec(Struct, frozen=True):
     resources: tuple[Desired, ...] = ()
     project_id: str | None = None
     prune: Prune = Prune()
@@ -139,10 +137,10 @@ class Spec:
     warnings: tuple[str, ...] = ()  # `file:line:col: path: message`, e.g. removed fields
     digest: str = ""  # sha256 of the spec files' bytes, for saved plans
 
-    _by_kind: Mapping[str, tuple[Desired, ...]] = field(init=False, repr=False, compare=False)
+    _by_kind: Mapping[str, tuple[Desired, ...]] = _EMPTY  # computed once (see __post_init__)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_by_kind", group_by_kind(self.resources))
+        force_setattr(self, "_by_kind", group_by_kind(self.resources))
 
     def of_kind(self, kind: str) -> tuple[Desired, ...]:
         return self._by_kind.get(kind, ())
@@ -151,8 +149,7 @@ class Spec:
 # --- live state ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Live:
+class Live(Struct, frozen=True):
     """A resource as the API reports it; `fields` is in the same comparable form as desired.
 
     `links` holds the ids of other resources it uses, by reference key (`{"volume": (id,)}`).
@@ -162,40 +159,37 @@ class Live:
     id: str
     name: str
     status: str
-    fields: Mapping[str, Any] = field(default_factory=frozen_map)
-    links: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_map)
+    fields: Mapping[str, Any] = _EMPTY
+    links: Mapping[str, tuple[str, ...]] = _EMPTY
     parent: str | None = None  # a nested kind's resource: the name of the one it belongs to
     parent_id: str | None = None
     attention: tuple[str, ...] = ()  # what a reviewer should see even with nothing to change
 
-    key: str = field(init=False, repr=False, compare=False)  # computed once: see _set_key
+    key: str = ""  # computed once (a value passed in is replaced): see _set_key
 
     def __post_init__(self) -> None:
         _set_key(self)
 
 
-@dataclass(frozen=True, slots=True)
-class LiveState:
+class LiveState(Struct, frozen=True):
     resources: tuple[Live, ...] = ()
-    _by_kind: Mapping[str, tuple[Live, ...]] = field(init=False, repr=False, compare=False)
+    _by_kind: Mapping[str, tuple[Live, ...]] = _EMPTY  # computed once (see __post_init__)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_by_kind", group_by_kind(self.resources))
+        force_setattr(self, "_by_kind", group_by_kind(self.resources))
 
     def of_kind(self, kind: str) -> tuple[Live, ...]:
         return self._by_kind.get(kind, ())
 
 
-@dataclass(frozen=True, slots=True)
-class DriverVersion:
+class DriverVersion(Struct, frozen=True):
     id: str
     cuda_version: str
     nvidia_driver_version: str
     os: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Region:
+class Region(Struct, frozen=True):
     """One entry of `GET /compute/regions`: what can be created there."""
 
     name: str
@@ -206,8 +200,7 @@ class Region:
 # --- the plan --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class FieldChange:
+class FieldChange(Struct, frozen=True):
     """One field of one resource: `before` is None when unset live, `after` None when removed."""
 
     path: str
@@ -217,12 +210,11 @@ class FieldChange:
 
     def __post_init__(self) -> None:
         # Frozen like every plan value, so a plan read back from JSON compares equal to itself.
-        object.__setattr__(self, "before", freeze(self.before))
-        object.__setattr__(self, "after", freeze(self.after))
+        force_setattr(self, "before", freeze(self.before))
+        force_setattr(self, "after", freeze(self.after))
 
 
-@dataclass(frozen=True, slots=True)
-class Action:
+class Action(Struct, frozen=True):
     """One step of a plan. `body` is what apply sends (create: all fields; update: changed)."""
 
     kind: ActionKind
@@ -232,10 +224,10 @@ class Action:
     status: str | None = None
     changes: tuple[FieldChange, ...] = ()
     reason: str = ""
-    body: Mapping[str, Any] = field(default_factory=frozen_map)
+    body: Mapping[str, Any] = _EMPTY
     notes: tuple[str, ...] = ()
     intended: ActionKind | None = None  # for BLOCKED: what the action would have been
-    refs: Mapping[str, str] = field(default_factory=frozen_map)  # create: spec resources used
+    refs: Mapping[str, str] = _EMPTY  # create: spec resources used
     parent: str | None = None  # a nested kind's action: the name of the resource it belongs to
     also_deletes: tuple[str, ...] = ()  # keys of what a delete or replace takes along
 
@@ -244,8 +236,7 @@ class Action:
         return resource_key(self.resource, self.name, self.parent)
 
 
-@dataclass(frozen=True, slots=True)
-class GpuChange:
+class GpuChange(Struct, frozen=True):
     gpu_type: str
     before: int
     after: int
@@ -254,8 +245,7 @@ class GpuChange:
 # --- money (issue 12): prices in, GPU-hours, costs, commitments and expiry out ---------------
 
 
-@dataclass(frozen=True, slots=True)
-class CapacityChange:
+class CapacityChange(Struct, frozen=True):
     """Committed GPUs of one GPU type and billing type, before → after."""
 
     gpu_type: str
@@ -264,8 +254,7 @@ class CapacityChange:
     after: int
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceCost:
+class ResourceCost(Struct, frozen=True):
     """USD per hour of one planned resource: 0.0 where it does not exist, None when unpriced."""
 
     key: str
@@ -273,8 +262,7 @@ class ResourceCost:
     after: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class CostSummary:
+class CostSummary(Struct, frozen=True):
     """Hourly totals over the priced resources; `unknown` names those without a price."""
 
     currency: str
@@ -286,8 +274,7 @@ class CostSummary:
     priced: int = 0  # how many resources the totals count
 
 
-@dataclass(frozen=True, slots=True)
-class Commitment:
+class Commitment(Struct, frozen=True):
     """Prepaid capacity a delete would forfeit (`ends` None: the API reports no end)."""
 
     key: str
@@ -297,8 +284,7 @@ class Commitment:
     allowed: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Expiry:
+class Expiry(Struct, frozen=True):
     """A dated end: a reservation ending soon, or a `lifecycle.expires_at` that passed."""
 
     key: str
@@ -306,8 +292,7 @@ class Expiry:
     days: float  # from now: negative when it has passed
 
 
-@dataclass(frozen=True, slots=True)
-class Money:
+class Money(Struct, frozen=True):
     capacity: tuple[CapacityChange, ...] = ()
     costs: tuple[ResourceCost, ...] = ()
     cost: CostSummary | None = None  # only with a prices file
@@ -316,14 +301,13 @@ class Money:
     expired: tuple[Expiry, ...] = ()  # lifecycle.expires_at passed: the plan deletes them
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(Struct, frozen=True):
     actions: tuple[Action, ...] = ()
     unchanged: tuple[str, ...] = ()
     unmanaged: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     gpu_changes: tuple[GpuChange, ...] = ()
-    fingerprints: Mapping[str, str] = field(default_factory=frozen_map)
+    fingerprints: Mapping[str, str] = _EMPTY
     project_id: str | None = None
     spec_digest: str = ""
 
@@ -331,8 +315,8 @@ class Plan:
     attention: tuple[str, ...] = ()  # managed resources needing a human (node repairs, …)
     # what the plan was made with (targets, excludes, allow_replace, max_deletes): a saved plan
     # is made again with the same before it runs
-    selection: Mapping[str, Any] = field(default_factory=frozen_map)
-    snapshots: Mapping[str, Any] = field(default_factory=frozen_map)  # redacted live fields
+    selection: Mapping[str, Any] = _EMPTY
+    snapshots: Mapping[str, Any] = _EMPTY  # redacted live fields
     money: Money = Money()
 
     @property
@@ -361,8 +345,7 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
 
 
-@dataclass(frozen=True, slots=True)
-class ActionResult:
+class ActionResult(Struct, frozen=True):
     action: Action
     outcome: Outcome
     message: str = ""
@@ -371,8 +354,7 @@ class ActionResult:
     elapsed: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class ApplyReport:
+class ApplyReport(Struct, frozen=True):
     results: tuple[ActionResult, ...] = ()
     interrupted: bool = False
 

@@ -11,10 +11,11 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from reconciler.frozen import ATOMIC_TYPES
 from reconciler.kinds import TOP_LEVEL, FieldClass
@@ -31,8 +32,7 @@ PRICES_SCHEMA_FILE = "prices.schema.json"
 _MISSING = object()
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
+class Issue(Struct, frozen=True):
     """One problem, addressed by document index and JSON path inside that document.
 
     `at_key`: point at the key rather than the value (unknown fields). `expected`: the JSON

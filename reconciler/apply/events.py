@@ -8,8 +8,9 @@ here; whoever shows them escapes them (`render.show_name`, `render.escape`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
+
+from msgspec import Struct
 
 from reconciler.render import show_name
 
@@ -31,8 +32,7 @@ class Step(StrEnum):
         return self in (Step.DONE, Step.FAILED, Step.NOT_WAITED)
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
+class Progress(Struct, frozen=True):
     """One step of one action: `resource` is the kind's name, `action` the plan's verb."""
 
     resource: str

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from msgspec import Struct
+
 from reconciler.errors import ApiError
 from reconciler.kinds import Endpoints, Kind
 
@@ -24,8 +26,7 @@ class Lister(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class ApplyOptions:
+class ApplyOptions(Struct, frozen=True):
     parallelism: int = 10
     wait: bool = True
     timeout: float = 45 * 60.0  # per resource
@@ -49,8 +50,7 @@ class WaitAbandoned(Exception):
 SettledFn = Callable[[str], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Wait:
+class Wait(Struct, frozen=True):
     """What an action waits for between its calls: one resource to be ready or gone."""
 
     kind: Kind

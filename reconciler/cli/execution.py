@@ -3,13 +3,13 @@ a saved plan made again before it runs."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
+from msgspec import structs
 
 from reconciler.apply import Applier, ApplyOptions
 from reconciler.cli.files import read_plan_file
@@ -92,7 +92,7 @@ def apply_options(settings: Settings, parallelism: int, wait: bool, timeout: flo
 
         speed = settings.sim_speed if settings.sim_speed is not None else DEMO_SPEED
         fast = speed == 0
-        options = dataclasses.replace(
+        options = structs.replace(
             options,
             poll_initial=0.0 if fast else max(0.25, 5.0 / speed),
             poll_max=0.0 if fast else max(1.0, 30.0 / speed),
@@ -191,7 +191,7 @@ def execute_saved_plan(
         )
     selection = options_of(saved)
     forfeit = tuple(sorted({*money.allow_forfeit, *selection.allow_forfeit}))
-    money = dataclasses.replace(money, allow_forfeit=forfeit)
+    money = structs.replace(money, allow_forfeit=forfeit)
     with (
         held(project_lock(settings, lock, spec.project_id), echo_err),
         make_client(settings) as client,

@@ -18,15 +18,15 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from reconciler.errors import ConfigError
 
 POLL = 1.0  # seconds between tries while the lock is held elsewhere
 
 
-@dataclass(frozen=True, slots=True)
-class LockSpec:
+class LockSpec(Struct, frozen=True):
     """What to lock and how long to wait: `url` None is the lock file."""
 
     url: str | None

@@ -10,10 +10,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
+from msgspec import Struct
 
 from reconciler.kinds.values import epoch
 from reconciler.model import DEFAULT_MAX_DELETES, DEFAULT_WARN_EXPIRY, Budget
@@ -31,12 +31,11 @@ Selection = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], int]
 EVERYTHING: Selection = ((), (), (), DEFAULT_MAX_DELETES)
 
 
-@dataclass(frozen=True, slots=True)
-class MoneyFlags:
+class MoneyFlags(Struct, frozen=True):
     """--prices (RECONCILER_PRICES), the budget limits, --allow-forfeit, --warn-expiry, --now."""
 
     prices: str | None = None
-    budget: Budget = field(default_factory=Budget)
+    budget: Budget = Budget()
     allow_forfeit: tuple[str, ...] = ()
     warn_expiry: float = DEFAULT_WARN_EXPIRY  # seconds
     now: float | None = None  # None: the clock
@@ -186,8 +185,7 @@ def parse_duration(text: str) -> float:
 # --- validate / schema (issue 2) -------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
+class Run(Struct, frozen=True):
     """How to execute, from the options apply and destroy share."""
 
     auto_approve: bool

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import click
+from msgspec import Struct
 
 from reconciler.apply import Progress, Step
 from reconciler.apply.poller import Waiting
@@ -174,8 +175,7 @@ class PlainLines:
             self.write(board.summary(now))
 
 
-@dataclass(frozen=True, slots=True)
-class Pace:
+class Pace(Struct, frozen=True):
     """How often the printer looks at the clock, and how often plain lines summarise."""
 
     tick: float = 1.0

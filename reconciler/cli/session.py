@@ -3,7 +3,6 @@ confirmed, executed. Commands stay a few lines by calling these small steps."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -11,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
+from msgspec import structs
 
 from reconciler.cli import echo_err
 from reconciler.cli.files import read_spec_files
@@ -118,7 +118,7 @@ def make_plan(
         wanted = Wanted(spec)  # the spec's side of the comparison, while the API answers
         live = listing.result()
     if project_id != spec.project_id:
-        spec = dataclasses.replace(spec, project_id=project_id)
+        spec = structs.replace(spec, project_id=project_id)
     options = PlanOptions(
         allow_replace,
         max_deletes,

@@ -11,8 +11,9 @@ import http
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, NoReturn
+
+from msgspec import Struct
 
 from reconciler.acyclic import paused_gc
 from reconciler.client.text import escape, truncate
@@ -20,8 +21,7 @@ from reconciler.errors import ApiError, ApiResponseError
 from reconciler.kinds import Endpoints
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(Struct, frozen=True):
     """One HTTP answer, read in full (within the size limit)."""
 
     status: int
@@ -29,8 +29,7 @@ class Answer:
     body: bytes | bytearray  # as read: a 40 MB list answer is not copied
 
 
-@dataclass(frozen=True, slots=True)
-class Shape:
+class Shape(Struct, frozen=True):
     """What every object of one kind must carry, and how a message names such an object."""
 
     noun: str  # "cluster": "cluster 'train-a' lacks ...", "a cluster lacks ..."

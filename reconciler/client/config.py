@@ -11,10 +11,10 @@ import os
 import ssl
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
+from msgspec import Struct
 
 from reconciler.client.text import escape
 from reconciler.errors import ConfigError
@@ -116,8 +116,7 @@ def _no_proxy(entries: str, host: str, port: int) -> bool:
 CREATE_UNKNOWN_STATUSES = frozenset({408, 500, 502, 503, 504})
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RetryPolicy(Struct, frozen=True):
     """How often and how long to retry (DESIGN §7); tests inject instant sleep, not a policy."""
 
     max_retries: int = 4

@@ -10,8 +10,11 @@ the resources that differ. A rule of one kind is a hook of that kind (`reconcile
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from reconciler import kinds
 from reconciler.diff.resource import (
@@ -39,8 +42,7 @@ __all__ = ["DiffResult", "Wanted", "blocked", "compute_actions", "field_changes"
 DESTRUCTIVE = (ActionKind.DELETE, ActionKind.REPLACE)
 
 
-@dataclass(frozen=True, slots=True)
-class DiffResult:
+class DiffResult(Struct, frozen=True):
     actions: tuple[Action, ...]
     unchanged: tuple[str, ...]
     unmanaged: tuple[str, ...]

@@ -7,8 +7,9 @@ Pure. What is particular to a kind is asked of the kind: its field table, texts 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from reconciler.kinds import FieldClass, Kind
 from reconciler.live import comparable_fields

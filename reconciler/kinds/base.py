@@ -7,9 +7,11 @@ and every stage treats a missing hook as "nothing special".
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import force_setattr
 
 from reconciler.model import ActionKind, Region
 
@@ -38,8 +40,7 @@ class _NoDefault:
 NO_DEFAULT: Any = _NoDefault()
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
+class Field(Struct, frozen=True):
     """One row of a kind's field table."""
 
     name: str  # the spec's (and the create body's) name
@@ -62,8 +63,7 @@ class Field:
         return self.live or self.name
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoints:
+class Endpoints(Struct, frozen=True):
     """Where a kind lives in the API and how its answers are shaped."""
 
     collection: str  # GET lists, POST creates; `{collection}/{id}` gets, puts, deletes
@@ -76,8 +76,7 @@ class Endpoints:
     noun: str = ""  # what a message calls one object; "" reads it off `id_key` (cluster_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Statuses:
+class Statuses(Struct, frozen=True):
     """What a kind's `status` values mean to the plan and to apply."""
 
     default: str = "unknown"  # when an answer carries none
@@ -86,11 +85,10 @@ class Statuses:
     failed: frozenset[str] = frozenset()  # will not become ready by itself: apply fails
     unhealthy: frozenset[str] = frozenset()  # flagged in plans
     provisioning_prefixes: tuple[str, ...] = ()  # an update waits these out before sending
-    explanations: Mapping[str, str] = field(default_factory=dict)  # status → what it means
+    explanations: Mapping[str, str] = {}  # status → what it means
 
 
-@dataclass(frozen=True, slots=True)
-class Ref:
+class Ref(Struct, frozen=True):
     """A reference by name from one kind to another: `volume: team-data` in a cluster."""
 
     key: str  # the spec key, and the key in Desired.refs / Action.refs / Live.links
@@ -100,16 +98,14 @@ class Ref:
     live_id: str  # the id key inside each item of that list
 
 
-@dataclass(frozen=True, slots=True)
-class Parent:
+class Parent(Struct, frozen=True):
     """A nested kind lives inside resources of another kind: add-ons inside clusters."""
 
     kind: str  # the parent kind
     key: str  # the parent's spec item key, create body key and answer key for the list
 
 
-@dataclass(frozen=True, slots=True)
-class Texts:
+class Texts(Struct, frozen=True):
     """A kind's own words in plans (kept byte-identical to what users already see)."""
 
     update_reason: str = "fields differ from the spec"
@@ -118,8 +114,7 @@ class Texts:
     ungoverned: str = "{fields} of {names} is set by the API, not by the spec: not compared"
 
 
-@dataclass(frozen=True, slots=True)
-class CostBasis:
+class CostBasis(Struct, frozen=True):
     """What a resource is billed by: a price row's key and how many GPUs it holds."""
 
     gpu_type: str
@@ -128,8 +123,7 @@ class CostBasis:
     gpus: int
 
 
-@dataclass(frozen=True, slots=True)
-class Prepaid:
+class Prepaid(Struct, frozen=True):
     """A prepaid reservation that has not ended (`ends` None: the API reports no end)."""
 
     billing_type: str
@@ -149,8 +143,7 @@ UpdateGuard = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
 CatalogueCheck = Callable[[Mapping[str, Any], Mapping[str, Region]], str | None]
 
 
-@dataclass(frozen=True, slots=True)
-class Hooks:
+class Hooks(Struct, frozen=True):
     """The rules only some kinds have; None means the kind has no such rule."""
 
     # (spec defaults, spec item, is it present) → its fields as the API names them: defaults
@@ -198,8 +191,7 @@ class Hooks:
     export: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Kind:
+class Kind(Struct, frozen=True, eq=False):
     """One resource kind, as every stage of the pipeline sees it."""
 
     name: str  # "cluster": in plans, keys (`cluster.train-a`) and messages
@@ -215,19 +207,20 @@ class Kind:
     replace_needs_consent: bool = True  # a replace is blocked unless the spec or a flag allows it
     texts: Texts = Texts()
     hooks: Hooks = Hooks()
-    by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
-    by_live_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
-    unreported_matches: frozenset[str] = field(init=False, repr=False, compare=False)
-    echoed_whole: frozenset[str] = field(init=False, repr=False, compare=False)
+    # Worked out in __post_init__ from the fields above (a value passed in is replaced).
+    by_name: Mapping[str, Field] = {}
+    by_live_name: Mapping[str, Field] = {}
+    unreported_matches: frozenset[str] = frozenset()
+    echoed_whole: frozenset[str] = frozenset()
     # Precomputed for the hottest loop of a large plan (live.comparable_fields).
-    compared_by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
-    compared_by_live_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
-    server_defaults: tuple[tuple[str, Any], ...] = field(init=False, repr=False, compare=False)
+    compared_by_name: Mapping[str, Field] = {}
+    compared_by_live_name: Mapping[str, Field] = {}
+    server_defaults: tuple[tuple[str, Any], ...] = ()
     #: Keys of a spec item that are the tool's, not the API's fields.
-    tool_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+    tool_keys: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
+        set_ = force_setattr
         set_(self, "by_name", {f.name: f for f in self.fields})
         set_(self, "by_live_name", {f.live_name: f for f in self.fields})
         set_(

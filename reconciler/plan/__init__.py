@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from reconciler import kinds
 from reconciler.diff import Wanted, blocked, compute_actions
@@ -79,8 +81,7 @@ BLOCKED_RANK = 9
 DESTRUCTIVE = (ActionKind.DELETE, ActionKind.REPLACE)
 
 
-@dataclass(frozen=True, slots=True)
-class PlanOptions:
+class PlanOptions(Struct, frozen=True):
     allow_replace: tuple[str, ...] = ()
     max_deletes: int = DEFAULT_MAX_DELETES
     targets: tuple[str, ...] = ()
@@ -88,7 +89,7 @@ class PlanOptions:
     # money and time (issue 12): `now` in epoch seconds, injected (None: nothing expires)
     now: float | None = None
     prices: PriceTable | None = None
-    budget: Budget = field(default_factory=Budget)  # the command line's; else the spec's
+    budget: Budget = Budget()  # the command line's; else the spec's
     allow_forfeit: tuple[str, ...] = ()
     warn_expiry: float = DEFAULT_WARN_EXPIRY  # seconds
 
@@ -225,10 +226,11 @@ def check_selection(spec: Spec, live: LiveState, options: PlanOptions) -> None:
 
 
 def build_plan(
-    spec: Spec, live: LiveState, options: PlanOptions = PlanOptions(), wanted: Wanted | None = None
+    spec: Spec, live: LiveState, options: PlanOptions | None = None, wanted: Wanted | None = None
 ) -> Plan:
     """The reviewed plan: actions ordered, safety rules applied, touched resources pinned.
     `wanted`: `Wanted(spec)`, when it was worked out before (while the API answered)."""
+    options = options if options is not None else PlanOptions()
     check_selection(spec, live, options)
     spec, expired = expire(spec, options.now)
     result = compute_actions(spec, live, options.allow_replace, wanted)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from reconciler import kinds
 from reconciler.kinds.base import CostBasis
@@ -34,8 +35,7 @@ HOURS_PER_MONTH = 730
 CONTRIBUTORS_SHOWN = 3
 
 
-@dataclass(frozen=True, slots=True)
-class Billed:
+class Billed(Struct, frozen=True):
     """Resources billed by GPU: what they are billed by before and after the plan. A touched
     row is one resource; an untouched row stands for every live resource the plan leaves as
     it is with the same basis (`keys`), so a large fleet is a handful of rows."""

@@ -7,7 +7,8 @@ Without `now` nothing expires and no reservation counts as ended (the safe side)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from reconciler import kinds
 from reconciler.diff import blocked

@@ -8,10 +8,10 @@ handled without a further call, and the collection being read lives in attribute
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from msgspec import Struct
 
 from reconciler.spec.scalars import (
     SCALAR_TAGS,
@@ -48,8 +48,7 @@ class Fatal(Exception):
         self.line, self.col, self.message = line, col, message
 
 
-@dataclass(frozen=True, slots=True)
-class _Skip:
+class _Skip(Struct, frozen=True):
     """Pending value of a duplicate key: read, then dropped."""
 
     name: str

@@ -8,8 +8,9 @@ know, and one row per (GPU type, billing type, region).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from reconciler.errors import SpecError
 from reconciler.model import Location
@@ -19,8 +20,7 @@ from reconciler.spec.reader import File, Reader, format_path, locate, read_file
 ANY_REGION = "*"
 
 
-@dataclass(frozen=True, slots=True)
-class PriceRow:
+class PriceRow(Struct, frozen=True):
     gpu_type: str
     billing_type: str
     region: str  # "*": any region without a row of its own
@@ -28,8 +28,7 @@ class PriceRow:
     location: Location | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PriceTable:
+class PriceTable(Struct, frozen=True):
     """A prices file: where its numbers come from, and its rows."""
 
     currency: str

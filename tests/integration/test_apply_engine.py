@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from datetime import UTC, datetime
 
 import pytest
+from msgspec import structs
 
 from reconciler.apply import Applier, ApplyOptions
 from reconciler.apply.events import Progress, Step
@@ -171,7 +171,7 @@ def test_no_wait_sends_and_does_not_poll(
     spec = make_spec(desired("a"), desired("b"))
     plan, live = plan_against(api, spec)
     before = list_calls(sim_state)
-    options = dataclasses.replace(FAST, wait=False)
+    options = structs.replace(FAST, wait=False)
     report = make_applier(api, fake_clock, options).run(plan, live)
     assert [r.outcome for r in report.results] == [Outcome.DONE, Outcome.DONE]
     assert list_calls(sim_state) == (before[0] + 1, before[1])
@@ -183,7 +183,7 @@ def test_parallelism_one_still_converges(
 ) -> None:
     """--parallelism 1 runs actions one at a time and reaches the same end state."""
     spec = make_spec(*(desired(f"p{i}") for i in range(4)))
-    _, report = apply_spec(api, spec, fake_clock, dataclasses.replace(FAST, parallelism=1))
+    _, report = apply_spec(api, spec, fake_clock, structs.replace(FAST, parallelism=1))
     assert report.count(Outcome.DONE) == 4
     assert not plan_against(api, spec)[0].has_changes
 
@@ -208,7 +208,7 @@ def _apply_creates(n: int) -> tuple[int, int]:
             time.sleep(0.001)
         clock.sleep(seconds)
 
-    options = dataclasses.replace(FAST, parallelism=max(n, 1))
+    options = structs.replace(FAST, parallelism=max(n, 1))
     applier = Applier(api, options=options, clock=clock, sleep=poller_sleep)
     report = applier.run(plan, live)
     assert report.count(Outcome.DONE) == n

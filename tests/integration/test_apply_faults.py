@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
+from msgspec import structs
 
 from reconciler.client import Client
 from reconciler.model import ActionKind, Desired, Ensure, Outcome, Spec, frozen_map
@@ -161,7 +160,7 @@ def test_stuck_phase_fails_with_the_phase(sim_state: SimState, fake_clock: FakeC
     api = sim_api(SimTransport(sim_state, sleep=fake_clock.sleep), fake_clock)
     hook = on_waiting(sim_state, lambda cid: sim_state.stick(cid, "InstallingDrivers"))
     # Longer than any normal phase at speed 1 (420 s), far shorter than the timeout.
-    options = dataclasses.replace(FAST, stall_limit=600.0, timeout=7200.0)
+    options = structs.replace(FAST, stall_limit=600.0, timeout=7200.0)
     _, report = apply_spec(
         api, make_spec(desired("stuck"), desired("fine")), fake_clock, options, progress=hook
     )
@@ -179,7 +178,7 @@ def test_timeout_fails_with_the_last_phase(sim_state: SimState, fake_clock: Fake
     api = sim_api(SimTransport(sim_state, sleep=fake_clock.sleep), fake_clock)
     hook = on_waiting(sim_state, lambda cid: sim_state.stick(cid, "WaitingForSubnet"))
     # WaitingForSubnet starts 600 s in (speed 1); the stall limit is out of reach.
-    options = dataclasses.replace(FAST, stall_limit=10_000.0, timeout=900.0)
+    options = structs.replace(FAST, stall_limit=10_000.0, timeout=900.0)
     _, report = apply_spec(api, make_spec(desired("slow")), fake_clock, options, progress=hook)
     (result,) = report.results
     assert result.outcome is Outcome.FAILED

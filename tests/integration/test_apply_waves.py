@@ -3,9 +3,10 @@ settles every wait, and dependants start when what they depend on has settled. F
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
+
+from msgspec import structs
 
 from reconciler.apply import Applier, Progress, Step
 from reconciler.apply.poller import Waiting
@@ -46,7 +47,7 @@ def wave(n: int, parallelism: int) -> tuple[int, int, list[int], float]:
     def on_poll(still: list[Waiting]) -> None:
         after_polls.append(len(still))
 
-    options = dataclasses.replace(FAST, parallelism=parallelism)
+    options = structs.replace(FAST, parallelism=parallelism)
     applier = Applier(
         api, options=options, clock=clock, sleep=sleep, progress=on_event, on_poll=on_poll
     )
@@ -91,7 +92,7 @@ def test_interrupt_at_parallelism_one_reports_every_sent_create(
         until(lambda: len(waits) == 5)
         fake_clock.sleep(seconds)
 
-    options = dataclasses.replace(FAST, parallelism=1)
+    options = structs.replace(FAST, parallelism=1)
     applier = Applier(api, options=options, clock=fake_clock, sleep=sleep, progress=on_event)
     report = applier.run(plan, live)
     assert report.interrupted

@@ -3,7 +3,6 @@ terminal, "not waited for" after Ctrl-C, and plans that name what is not ready."
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -13,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from msgspec import structs
 
 from reconciler.apply import Applier, Progress, Step
 from reconciler.cli.progress import PlainLines, ProgressPrinter
@@ -77,7 +77,7 @@ def test_fifty_clusters_ten_minutes_off_a_terminal_bounded_lines(
 
     applier = Applier(
         api,
-        options=dataclasses.replace(FAST, parallelism=50),
+        options=structs.replace(FAST, parallelism=50),
         clock=fake_clock,
         sleep=sleep,
         progress=printer.event,

@@ -7,8 +7,9 @@ the JSON objects the list endpoints return, so tests go through `live.py` like p
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from reconciler.kinds import FieldClass
 from reconciler.kinds.cluster import KIND as CLUSTER

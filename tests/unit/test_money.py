@@ -7,9 +7,9 @@ so no test depends on today's date. The prices are test fixtures, not real price
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
+from msgspec.structs import replace
 
 from reconciler.errors import SpecError, UnsafePlanError
 from reconciler.kinds.values import epoch
