@@ -166,9 +166,8 @@ class Hooks(Struct, frozen=True):
     update_body: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     update_guard: UpdateGuard | None = None
     catalogue: CatalogueCheck | None = None
-    # comparable live fields → (GPU type, count) it holds, for the plan's capacity line
-    capacity: Callable[[Mapping[str, Any]], tuple[str, int]] | None = None
-    # comparable fields → what it is billed by (the plan's GPU-hours and cost)
+    # comparable fields → what it is billed by and the GPUs it holds (the plan's GPU line,
+    # GPU-hours and cost)
     cost_basis: Callable[[Mapping[str, Any]], CostBasis] | None = None
     # (live comparable fields, now in epoch seconds or None) → the prepaid reservation a
     # delete or replace would forfeit, or None

@@ -262,7 +262,6 @@ KIND = Kind(
         complete_desired=complete_desired,
         ungoverned=ungoverned,
         catalogue=compute_problem,
-        capacity=capacity,
         cost_basis=cost_basis,
         prepaid=prepaid,
         settles_later=settles_later,

@@ -7,7 +7,7 @@ that belongs to one kind is that kind's hook or data (`reconciler.kinds`).
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,6 @@ from reconciler.model import (
     ActionKind,
     Budget,
     Ensure,
-    GpuChange,
     Lifecycle,
     LiveState,
     Money,
@@ -36,7 +35,7 @@ from reconciler.model import (
     frozen_map,
     thaw,
 )
-from reconciler.plan.cost import assess, billed, budget_refusals, capacity_changes
+from reconciler.plan.cost import assess, billed, budget_refusals, capacity_changes, gpu_changes
 from reconciler.plan.dated import (
     expire,
     guard_forfeits,
@@ -173,43 +172,6 @@ def raise_if_unsafe(plan: Plan) -> None:
         raise UnsafePlanError("plan blocked by a safety rule:\n  " + "\n  ".join(reasons))
 
 
-# --- capacity ---------------------------------------------------------------------------------
-
-
-def gpu_changes(live: LiveState, actions: Iterable[Action]) -> tuple[GpuChange, ...]:
-    """GPUs per type before → after, from the kinds that hold capacity."""
-    before: Counter[str] = Counter()
-    by_id = {}
-    for kind in kinds.KINDS:
-        if kind.hooks.capacity is None:
-            continue
-        for resource in live.of_kind(kind.name):
-            by_id[(kind.name, resource.id)] = resource
-            if resource.status != kind.statuses.deleting:
-                gpu_type, count = kind.hooks.capacity(resource.fields)
-                before[gpu_type] += count
-    after = Counter(before)
-    for action in actions:
-        capacity = kinds.get(action.resource).hooks.capacity
-        if capacity is None or action.kind is ActionKind.BLOCKED:
-            continue
-        old = by_id.get((action.resource, action.resource_id or ""))
-        if old and action.kind in (*DESTRUCTIVE, ActionKind.UPDATE):
-            gpu_type, count = capacity(old.fields)
-            after[gpu_type] -= count
-        if action.kind in (ActionKind.CREATE, ActionKind.REPLACE):
-            gpu_type, count = capacity(action.body)
-            after[gpu_type] += count
-        if action.kind is ActionKind.UPDATE and old:
-            gpu_type, count = capacity({**old.fields, **action.body})
-            after[gpu_type] += count
-    return tuple(
-        GpuChange(t, before[t], after[t])
-        for t in sorted(set(before) | set(after))
-        if before[t] != after[t]
-    )
-
-
 # --- building ---------------------------------------------------------------------------------
 
 
@@ -267,7 +229,7 @@ def build_plan(
         unchanged=result.unchanged,
         unmanaged=result.unmanaged,
         notes=(*result.notes, *looks_dropped(spec, result.unmanaged)),
-        gpu_changes=gpu_changes(live, actions),
+        gpu_changes=gpu_changes(rows),
         fingerprints=frozen_map({k: fingerprint(v) for k, v in touched.items()}),
         snapshots=freeze(touched),
         project_id=spec.project_id,

@@ -21,6 +21,7 @@ from reconciler.model import (
     Budget,
     CapacityChange,
     CostSummary,
+    GpuChange,
     Live,
     LiveState,
     Money,
@@ -101,6 +102,22 @@ def capacity_changes(rows: Iterable[Billed]) -> tuple[CapacityChange, ...]:
         CapacityChange(gpu_type, billing, before[(gpu_type, billing)], after[(gpu_type, billing)])
         for gpu_type, billing in sorted(set(before) | set(after))
         if before[(gpu_type, billing)] != after[(gpu_type, billing)]
+    )
+
+
+def gpu_changes(rows: Iterable[Billed]) -> tuple[GpuChange, ...]:
+    """GPUs per GPU type before → after, where they differ: the capacity changes folded over
+    the billing types (the plan's GPU line). One pass over the live resources serves both."""
+    before: Counter[str] = Counter()
+    after: Counter[str] = Counter()
+    for row in rows:
+        for side, counter in ((row.before, before), (row.after, after)):
+            if side is not None:
+                counter[side.gpu_type] += side.gpus * row.count
+    return tuple(
+        GpuChange(t, before[t], after[t])
+        for t in sorted(set(before) | set(after))
+        if before[t] != after[t]
     )
 
 

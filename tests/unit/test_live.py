@@ -203,8 +203,9 @@ def test_parse_cluster_reads_identity_volumes_and_gpus() -> None:
     )
     assert (cluster.id, cluster.name, cluster.status) == ("c-1", "train-a", "Degraded")
     assert cluster.links["volume"] == ("v-1", "v-2")
-    assert CLUSTER.hooks.capacity is not None
-    assert CLUSTER.hooks.capacity(cluster.fields) == ("H200_SXM", 8)
+    assert CLUSTER.hooks.cost_basis is not None
+    basis = CLUSTER.hooks.cost_basis(cluster.fields)
+    assert (basis.gpu_type, basis.gpus) == ("H200_SXM", 8)
     assert cluster.fields["gpu_type"] == "H200_SXM"
     assert "kube_config" not in cluster.fields
 
