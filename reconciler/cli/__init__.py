@@ -7,19 +7,18 @@ files.py, and what apply prints while it works in progress.py.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import importlib
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from reconciler import __version__
+from reconciler.cli.process import leave, tuned_gc
 from reconciler.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -319,25 +318,6 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-#: Cyclic GC thresholds while a command runs (CPython's default is 700, 10, 10). A plan of
-#: 10,000 clusters allocates millions of acyclic dicts and lists (the API's JSON, the model);
-#: at the default their collections rescan them again and again, a third of the plan's time.
-GC_THRESHOLDS = (50_000, 20, 20)
-
-
-@contextlib.contextmanager
-def tuned_gc() -> Iterator[None]:
-    """GC_THRESHOLDS for the command; then the previous ones, and what read_live froze thawed
-    (tests call `main` in-process)."""
-    previous = gc.get_threshold()
-    gc.set_threshold(*GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*previous)
-        gc.unfreeze()
-
-
 class _StderrNotices(logging.Handler):
     """The client's warnings (the one retry notice) as plain lines on stderr."""
 
@@ -353,13 +333,14 @@ def _print_client_notices() -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console script: run the group, turn every error into one line and an exit code. As
-    the program (`argv` None) it freezes what is left out of CPython's last collection at
-    exit (~40 ms after a 10,000-cluster plan); in-process callers (tests) keep theirs."""
+    the program (`argv` None) it leaves without CPython's teardown (`process.leave`); in-process
+    callers (tests) get the SystemExit."""
     try:
         _main(argv)
-    finally:
+    except SystemExit as exc:
         if argv is None:
-            gc.freeze()
+            leave(exc.code)
+        raise
 
 
 def _main(argv: Sequence[str] | None) -> None:

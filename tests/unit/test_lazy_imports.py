@@ -93,25 +93,61 @@ def test_plan_sends_its_list_calls_before_it_imports_the_planning_code() -> None
     assert {"reconciler.cli.listing", "reconciler.live", "reconciler.model"} <= loaded
 
 
-def test_the_program_freezes_what_is_left_and_in_process_callers_keep_their_collector() -> None:
-    """Run as the program, `main` leaves the objects alive at exit out of the last garbage
-    collection (gc.freeze); called with arguments (tests, in-process) it does not."""
+def _run_probe(*args: str) -> subprocess.CompletedProcess[str]:
+    """`main` in a fresh interpreter, as the program or in-process: an exit handler reports,
+    `os._exit` says when it ends the process, a `thread` argument starts a thread that is
+    still running at the end."""
     probe = (
-        "import atexit, gc, sys\n"
+        "import atexit, os, sys, threading, time\n"
         "from reconciler.cli import main\n"
-        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0, file=sys.stderr))\n"
-        "if sys.argv[1:] == ['in-process']:\n"
+        "real_exit = os._exit\n"
+        "def fast_exit(code):\n"
+        "    os.write(2, f'os._exit {code}\\n'.encode())\n"
+        "    real_exit(code)\n"
+        "os._exit = fast_exit\n"
+        "atexit.register(lambda: print('exit handler ran', file=sys.stderr))\n"
+        "def late():\n"
+        "    time.sleep(0.3)\n"
+        "    os.write(2, b'thread done\\n')\n"
+        "if sys.argv[1] == 'thread':\n"
+        "    threading.Thread(target=late).start()\n"
+        "if sys.argv[1] == 'in-process':\n"
         "    try:\n"
-        "        main(['--version'])\n"
-        "    except SystemExit:\n"
-        "        pass\n"
+        "        main(sys.argv[2:])\n"
+        "    except SystemExit as exc:\n"
+        "        print('in-process exit', exc.code, file=sys.stderr)\n"
         "else:\n"
-        "    sys.argv = ['reconciler', '--version']\n"
+        "    sys.argv = ['reconciler', *sys.argv[2:]]\n"
         "    main()\n"
     )
-    for how, frozen in (("program", True), ("in-process", False)):
-        done = subprocess.run(
-            [sys.executable, "-c", probe, how], capture_output=True, text=True, check=False
-        )
-        assert done.returncode == 0, done.stderr
-        assert f"frozen {frozen}" in done.stderr
+    return subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize(("args", "code"), [(("--help",), 0), (("plan", "--nope"), 64)])
+def test_the_program_ends_with_os_exit_after_its_output_and_exit_handlers(
+    args: tuple[str, ...], code: int
+) -> None:
+    """As the program, `main` ends the process with os._exit (process.leave: no teardown),
+    after the exit handlers ran and everything it printed was written; the code is kept."""
+    done = _run_probe("program", *args)
+    assert done.returncode == code, done.stderr
+    assert done.stderr.endswith(f"exit handler ran\nos._exit {code}\n"), done.stderr
+    if code == 0:
+        usual = _run_probe("in-process", *args).stdout
+        assert done.stdout.split("\n", 1)[1] == usual.split("\n", 1)[1]  # after Usage: -c
+        assert "Commands:" in done.stdout
+    else:
+        assert done.stderr.startswith("Error: No such option '--nope'")
+
+
+def test_in_process_callers_and_a_running_thread_get_the_usual_exit() -> None:
+    """Called with arguments (tests), `main` raises SystemExit; with another thread still
+    running, the program exits as usual: the interpreter waits for the thread."""
+    in_process = _run_probe("in-process", "--version")
+    assert in_process.returncode == 0
+    assert "in-process exit 0" in in_process.stderr and "os._exit" not in in_process.stderr
+    threaded = _run_probe("thread", "--version")
+    assert threaded.returncode == 0, threaded.stderr
+    assert "thread done" in threaded.stderr and "os._exit" not in threaded.stderr
