@@ -20,10 +20,16 @@ LEGACY_DRIVER_VERSIONS: Mapping[str, tuple[str, str]] = {
 }
 
 
+#: The older names `translate_legacy` reads: a spec item with none of them is taken as it is.
+LEGACY_KEYS = frozenset({"driver_version", "auto_scaled", "gpu_node_failover_enabled"})
+
+
 def translate_legacy(fields: Mapping[str, Any]) -> dict[str, Any]:
     """Older API names → current ones: driver_version → the cuda/driver pair, auto_scaled →
     auto_scale; gpu_node_failover_enabled (removed from the API) is dropped."""
     result = dict(fields)
+    if LEGACY_KEYS.isdisjoint(result):
+        return result
     if "driver_version" in result:
         legacy = result.pop("driver_version")
         # An unknown value is reported by the schema; "?" keeps the rules from adding noise.
@@ -40,9 +46,23 @@ def translate_legacy(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 def merge_cluster(defaults: Mapping[str, Any] | None, cluster: Mapping[str, Any]) -> dict[str, Any]:
     """Defaults under the cluster (cluster keys win), each side translated first."""
-    merged = translate_legacy(defaults or {})
-    merged.update(translate_legacy(cluster))
+    merged = dict(_translated_defaults(defaults or {}))
+    merged.update(cluster if LEGACY_KEYS.isdisjoint(cluster) else translate_legacy(cluster))
     return merged
+
+
+#: The last `defaults:` translated, and what it was translated from (held, so that identity
+#: stands for it): every cluster of a file merges the same one (10,000 translations a plan).
+_last_defaults: tuple[Mapping[str, Any], dict[str, Any]] = ({}, {})
+
+
+def _translated_defaults(defaults: Mapping[str, Any]) -> Mapping[str, Any]:
+    global _last_defaults
+    source, translated = _last_defaults
+    if source is not defaults:
+        translated = translate_legacy(defaults)
+        _last_defaults = (defaults, translated)
+    return translated
 
 
 def legacy_warnings(item: Mapping[str, Any]) -> list[tuple[str, str]]:
