@@ -7,7 +7,7 @@ the same way; a kind's own spec rules (defaults, older names) are its `spec_item
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -25,7 +25,7 @@ from reconciler.model import (
     Spec,
     frozen_map,
 )
-from reconciler.spec.reader import File, locate
+from reconciler.spec.reader import File, Node, locate
 from reconciler.spec.rules import MergedItems
 
 
@@ -50,8 +50,10 @@ def build_spec(
             prune = Prune(bool(raw_prune.get("enabled", False)), raw_prune.get("name_prefix"))
         defaults: Mapping[str, Any] = document.get("defaults", {})
         for kind in TOP_LEVEL:
+            nodes = _item_nodes(file, kind.plural)
             for index, item in enumerate(document.get(kind.plural, ())):
-                resources += _build(kind, file, (kind.plural, index), item, defaults, merged)
+                where = (kind.plural, index)
+                resources += _build(kind, file, where, item, defaults, merged, nodes(index))
     project_id, prices = spec_settings(files)
     return Spec(
         resources=tuple(resources),
@@ -83,10 +85,13 @@ def _build(
     item: Mapping[str, Any],
     defaults: Mapping[str, Any],
     memo: MergedItems,
+    node: Node | None = None,
     parent: str | None = None,
 ) -> list[Desired]:
-    """The item as a Desired resource, followed by the resources nested in it (add-ons)."""
-    node, _ = locate(file.node, path, False)
+    """The item as a Desired resource, followed by the resources nested in it (add-ons).
+    `node`: the item's node of marks, when the caller has it (else found from `path`)."""
+    if node is None:
+        node, _ = locate(file.node, path, False)
     ensure = _ENSURE[item.get("ensure", "present")]
     prepare = kind.hooks.spec_item
     if ensure is Ensure.PRESENT:
@@ -113,8 +118,19 @@ def _build(
         else:
             path_of_items = (*path, key)
         for index, sub in enumerate(merged.get(key) or ()):
-            built += _build(child, file, (*path_of_items, index), sub, {}, memo, built[0].name)
+            where = (*path_of_items, index)
+            built += _build(child, file, where, sub, {}, memo, parent=built[0].name)
     return built
+
+
+def _item_nodes(file: File, key: str) -> Callable[[int], Node | None]:
+    """index → the node of marks of item `index` of the list `key` of a file (None: look it
+    up by its path): one lookup of the list, not a walk from the root per item (10,000)."""
+    found, whole = locate(file.node, (key,), False)
+    children = found[2] if whole and len(found) > 2 else None
+    if not isinstance(children, list):
+        return lambda index: None
+    return lambda index: children[index] if index < len(children) else None
 
 
 @cache
