@@ -6,6 +6,7 @@ Pure. What is particular to a kind is asked of the kind: its field table, texts 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -131,9 +132,10 @@ def wanted_fields(kind: Kind, desired: Desired) -> dict[str, Any]:
     return plain
 
 
-#: The compared fields of a resource whose wanted values are all scalars, as (keys, values):
-#: its live twin matches when `[live.fields.get(k) for k in keys] == values` (see `unchanged`).
-Probe = tuple[tuple[str, ...], list[Any]]
+#: The compared fields of a resource whose wanted values are all scalars, as (keys, read,
+#: values): its live twin matches when `read(live.fields) == values`, `read` an itemgetter of
+#: the keys that gives a tuple (see `unchanged`).
+Probe = tuple[tuple[str, ...], Callable[[Mapping[str, Any]], Any], tuple[Any, ...]]
 
 
 def scalar_probe(kind: Kind, plain: Mapping[str, Any]) -> Probe | None:
@@ -144,16 +146,31 @@ def scalar_probe(kind: Kind, plain: Mapping[str, Any]) -> Probe | None:
         return None
     if any(type(v) not in SCALAR_TYPES for v in plain.values()):
         return None
-    return tuple(plain), list(plain.values())
+    keys = tuple(plain)
+    if not keys:
+        return keys, _read_nothing, ()
+    # itemgetter of one key gives the value, not a 1-tuple: read two (the key twice) instead.
+    twice = 2 if len(keys) == 1 else 1
+    return keys, operator.itemgetter(*keys * twice), tuple(plain.values()) * twice
+
+
+def _read_nothing(fields: Mapping[str, Any]) -> tuple[()]:
+    return ()
 
 
 def unchanged(probe: Probe, live: Live) -> bool:
     """True when `live` holds the probe's values: `compare` would find its two sides equal
     (a scalar needs no projection, and a frozen live value equals a scalar no more than its
-    thawed twin does). One C-level pass instead of a dict of thawed values per resource: the
-    hottest loop of a 10,000-cluster plan, of which ~99 % has nothing to change."""
-    keys, values = probe
-    return list(map(live.fields.get, keys)) == values
+    thawed twin does). One C-level read instead of a dict of thawed values per resource: the
+    hottest loop of a 10,000-cluster plan, of which ~99 % has nothing to change (an
+    itemgetter reads a read-only mapping 3x faster than its `get` does, key by key). A field
+    the live side lacks reads as None, as `compare` reads it."""
+    keys, read, values = probe
+    try:
+        return bool(read(live.fields) == values)
+    except KeyError:
+        have = live.fields.get
+        return tuple(have(k) for k in keys) == values[: len(keys)]
 
 
 def compare(

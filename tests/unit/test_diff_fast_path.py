@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.diff import Wanted, compute_actions
-from reconciler.diff.resource import compare
+from reconciler.diff.resource import compare, scalar_probe, unchanged
 from reconciler.kinds.cluster import KIND as CLUSTER
 from reconciler.kinds.cluster import cost_basis
 from reconciler.model import ActionKind, Live, LiveState, freeze
@@ -99,3 +100,23 @@ def test_items_that_differ_by_name_share_their_maps_and_only_they() -> None:
     assert of["f"] is not of["a"] and type(of["f"]["num_gpus"]) is float
     assert "num_gpus" in of["a"] and "num_gpus" not in of["i"]
     assert of["n"] == of["m"] and of["n"] is not of["m"]
+
+
+@pytest.mark.parametrize(
+    ("wanted", "live", "same"),
+    [
+        ({}, {"num_gpus": 8}, True),  # nothing compared: nothing differs
+        ({"num_gpus": 8}, {"num_gpus": 8, "region": "x"}, True),  # one key: read as a pair
+        ({"num_gpus": 8}, {"num_gpus": 16}, False),
+        ({"num_gpus": 8}, {}, False),  # absent live: read as None
+        ({"num_gpus": 8, "region": "x"}, {"num_gpus": 8, "region": "x"}, True),
+        ({"num_gpus": 8, "region": "x"}, {"num_gpus": 8}, False),
+        ({"num_gpus": 8, "region": "x"}, {"num_gpus": 8, "region": "y"}, False),
+    ],
+)
+def test_the_probe_reads_none_one_or_many_fields_and_absent_ones_as_none(
+    wanted: dict[str, Any], live: dict[str, Any], same: bool
+) -> None:
+    probe = scalar_probe(CLUSTER, wanted)
+    assert probe is not None
+    assert unchanged(probe, live_cluster(live)) is same
