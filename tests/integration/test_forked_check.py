@@ -75,6 +75,45 @@ def test_the_child_s_check_is_this_process_s_own(files: list[tuple[str, bytes]])
     assert got.build() == here.build()
 
 
+NESTED = """\
+version: 1
+defaults:
+  region: us-central-8
+  gpu_type: H100_SXM
+  cuda_version: "12.6"
+  nvidia_driver_version: "560"
+  billing_type: ON_DEMAND
+  num_gpus: 8
+  add_ons:
+    - add_on_type: headlamp
+      name: dash
+clusters:
+  - cluster_name: inherits
+  - cluster_name: own
+    add_ons:
+      - add_on_type: headlamp
+        name: metrics
+  - cluster_name: plain
+    add_ons: []
+"""
+
+
+def test_the_child_keeps_the_marks_the_build_reads() -> None:
+    """The child sends an item's marks only when it nests add-ons: every resource, add-ons
+    inherited from defaults and declared in the item, keeps the Location the build here gives."""
+    files = [("spec.yaml", NESTED.encode())]
+    got = ForkedCheck(files).result()
+    assert isinstance(got, CheckedSpec)
+    items = got.files[0].node[2]["clusters"][2]
+    assert [len(mark[2]) for mark in items] == [0, 2, 2]  # its marks only where it nests
+    built, here = got.build(), check_spec(files).build()
+    assert built == here
+    located = {(d.parent, d.name): (d.location.line, d.location.column) for d in built.resources}
+    assert located[("inherits", "dash")] == (10, 7)  # the defaults' item
+    assert located[("own", "metrics")] == (16, 9)
+    assert located[(None, "plain")] == (18, 5)
+
+
 def test_the_legacy_warning_comes_from_the_child() -> None:
     got = ForkedCheck([("legacy.yaml", LEGACY.encode())]).result()
     assert got is not None and any("driver_version: deprecated" in w for w in got.warnings)
