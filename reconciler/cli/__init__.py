@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from reconciler import __version__
-from reconciler.cli.process import leave, tuned_gc
+from reconciler.cli.process import leave, run_as_program, tuned_gc
 from reconciler.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -335,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console script: run the group, turn every error into one line and an exit code. As
     the program (`argv` None) it leaves without CPython's teardown (`process.leave`); in-process
     callers (tests) get the SystemExit."""
+    if argv is None:
+        run_as_program()
     try:
         _main(argv)
     except SystemExit as exc:

@@ -47,3 +47,23 @@ def leave(code: object) -> None:
     except (OSError, ValueError):
         return
     os._exit(code)
+
+
+#: What a command holds until the process ends, when it runs as the program (`run_as_program`):
+#: it ends with os._exit (`leave`), and its frames unwinding on the way there would otherwise
+#: free the spec, the live state and the plan object by object: 15 ms after a plan of 10,000
+#: clusters, 0.11 s after 50,000, for nothing. In-process callers (tests) keep nothing.
+_kept: list[object] = []
+_as_program = False
+
+
+def run_as_program() -> None:
+    """`main` runs as the program: `keep` keeps from now on."""
+    global _as_program
+    _as_program = True
+
+
+def keep(*objects: object) -> None:
+    """Hold `objects` until the process ends (see `_kept`); nothing in-process."""
+    if _as_program:
+        _kept.extend(objects)

@@ -21,6 +21,7 @@ from reconciler.cli.options import (
     MoneyFlags,
     Selection,
 )
+from reconciler.cli.process import keep
 from reconciler.diff import Wanted
 from reconciler.errors import (
     EXIT_CHANGES,
@@ -114,6 +115,7 @@ def make_plan(
     else:
         if listing is None or listing.project_id != project_id:
             listing = Listing(client, project_id)
+        keep(spec.files)  # its values go with the process, not one by one (cli/process.py)
         spec = spec.build()
         wanted = Wanted(spec)  # the spec's side of the comparison, while the API answers
         live = listing.result()
@@ -131,6 +133,7 @@ def make_plan(
         warn_expiry=money.warn_expiry,
     )
     the_plan = build_plan(spec, live, options, wanted)
+    keep(spec, live, wanted, the_plan)
     if any(a.kind in (ActionKind.CREATE, ActionKind.REPLACE) for a in the_plan.actions):
         # One catalogue call per run, and only when something will be created.
         the_plan = check_catalogue(the_plan, parse_regions(client.list_regions()))

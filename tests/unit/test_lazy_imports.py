@@ -151,3 +151,29 @@ def test_in_process_callers_and_a_running_thread_get_the_usual_exit() -> None:
     threaded = _run_probe("thread", "--version")
     assert threaded.returncode == 0, threaded.stderr
     assert "thread done" in threaded.stderr and "os._exit" not in threaded.stderr
+
+
+def test_only_the_program_keeps_what_a_command_holds() -> None:
+    """`process.keep` holds objects until the process ends (os._exit frees nothing) once
+    `main` runs as the program; in-process callers keep nothing (a test suite would grow)."""
+    probe = (
+        "import atexit, sys\n"
+        "from reconciler.cli import main, process\n"
+        "atexit.register(lambda: (process.keep('held'), print('kept', process._kept)))\n"
+        "if sys.argv[1] == 'in-process':\n"
+        "    try:\n"
+        "        main(['--version'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "else:\n"
+        "    sys.argv = ['reconciler', '--version']\n"
+        "    main()\n"
+    )
+    kept = {}
+    for how in ("in-process", "program"):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, how], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        kept[how] = done.stdout.strip().splitlines()[-1]
+    assert kept == {"in-process": "kept []", "program": "kept ['held']"}
