@@ -8,14 +8,13 @@ files.py, and what apply prints while it works in progress.py.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
+from msgspec import Struct
 
 from reconciler import __version__
 from reconciler.cli.process import leave, run_as_program, tuned_gc
@@ -116,8 +115,7 @@ Exit codes:
 """
 
 
-@dataclass
-class Settings:
+class Settings(Struct):
     """What the global options say; one per invocation, passed to every command."""
 
     base_url: str | None
@@ -318,19 +316,6 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-class _StderrNotices(logging.Handler):
-    """The client's warnings (the one retry notice) as plain lines on stderr."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        echo_err(escape(record.getMessage()))
-
-
-def _print_client_notices() -> None:
-    client_log = logging.getLogger("reconciler.client")
-    if not any(isinstance(h, _StderrNotices) for h in client_log.handlers):
-        client_log.addHandler(_StderrNotices(logging.WARNING))
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Console script: run the group, turn every error into one line and an exit code. As
     the program (`argv` None) it leaves without CPython's teardown (`process.leave`); in-process
@@ -347,7 +332,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _main(argv: Sequence[str] | None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
-    _print_client_notices()
     try:
         with tuned_gc():
             cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)

@@ -8,7 +8,6 @@ import errno
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterator, Sequence
 
 from reconciler.errors import ConfigError, PlanFileError, SpecError
@@ -119,6 +118,8 @@ def write_file_atomically(path: str, text: str) -> None:
     if not os.path.isdir(directory):
         raise ConfigError(f"{path}: the directory {directory} does not exist; create it first")
     try:
+        import tempfile  # only when a file is written: not at every command's start
+
         fd, tmp = tempfile.mkstemp(prefix=".plan-", dir=directory)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write there ({exc.strerror or exc})") from None
@@ -212,6 +213,8 @@ def read_private_file(path: str, limit: int = 16 * 1024 * 1024) -> str | None:
 def write_private_file(target: str, text: str) -> None:
     """Write `text` to `target` (see `private_target`) atomically with mode 600: a temp file in
     the same directory, synced, then renamed over the old file, whose mode it does not keep."""
+    import tempfile  # only when a file is written: not at every command's start
+
     fd, tmp = tempfile.mkstemp(prefix=".reconciler-", dir=os.path.dirname(target))
     _replace_with(fd, tmp, target, text, mode=0o600)
 

@@ -14,9 +14,10 @@ import os
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, cast
+
+from msgspec import Struct
 
 from reconciler.acyclic import paused_gc
 from reconciler.cli import forked
@@ -40,6 +41,7 @@ def make_client(settings: Settings) -> Client:
     (a connection per thread that calls: apply's workers and poller have one each)."""
     from reconciler.client import DEFAULT_BASE_URL, Client, check_base_url, resolve_api_key
 
+    print_client_notices()
     if settings.sim is not None:
         from reconciler.simulator.state import DEMO_SPEED
         from reconciler.simulator.transport import open_sim
@@ -50,6 +52,22 @@ def make_client(settings: Settings) -> Client:
     base_url = check_base_url(settings.base_url or DEFAULT_BASE_URL)
     key = resolve_api_key(os.environ, settings.api_key_file)
     return Client(base_url, key)
+
+
+def print_client_notices() -> None:
+    """The client's warnings (the one retry notice) as plain lines on stderr, from the first
+    client made on (logging is imported then, after a plan's fork, not at start-up)."""
+    import logging
+
+    from reconciler.cli import echo_err, escape
+
+    class StderrNotices(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            echo_err(escape(record.getMessage()))
+
+    client_log = logging.getLogger("reconciler.client")
+    if not any(type(h).__name__ == "StderrNotices" for h in client_log.handlers):
+        client_log.addHandler(StderrNotices(logging.WARNING))
 
 
 def read_live(client: Client, project_id: str | None) -> LiveState:
@@ -136,8 +154,7 @@ class Listing:
         return self._done[0]
 
 
-@dataclass
-class Started:
+class Started(Struct):
     """`plan`'s first steps: the spec files read, the client made and the list calls sent.
     A client that could not be made (no key, a bad base URL) is the error instead, reported
     after the spec's own problems and warnings; None: the in-process simulator (`--sim`),
