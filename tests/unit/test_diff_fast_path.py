@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from reconciler.diff import Wanted, compute_actions
 from reconciler.diff.resource import compare, scalar_probe, unchanged
+from reconciler.kinds.base import CostBasis
 from reconciler.kinds.cluster import KIND as CLUSTER
 from reconciler.kinds.cluster import cost_basis
 from reconciler.model import ActionKind, Live, LiveState, freeze
@@ -77,6 +78,8 @@ def test_cost_basis_tells_a_true_from_a_one_and_takes_unhashable_values() -> Non
     assert cost_basis({**fields, "num_gpus": 1.0}).gpus == 0
     odd = cost_basis({**fields, "gpu_type": ["h100"], "num_gpus": 2})
     assert (odd.gpu_type, odd.billing_type, odd.gpus) == ("['H100']", "ON_DEMAND", 2)
+    frozen = freeze({"gpu_type": "h100_sxm", "num_gpus": 8})  # a live answer's, fields absent
+    assert cost_basis(frozen) == CostBasis("H100_SXM", "", "", 8)
 
 
 def _state(*resources: Live) -> LiveState:
