@@ -13,7 +13,7 @@ import gc
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
@@ -138,14 +138,25 @@ class Listing:
         self._client = client
         self._done: list[LiveState] = []
         self._failed: list[BaseException] = []
+        self._then: Callable[[LiveState], None] | None = None
         self._thread = threading.Thread(target=self._list, name="reconciler-list", daemon=True)
         self._thread.start()
 
     def _list(self) -> None:
         try:
             self._done.append(read_live(self._client, self.project_id))
+            then = self._then
+            if then is not None:
+                then(self._done[0])
         except BaseException as exc:  # raised again in the caller's thread
             self._failed.append(exc)
+
+    def then(self, prepare: Callable[[LiveState], None]) -> None:
+        """`prepare(live)` in the listing's thread once the live state is read, if that is
+        still to come (else the caller works it out itself when it needs it): what the plan
+        works out from the live state alone (`plan.prepare_live`), while the command's thread
+        waits for the spec's check."""
+        self._then = prepare
 
     def result(self) -> LiveState:
         self._thread.join()

@@ -38,6 +38,7 @@ from reconciler.plan import (
     PlanOptions,
     build_plan,
     check_catalogue,
+    prepare_live,
     raise_if_unsafe,
 )
 from reconciler.render import escape, render_plan, show_name
@@ -157,6 +158,8 @@ def plan_and_show(
         # The spec's own problems and warnings come first.
         check_desired(started.files, started.check)
         raise client
+    if started.listing is not None:
+        started.listing.then(prepare_live)  # in its thread, while the spec is checked
     # --sim: checked first (the in-process simulator is opened once the spec is valid).
     checked = check_desired(started.files, started.check) if client is None else None
     with client or make_client(settings) as client:

@@ -35,7 +35,14 @@ from reconciler.model import (
     frozen_map,
     thaw,
 )
-from reconciler.plan.cost import assess, billed, budget_refusals, capacity_changes, gpu_changes
+from reconciler.plan.cost import (
+    assess,
+    billed,
+    billing,
+    budget_refusals,
+    capacity_changes,
+    gpu_changes,
+)
 from reconciler.plan.dated import (
     expire,
     guard_forfeits,
@@ -71,6 +78,7 @@ __all__ = [
     "order_actions",
     "plan_from_dict",
     "plan_to_dict",
+    "prepare_live",
     "raise_if_differs",
     "raise_if_stale",
     "raise_if_unsafe",
@@ -185,6 +193,13 @@ def check_selection(spec: Spec, live: LiveState, options: PlanOptions) -> None:
             if name not in known:
                 hint = did_you_mean(name, known) or "; it names no resource of the spec or live"
                 raise SelectionError(f"{flag} {name!r} matches nothing{hint}")
+
+
+def prepare_live(live: LiveState) -> None:
+    """What a plan works out from the live state alone, worked out now: the thread that read
+    it calls this while the command waits for the spec (cli/listing.py), so that `build_plan`
+    finds it done (the billed resources by cost basis)."""
+    billing(live)
 
 
 def build_plan(

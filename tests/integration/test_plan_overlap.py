@@ -16,8 +16,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.cli.listing import read_live
+from reconciler.cli.listing import Listing, read_live
 from reconciler.client import Client
+from reconciler.model import LiveState
+from reconciler.plan import prepare_live
+from reconciler.plan.cost import billing
 from reconciler.simulator.http import SimServer
 from reconciler.simulator.state import SimState
 from reconciler.simulator.transport import SimTransport
@@ -278,3 +281,30 @@ def test_ctrl_c_during_the_list_calls_ends_them_at_once(sim_server: str) -> None
         held.set()
         client.clusters_listed.wait(timeout=30)
         client.close()
+
+
+def test_the_listing_thread_prepares_the_plan_s_live_side(
+    sim_http_server: SimServer, sim_server: str
+) -> None:
+    """`Listing.then`: what the plan works out from the live state alone runs in the listing's
+    thread once the state is read (while the command's thread waits for the spec), so that
+    `build_plan` finds it done; set too late, nothing runs there and the plan does it."""
+    for i in range(3):
+        sim_http_server.state.add_cluster(cluster_name=f"c-{i}")
+    ran: list[tuple[str, int]] = []
+    hold = threading.Event()
+
+    def prepare(live: LiveState) -> None:
+        ran.append((threading.current_thread().name, len(live.of_kind("cluster"))))
+        prepare_live(live)
+
+    sim_http_server.sleep = lambda _seconds: hold.wait(5)  # the answer waits for `then`
+    sim_http_server.state.faults = dataclasses.replace(sim_http_server.state.faults, latency_ms=1)
+    with Client(sim_server, SIM_TOKEN) as client:
+        listing = Listing(client, None)
+        listing.then(prepare)
+        hold.set()
+        live = listing.result()
+    assert ran == [("reconciler-list", 3)]
+    assert billing(live) is billing(live)  # worked out once, there
+    assert len(billing(live)[0]) == 3

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from reconciler.kinds.cluster import cost_basis
 from reconciler.model import ActionKind
-from reconciler.plan import PlanOptions, build_plan
-from reconciler.plan.cost import billed
+from reconciler.plan import PlanOptions, build_plan, prepare_live
+from reconciler.plan.cost import billed, billing
 from tests.unit.factories import api_cluster, desired_cluster, live_state, make_spec
 from tests.unit.test_money import NOW, PRICES
 
@@ -77,3 +77,21 @@ def test_groups_give_what_one_row_per_resource_gives(
     assert abs(plan.money.cost.after - total_after) < 1e-6
     rows = billed(live, plan.actions)
     assert len([r for r in rows if not r.touched]) <= 5  # one per basis, not per cluster
+
+
+def test_a_live_state_prepared_before_gives_the_same_plan() -> None:
+    """`prepare_live` works out the billed groups of one live state ahead (the listing thread
+    does, while the spec is checked); build_plan then gives the plan it gives without, and
+    another live state, even an equal one, gets its own."""
+    spec = make_spec(desired_cluster("a", num_gpus=16), desired_cluster("b"))
+    live = live_state(api_cluster("a"), api_cluster("b"), api_cluster("c", num_gpus=24))
+    twin = live_state(api_cluster("a"), api_cluster("b"), api_cluster("c", num_gpus=24))
+    options = PlanOptions(now=NOW, prices=PRICES)
+    prepare_live(live)
+    prepared = billing(live)
+    assert build_plan(spec, live, options) == build_plan(spec, twin, options)
+    assert billing(twin) is not prepared and billing(twin) == prepared
+    assert [r.keys for r in billed(twin, ()) if not r.touched] == [
+        ("cluster.a", "cluster.b"),
+        ("cluster.c",),
+    ]
