@@ -54,11 +54,10 @@ class Billed(Struct, frozen=True):
 
 #: (kind, id) of a live resource.
 Ident = tuple[str, str]
-#: Live resources billed by GPU and not being deleted: ident → (its basis, it); and each basis
-#: → (its resources' (ident, key), in live order; their keys).
-Billing = tuple[
-    dict[Ident, tuple[CostBasis, Live]], dict[CostBasis, tuple[list[Ident], tuple[str, ...]]]
-]
+#: The live resources of one cost basis, in live order: their idents, and their keys.
+Group = tuple[list[Ident], tuple[str, ...]]
+#: Live resources billed by GPU and not being deleted: ident → (its basis, it); basis → Group.
+Billing = tuple[dict[Ident, tuple[CostBasis, Live]], dict[CostBasis, Group]]
 
 #: The last live state's Billing, and that live state (held: identity stands for it).
 _last: tuple[LiveState | None, Billing] = (None, ({}, {}))
