@@ -5,9 +5,13 @@ The model's `fields` mappings hold these; `thaw` gives plain values back for JSO
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: Exact types that freeze/thaw/redact return as they are: checked first, because the
 #: `Mapping` ABC check is slow and a 10,000-cluster plan walks a few million values.
@@ -53,3 +57,21 @@ def thaw(value: Any) -> Any:
 def frozen_map(value: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     result: Mapping[str, Any] = freeze(dict(value or {}))
     return result
+
+
+def remember_last(work: Callable[[T], R]) -> Callable[[T], R]:
+    """`work` of a value that never changes once made (a spec's document, a live state), with
+    its last argument and result remembered: asked again for that very object, the result is
+    given again. The argument is held, so that identity stands for it; one entry, as a command
+    works on one spec and one live state."""
+    last: list[tuple[T, R]] = []
+
+    @functools.wraps(work)
+    def remembered(value: T) -> R:
+        if last and last[0][0] is value:
+            return last[0][1]
+        result = work(value)
+        last[:] = [(value, result)]
+        return result
+
+    return remembered

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
+from reconciler.frozen import remember_last
 from reconciler.kinds.values import epoch
 
 # --- the spec's own names for cluster fields ----------------------------------------------------
@@ -51,18 +52,9 @@ def merge_cluster(defaults: Mapping[str, Any] | None, cluster: Mapping[str, Any]
     return merged
 
 
-#: The last `defaults:` translated, and what it was translated from (held, so that identity
-#: stands for it): every cluster of a file merges the same one (10,000 translations a plan).
-_last_defaults: tuple[Mapping[str, Any], dict[str, Any]] = ({}, {})
-
-
-def _translated_defaults(defaults: Mapping[str, Any]) -> Mapping[str, Any]:
-    global _last_defaults
-    source, translated = _last_defaults
-    if source is not defaults:
-        translated = translate_legacy(defaults)
-        _last_defaults = (defaults, translated)
-    return translated
+#: A file's `defaults:` translated once: every cluster of the file merges the very same one
+#: (10,000 translations a plan). Read only: merge_cluster copies it.
+_translated_defaults = remember_last(translate_legacy)
 
 
 def legacy_warnings(item: Mapping[str, Any]) -> list[tuple[str, str]]:

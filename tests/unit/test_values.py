@@ -7,6 +7,7 @@ import pytest
 from msgspec.structs import replace
 
 from reconciler import kinds
+from reconciler.frozen import remember_last
 from reconciler.model import (
     Action,
     ActionKind,
@@ -63,3 +64,16 @@ def test_kinds_are_equal_only_to_themselves_and_work_out_their_tables() -> None:
     cluster = kinds.get("cluster")
     assert cluster == cluster and cluster != replace(cluster)
     assert cluster.by_name["num_gpus"].name == "num_gpus"
+
+
+def test_remember_last_answers_again_only_for_the_very_same_object() -> None:
+    calls: list[object] = []
+
+    @remember_last
+    def work(value: dict[str, int]) -> int:
+        calls.append(value)
+        return len(value)
+
+    first, equal = {"a": 1}, {"a": 1}
+    assert (work(first), work(first), work(equal), work(first)) == (1, 1, 1, 1)
+    assert [c is first for c in calls] == [True, False, True]  # one entry: the last object
