@@ -7,7 +7,7 @@ the same way; a kind's own spec rules (defaults, older names) are its `spec_item
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -52,8 +52,9 @@ def build_spec(
         for kind in TOP_LEVEL:
             nodes = _item_nodes(file, kind.plural)
             for index, item in enumerate(document.get(kind.plural, ())):
+                node = nodes[index] if index < len(nodes) else None
                 where = (kind.plural, index)
-                resources += _build(kind, file, where, item, defaults, merged, nodes(index))
+                resources += _build(kind, file, where, item, defaults, merged, node)
     project_id, prices = spec_settings(files)
     return Spec(
         resources=tuple(resources),
@@ -123,14 +124,41 @@ def _build(
     return built
 
 
-def _item_nodes(file: File, key: str) -> Callable[[int], Node | None]:
-    """index → the node of marks of item `index` of the list `key` of a file (None: look it
-    up by its path): one lookup of the list, not a walk from the root per item (10,000)."""
+def _item_nodes(file: File, key: str) -> list[Node]:
+    """The nodes of marks of the items of a file's list `key` (none: each is looked up by its
+    path): one lookup of the list, not a walk from the root per item (10,000)."""
     found, whole = locate(file.node, (key,), False)
-    children = found[2] if whole and len(found) > 2 else None
-    if not isinstance(children, list):
-        return lambda index: None
-    return lambda index: children[index] if index < len(children) else None
+    return found[2] if whole and len(found) > 2 and isinstance(found[2], list) else []
+
+
+def marks_to_build(root: Node, value: Any) -> Node:
+    """A valid file's tree of marks with only what the build reads (cli/forked.py sends it
+    from the child that checked the file): an item of a top-level list keeps its line and
+    column (its Location), and its marks only when it nests items of another kind (add-ons,
+    located too); the rest of the file's marks are kept. At 10,000 clusters the marks of every
+    field of every item were 2.0 MiB of the child's answer, read back in 25 ms; 0.8 MiB, 9 ms."""
+    marks = root[2]
+    if not isinstance(marks, dict) or not isinstance(value, dict):
+        return root
+    kept = dict(marks)
+    for kind in TOP_LEVEL:
+        node, items = marks.get(kind.plural), value.get(kind.plural)
+        if node is None or not isinstance(node[2], list) or not isinstance(items, list):
+            continue
+        if len(node[2]) != len(items):
+            continue
+        nesting = _nested_kinds(kind)[0].keys()
+        kept[kind.plural] = (
+            node[0],
+            node[1],
+            [
+                mark
+                if isinstance(item, dict) and not nesting.isdisjoint(item)
+                else (mark[0], mark[1], {}, {})
+                for mark, item in zip(node[2], items, strict=True)
+            ],
+        )
+    return (root[0], root[1], kept, *root[3:])
 
 
 @cache

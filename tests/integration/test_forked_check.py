@@ -75,27 +75,19 @@ def test_the_child_s_check_is_this_process_s_own(files: list[tuple[str, bytes]])
     assert got.build() == here.build()
 
 
-NESTED = """\
-version: 1
-defaults:
-  region: us-central-8
-  gpu_type: H100_SXM
-  cuda_version: "12.6"
-  nvidia_driver_version: "560"
-  billing_type: ON_DEMAND
-  num_gpus: 8
-  add_ons:
-    - add_on_type: headlamp
-      name: dash
-clusters:
-  - cluster_name: inherits
-  - cluster_name: own
-    add_ons:
-      - add_on_type: headlamp
-        name: metrics
-  - cluster_name: plain
-    add_ons: []
-"""
+NESTED = (
+    SPEC_HEADER.replace(
+        "clusters:\n",
+        "  num_gpus: 8\n  add_ons:\n    - add_on_type: headlamp\n      name: dash\nclusters:\n",
+    )
+    + "  - cluster_name: inherits\n"
+    + "  - cluster_name: own\n"
+    + "    add_ons:\n"
+    + "      - add_on_type: headlamp\n"
+    + "        name: metrics\n"
+    + "  - cluster_name: plain\n"
+    + "    add_ons: []\n"
+)
 
 
 def test_the_child_keeps_the_marks_the_build_reads() -> None:
