@@ -3,7 +3,8 @@
 Pure parts: `wire` (requests, routes, errors), `catalogue`, `shapes` (request bodies),
 `faults`, `clusters` (+ `cluster_requests`, `cluster_views`), `volumes`, `remediations`,
 `subresources` (the add-on and remediation routes), `store` and `state` (the API facade,
-`SimState`), `view_cache` (the clusters' JSON text `sim serve` keeps between requests).
+`SimState`, with `idempotency` for its creates), `view_cache` (the clusters' JSON text
+`sim serve` keeps between requests).
 Shells: `persist` (the state file), `transport` (in-process, for httpx) and `http` (a
 loopback socket).
 """

@@ -41,7 +41,6 @@ The parts: wire (requests, routes, errors, the list filter), catalogue, shapes, 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -58,6 +57,7 @@ from reconciler.simulator.faults import (
     draw_fault,
     fault_response,
 )
+from reconciler.simulator.idempotency import idempotent
 from reconciler.simulator.prng import Prng
 from reconciler.simulator.remediations import StoredRemediation
 from reconciler.simulator.shapes import (
@@ -75,7 +75,12 @@ from reconciler.simulator.subresources import (
     on_remediation_action,
     on_remediations,
 )
-from reconciler.simulator.view_cache import cluster_answer, cluster_list, to_json
+from reconciler.simulator.view_cache import (
+    cluster_answer,
+    cluster_list,
+    created_answer,
+    to_json,
+)
 from reconciler.simulator.volumes import StoredVolume
 from reconciler.simulator.wire import (
     DEFAULT_TOKEN,
@@ -185,7 +190,10 @@ class SimState(Store):
         """Answer one request: auth, routing, faults, then the operation (with the cyclic
         collector paused: a 10,000-cluster list answer is a million new objects in a tree)."""
         with paused_gc():
-            return self._handle(request)
+            try:
+                return self._handle(request)
+            finally:
+                self.end()
 
     def _handle(self, request: SimRequest) -> SimResponse:
         method = request.method.upper()
@@ -252,9 +260,12 @@ class SimState(Store):
             return cluster_list(self, project_filter(request.query))
         body = parse_body(request.body)
         check_shape(body, CLUSTER_CREATE, "")
-        return self.idempotent(
-            "cluster", request, body, lambda: self.cluster_view(self.create_cluster(body))
-        )
+
+        def create() -> tuple[str, dict[str, Any] | bytes]:
+            cluster = self.create_cluster(body)
+            return cluster.cluster_id, created_answer(self, cluster)
+
+        return idempotent(self, "cluster", request, body, create)
 
     def on_cluster(self, method: str, ids: tuple[str, ...], request: SimRequest) -> Any:
         (resource_id,) = ids
@@ -281,9 +292,12 @@ class SimState(Store):
         body = parse_body(request.body)
         if method == "POST":
             check_shape(body, VOLUME_CREATE, "")
-            return self.idempotent(
-                "volume", request, body, lambda: self.volume_view(self.create_volume(body))
-            )
+
+            def create() -> tuple[str, dict[str, Any]]:
+                volume = self.create_volume(body)
+                return volume.volume_id, self.volume_view(volume)
+
+            return idempotent(self, "volume", request, body, create)
         check_shape(body, VOLUME_UPDATE, "", updating=True)
         volume = self.live_volume(body["volume_id"], api=True)
         volume.grow(body)
@@ -296,34 +310,6 @@ class SimState(Store):
             return self.volume_view(volume)
         self.delete_volume(volume)
         return {"success": True}
-
-    def idempotent(
-        self, kind: str, request: SimRequest, body: Any, create: Callable[[], dict[str, Any]]
-    ) -> dict[str, Any]:
-        key = request.headers.get("idempotency-key")
-        if not key or self.ignore_idempotency_key:
-            return create()
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        slot = f"{kind}:{key}"
-        seen = self.idempotency.get(slot)
-        if seen is not None:
-            if seen["digest"] != digest:
-                raise ApiFailure(
-                    422,
-                    "Idempotency-Key was already used with a different request body",
-                    code="idempotency_key_reused",
-                )
-            if kind == "cluster" and seen["id"] in self.clusters:
-                return self.cluster_view(self.clusters[seen["id"]])
-            if kind == "volume" and seen["id"] in self.volumes:
-                return self.volume_view(self.volumes[seen["id"]])
-            # The resource is gone: the key has expired, so this is a new request.
-        view = create()
-        self.idempotency[slot] = {
-            "id": view["cluster_id" if kind == "cluster" else "volume_id"],
-            "digest": digest,
-        }
-        return view
 
     # --- persistence ---------------------------------------------------------------------
 

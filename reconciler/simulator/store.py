@@ -324,16 +324,21 @@ class Store:
 
     def cache_views(self) -> None:
         """Keep each settled cluster's JSON text (no phase, node or volume still to come, no
-        remediation) from one request to the next, until a request that may change anything
-        (view_cache.py, with the figures): `sim serve`, whose state only requests change (a
-        test hook changes it behind the cache's back)."""
+        remediation) from one request to the next, until a request that may change anything is
+        answered (view_cache.py, with the figures): `sim serve`, whose state only requests
+        change (a test hook changes it behind the cache's back)."""
         self.view_cache.turn_on()
 
     def begin(self, method: str) -> None:
-        """Before each request: deletions that finished are forgotten; a request that may
-        change anything (not a GET) empties the view cache, and none is cached while it runs."""
+        """Before each request: deletions that finished are forgotten; the view cache is read
+        only while a GET is answered."""
         self.sweep()
         self.view_cache.begin(method)
+
+    def end(self) -> None:
+        """After each request: one that may have changed anything (not a GET, and not a create
+        that only added a cluster) empties the view cache (view_cache.py)."""
+        self.view_cache.end()
 
     # --- volumes ---------------------------------------------------------------------------
 

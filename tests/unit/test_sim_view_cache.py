@@ -4,23 +4,26 @@ cluster's life (create, phases over time, scaling, a remediation, volumes, delet
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from reconciler.simulator.http import serve
 from reconciler.simulator.state import SimState
 from tests.conftest import SIM_TOKEN, FakeClock
-from tests.unit.test_sim_state import BASE, CLUSTERS, VOLUME, VOLUMES, call
+from tests.unit.test_sim_state import AUTH, BASE, CLUSTERS, VOLUME, VOLUMES, call
 
 
 class Twins:
     """The same requests, at the same instants, to a simulator with the view cache and to one
     without: each answer must be the same, byte for byte."""
 
-    def __init__(self) -> None:
+    def __init__(self, speed: float = 10.0) -> None:
         self.clocks = (FakeClock(), FakeClock())
         self.cached, self.plain = (
-            SimState(clock=c, token=SIM_TOKEN, speed=10.0) for c in self.clocks
+            SimState(clock=c, token=SIM_TOKEN, speed=speed) for c in self.clocks
         )
         self.cached.cache_views()
 
@@ -28,8 +31,12 @@ class Twins:
         for clock in self.clocks:
             clock.advance(seconds)
 
-    def same(self, method: str, path: str, body: Any = None) -> Any:
-        cached, plain = (call(s, method, path, body) for s in (self.cached, self.plain))
+    def same(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        cached, plain = (
+            call(s, method, path, body, headers=headers) for s in (self.cached, self.plain)
+        )
         assert (cached.status, cached.body) == (plain.status, plain.body), (method, path)
         return cached.json()
 
@@ -89,3 +96,92 @@ def test_only_sim_serve_turns_the_cache_on(sim_state: SimState) -> None:
 
 def _interrupt(_url: str) -> None:
     raise KeyboardInterrupt
+
+
+def _kept() -> Callable[[Twins], set[str]]:
+    return lambda twins: set(twins.cached.view_cache.texts or {})
+
+
+def test_a_create_without_a_volume_keeps_the_cache_and_its_own_text() -> None:
+    """At speed 0 a new cluster is settled at once: the POST's answer text is kept for the
+    lists that follow (apply's check for duplicates), and the texts kept before stay."""
+    twins, kept = Twins(speed=0), _kept()
+    first = twins.same("POST", CLUSTERS, {**BASE, "cluster_name": "a"})
+    assert kept(twins) == {first["cluster_id"]}
+    twins.lists()
+    second = twins.same("POST", CLUSTERS, {**BASE, "cluster_name": "b"})
+    assert kept(twins) == {first["cluster_id"], second["cluster_id"]}
+    key = {**AUTH, "idempotency-key": "k-1"}
+    third = twins.same("POST", CLUSTERS, {**BASE, "cluster_name": "c"}, key)
+    assert third["cluster_name"] == "c" and kept(twins) == {
+        first["cluster_id"],
+        second["cluster_id"],
+        third["cluster_id"],
+    }
+    assert twins.same("POST", CLUSTERS, {**BASE, "cluster_name": "c"}, key) == third  # replayed
+    assert kept(twins) == set()  # a replay is not a create: emptied, as any other request
+    assert [c["cluster_name"] for c in twins.lists()] == ["a", "b", "c"]
+    volume = twins.same("POST", VOLUMES, VOLUME)
+    assert kept(twins) == set()
+    twins.lists()
+    twins.same("POST", CLUSTERS, {**BASE, "cluster_name": "d", "volume_id": volume["volume_id"]})
+    assert kept(twins) == set()  # mounting a volume may change what other clusters show
+    twins.lists()
+    twins.same("POST", CLUSTERS, {**BASE, "cluster_name": "e", "num_gpus": 7})  # refused (400)
+    assert kept(twins) == set()
+    assert [c["cluster_name"] for c in twins.lists()] == ["a", "b", "c", "d"]
+
+
+def test_a_walking_cluster_s_create_keeps_the_others_but_not_its_own_text() -> None:
+    twins, kept = Twins(), _kept()
+    twins.same("POST", CLUSTERS, {**BASE, "cluster_name": "a"})
+    settled = {c["cluster_id"] for c in twins.watch(210)}
+    assert kept(twins) == settled
+    twins.same("POST", CLUSTERS, {**BASE, "cluster_name": "b"})
+    assert kept(twins) == settled  # `b` walks through its phases: not kept yet
+    assert _status(twins.lists())("b") != "Ready"
+    assert _status(twins.watch(210))("b") == "Ready"
+    assert len(kept(twins)) == 2
+
+
+def test_a_failed_create_empties_the_cache() -> None:
+    """A create answered with a fault status is not committed; the cache is emptied all the
+    same (only a create that was made spares it), and every answer stays the plain one."""
+    twins, kept = Twins(speed=0), _kept()
+    twins.same("POST", CLUSTERS, {**BASE, "cluster_name": "a"})
+    twins.lists()
+    for state in (twins.cached, twins.plain):
+        state.queue_fault("503", method="POST", route=CLUSTERS)
+    cached, plain = (
+        call(s, "POST", CLUSTERS, {**BASE, "cluster_name": "b"})
+        for s in (twins.cached, twins.plain)
+    )
+    assert (cached.status, cached.body) == (plain.status, plain.body)
+    assert cached.status == 503 and kept(twins) == set()
+    assert [c["cluster_name"] for c in twins.lists()] == ["a"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_any_mix_of_requests_is_answered_as_without_the_cache(seed: int) -> None:
+    """Creates with and without volumes, scaling, deletes, add-ons, lists and GETs, in a
+    random order with the clock moving: every answer is the plain simulator's, byte for byte."""
+    rng = random.Random(seed)
+    twins = Twins(speed=rng.choice([0.0, 10.0]))
+    volume = twins.same("POST", VOLUMES, VOLUME)["volume_id"]
+    for step in range(60):
+        listed = twins.same("GET", CLUSTERS)["clusters"]
+        ids = [c["cluster_id"] for c in listed if c["status"] != "Deleting"]
+        target = f"{CLUSTERS}/{rng.choice(ids)}" if ids else None
+        match rng.randrange(6):
+            case 0 | 1:
+                mount = {"volume_id": volume} if rng.random() < 0.3 else {}
+                twins.same("POST", CLUSTERS, {**BASE, "cluster_name": f"c{step}", **mount})
+            case 2 if target:
+                twins.same("PUT", target, {"num_gpus": rng.choice([8, 16])})
+            case 3 if target:
+                twins.same("DELETE", target)
+            case 4 if target:
+                twins.same("POST", f"{target}/addons", {"add_on_type": "headlamp", "name": "h"})
+            case _:
+                twins.advance(rng.choice([1.0, 7.0, 60.0]))
+        twins.lists()
