@@ -33,6 +33,7 @@ from reconciler.client.config import (
     check_base_url,
     env_proxy,
     is_header_safe,
+    kept_url,
     tls_verify,
 )
 from reconciler.client.failures import (
@@ -119,6 +120,7 @@ class RequestLoop:
         )
         self._local = threading.local()
         self._pools: list[httpx.BaseTransport] = []
+        self._urls: dict[str, httpx.URL] = {}  # path → its URL, parsed once (`kept_url`)
 
     @property
     def _http(self) -> httpx.BaseTransport:
@@ -246,7 +248,7 @@ class RequestLoop:
             merged.update(headers)
         request = httpx.Request(
             method,
-            self.base_url + path,
+            kept_url(self._urls, self.base_url, path),
             params=params,
             content=content,
             headers=merged,

@@ -32,6 +32,7 @@ from reconciler.client import (
     check_base_url,
     resolve_api_key,
 )
+from reconciler.client.config import MAX_KEPT_URLS
 from reconciler.errors import (
     ApiError,
     ApiResponseError,
@@ -655,6 +656,32 @@ def test_ids_are_one_escaped_segment_and_project_is_a_query() -> None:
         "GET /v1/compute/clusters?projectId=p+1",
         "GET /v1/compute/clusters/a%2F..%2Fb",
     ]
+
+
+def test_each_call_has_its_own_query_and_path_whatever_is_kept() -> None:
+    """The parsed URL of a path is kept for the next call (`config.kept_url`): a call's query
+    never sticks to it, and past the kept ones every path is still its own."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.raw_path.decode()}")
+        if request.url.path == CLUSTERS:
+            return httpx.Response(200, json={"clusters": []})
+        return httpx.Response(200, json=cluster())
+
+    client, _ = mock_client(handler)
+    for project in ("p 1", None, "q"):
+        client.list_resources(CLUSTER_API, project_id=project)
+    ids = [f"c-{i}" for i in range(MAX_KEPT_URLS + 10)]
+    for resource_id in ids * 2:
+        client.get_resource(CLUSTER_API, resource_id)
+    assert seen[:3] == [
+        "GET /v1/compute/clusters?projectId=p+1",
+        "GET /v1/compute/clusters",
+        "GET /v1/compute/clusters?projectId=q",
+    ]
+    assert seen[3:] == [f"GET {CLUSTERS}/{i}" for i in ids * 2]
+    assert len(client._urls) == MAX_KEPT_URLS
 
 
 @pytest.mark.parametrize(
