@@ -9,8 +9,8 @@ is set to walk / T, so a cluster is Ready T seconds after its create. Apply's po
 them, so the poll granularity is the share of T it is against the real API. Nothing in the
 product is faked: the real Applier, the real Client, the simulator's own clock (wall time).
 
-Each request pays `latency_ms` (outside the simulator's lock). Printed per row: the wall time
-of the apply, wall / T (goal: <= 1.3 for N=100, P=10), the list calls made while waiting,
+Each request is answered `latency_ms` after it came (`with_latency`). Printed per row: the
+wall time of the apply, wall / T (goal: <= 1.3 for N=100, P=10), the list calls made while waiting,
 and the formula of the old engine (each worker blocked on its own cluster): ceil(N/P) * T.
 A row with N=1 shows what one cluster costs on its own: T plus up to one poll interval.
 

@@ -34,7 +34,14 @@ def sim() -> None:
     help="Time factor: 1 = realistic minutes, 0 = instant [default: demo speed, Ready in ~4 s].",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for ids and faults.")
-@click.option("--latency", "latency_ms", type=click.IntRange(min=0), default=0, metavar="MS")
+@click.option(
+    "--latency",
+    "latency_ms",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="MS",
+    help="Answer each request MS ms after it came (the simulator's own work falls inside).",
+)
 @click.option(
     "--fault",
     "faults",

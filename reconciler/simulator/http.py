@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from reconciler.simulator.persist import save_after, save_state
 from reconciler.simulator.state import SimState
-from reconciler.simulator.transport import DEFAULT_STALL_SECONDS
-from reconciler.simulator.wire import SimRequest
+from reconciler.simulator.transport import DEFAULT_STALL_SECONDS, with_latency
+from reconciler.simulator.wire import SimRequest, SimResponse
 
 MAX_BODY = 16 * 1024 * 1024
 
@@ -97,11 +97,7 @@ class SimHandler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
         )
-        if server.state.faults.latency_ms:
-            server.sleep(server.state.faults.latency_ms / 1000)
-        with server.lock:
-            response = server.state.handle(request)
-            response = save_after(server.state, server.state_file, self.command, response)
+        response = with_latency(server.state, server.sleep, lambda: self.commit(request))
         if response.fault == "drop":
             # Committed, but the client never hears back: close without a byte.
             self.close_connection = True
@@ -119,6 +115,12 @@ class SimHandler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
         except OSError:
             self.close_connection = True  # the client gave up (e.g. after a stall)
+
+    def commit(self, request: SimRequest) -> SimResponse:
+        server = self.server
+        with server.lock:
+            response = server.state.handle(request)
+            return save_after(server.state, server.state_file, self.command, response)
 
     def log_message(self, format: str, *args: object) -> None:
         if self.server.log is not None:

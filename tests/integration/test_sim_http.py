@@ -19,7 +19,14 @@ from reconciler.cli import main
 from reconciler.errors import ReconcilerError
 from reconciler.simulator.http import SimServer, make_server
 from reconciler.simulator.state import Faults, SimState
-from reconciler.simulator.transport import SimTransport, load_state, open_sim, save_state
+from reconciler.simulator.transport import (
+    SimTransport,
+    load_state,
+    open_sim,
+    save_state,
+    with_latency,
+)
+from reconciler.simulator.wire import SimResponse, format_time
 from tests.conftest import SIM_TOKEN, FakeClock
 
 CLUSTERS = "/v1/compute/clusters"
@@ -188,11 +195,35 @@ def test_transport_stall_waits_the_read_timeout_then_times_out(
 def test_transport_latency_uses_the_injected_sleep(
     sim_client: httpx.Client, sim_state: SimState, fake_clock: FakeClock
 ) -> None:
-    """Latency is slept through the injected sleep (fake in tests), on every request."""
+    """Latency is slept through the injected sleep (fake in tests), on every request: half
+    before the request takes effect, the rest of it (less the simulator's own work) after."""
     sim_state.faults = Faults(latency_ms=250)
-    sim_client.get(CLUSTERS)
+    started = fake_clock()
+    created = sim_client.post(CLUSTERS, json=BODY).json()
     sim_client.get("/v1/compute/regions")
-    assert fake_clock.sleeps == [0.25, 0.25]
+    assert created["created_at"] == format_time(started + 0.125)  # it took effect half-way
+    assert fake_clock.sleeps[0::2] == [0.125, 0.125]
+    assert all(0.1 < rest <= 0.125 for rest in fake_clock.sleeps[1::2])
+    assert len(fake_clock.sleeps) == 4
+
+
+@pytest.mark.parametrize(("work", "after"), [(0.0, True), (0.03, False)])
+def test_latency_takes_the_simulator_s_work_into_its_second_half(
+    sim_state: SimState, work: float, after: bool
+) -> None:
+    """An answer leaves the latency after its request came; work longer than the second half
+    delays it, and nothing is slept after that work."""
+    sim_state.faults = Faults(latency_ms=40)
+    slept: list[float] = []
+
+    def commit() -> SimResponse:
+        time.sleep(work)
+        return SimResponse(200, b"{}", {})
+
+    assert with_latency(sim_state, slept.append, commit).status == 200
+    assert slept[0] == 0.02 and len(slept) == (2 if after else 1)
+    if after:
+        assert 0.01 < slept[1] <= 0.02
 
 
 def test_transport_saves_after_each_mutating_request(tmp_path: Path, fake_clock: FakeClock) -> None:
