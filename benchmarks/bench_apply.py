@@ -4,17 +4,25 @@
 Run: .venv/bin/python benchmarks/bench_apply.py [--clusters 200] [--parallelism 10,20,50]
      [--latency-ms 100] [--repeat 3] [--no-http]
 
-The simulator sleeps for real (time.sleep) for `latency_ms` before it answers every request,
-reads included, and outside its lock, so requests in flight at once overlap as they would
-against the real API. With `ApplyOptions(wait=False)` (`apply --no-wait`) apply makes exactly
-one POST per cluster and no list call (nothing waits, so the shared poller never polls): the
-ideal wall time is ceil(N / P) * latency: 2.0, 1.0 and 0.4 s for the defaults. The plan is
-made before the clock starts; its list calls pay the latency too and are not part of the
-figure.
+The simulator answers every request, reads included, `latency_ms` after it came, sleeping for
+real (time.sleep) outside its lock, so requests in flight at once overlap as they would against
+the real API; its own work falls inside that time (`simulator.transport.with_latency`). With
+`ApplyOptions(wait=False)` (`apply --no-wait`) apply makes one POST per cluster and, after
+them, one list call (the check that no name is now held twice); nothing waits, so the shared
+poller never polls. The ideal wall time is ceil(N / P) * latency, 2.0, 1.0 and 0.4 s for the
+defaults: it leaves out that list's round trip. The plan is made before the clock starts; its
+list calls pay the latency too and are not part of the figure.
 
 Two transports: the in-process SimTransport (what `--sim` uses) and the simulator served on a
 loopback socket (real HTTP: a kept-alive connection per worker thread, as `apply` has, the
 server's threads and its listen backlog).
+
+The floor, measured in the same run against its own `sim serve` (rows "floor"): the same
+creates (the plan's bodies, each with an Idempotency-Key) and the list after them, sent by
+`parallelism` threads with the least client there is (the standard library's http.client,
+one kept-alive connection per thread, json.loads of each answer), none of the tool's layers.
+What the machine, the served simulator and Python threads allow at that moment: "vs floor"
+is what the tool adds. The machine's stretch moves both.
 
 Timings are measured, never asserted: the script exits 0 whatever the figures.
 """
@@ -22,6 +30,8 @@ Timings are measured, never asserted: the script exits 0 whatever the figures.
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import math
 import statistics
 import subprocess
@@ -37,6 +47,7 @@ from reconciler import kinds
 from reconciler.apply import Applier, ApplyOptions
 from reconciler.cli import read_live, read_spec_files, tuned_gc
 from reconciler.client import Client
+from reconciler.frozen import thaw
 from reconciler.model import ActionKind, Outcome, Plan
 from reconciler.plan import build_plan
 from reconciler.simulator.http import make_server
@@ -142,6 +153,51 @@ def apply_once(
     return elapsed, report.count(Outcome.DONE), posts, during - posts, clusters
 
 
+def floor_once(spec_dir: Path, parallelism: int, latency_ms: int) -> float:
+    """Seconds for the floor: the plan's creates and one list, by bare http.client threads
+    against a `sim serve` of its own (see the module docstring)."""
+    state = SimState(clock=time.time, token=TOKEN, speed=0, faults=Faults(latency_ms=latency_ms))
+    spec = load_spec(read_spec_files([str(spec_dir)]))
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    with served_process(state, parallelism) as client:
+        plan = build_plan(spec, read_live(client, spec.project_id))  # before the clock, as apply
+        numbered = iter(enumerate(json.dumps(thaw(a.body)).encode() for a in plan.actions))
+        host, port = client.base_url.removeprefix("http://").split(":")
+
+        def send(connection: http.client.HTTPConnection, body: bytes | None, key: str) -> None:
+            method, more = ("POST", {"Idempotency-Key": key}) if body else ("GET", {})
+            connection.request(method, ROUTE_CLUSTERS, body, {**headers, **more})
+            json.loads(connection.getresponse().read())
+
+        def worker() -> None:
+            connection = http.client.HTTPConnection(host, int(port))
+            for number, body in numbered:  # next() on one iterator: atomic under the GIL
+                send(connection, body, f"floor-{number}")
+            connection.close()
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(parallelism)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        listing = http.client.HTTPConnection(host, int(port))
+        send(listing, None, "")
+        elapsed = time.perf_counter() - started
+        listing.close()
+    return elapsed
+
+
+def floor_row(spec_dir: Path, parallelism: int, args: Args) -> tuple[Row, float]:
+    """The floor's row, and its median."""
+    ideal = math.ceil(args.clusters / parallelism) * args.latency_ms / 1000
+    times = [floor_once(spec_dir, parallelism, args.latency_ms) for _ in range(args.repeat)]
+    best, median = min(times), statistics.median(times)
+    row = ["floor: http.client, sim serve", str(parallelism), f"{ideal:.3f}"]
+    row += [f"{best:.3f} / {median:.3f}", f"{best / ideal:.2f}x / {median / ideal:.2f}x"]
+    return [*row, "-", str(args.clusters), "1", "-"], median
+
+
 def measure(spec_dir: Path, label: str, connect: Connect, parallelism: int, args: Args) -> Row:
     """One row: best / median wall time of `repeat` runs, and the counts of the last run."""
     ideal = math.ceil(args.clusters / parallelism) * args.latency_ms / 1000
@@ -189,11 +245,18 @@ def main() -> None:
         transports.append(("HTTP, loopback, sim serve", served_process))
 
     rows: list[Row] = []
+    to_floor: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, tuned_gc():
         spec_dir = Path(tmp)
         write_spec(spec_dir, args.clusters)
         for label, connect in transports:
-            rows += [measure(spec_dir, label, connect, p, args) for p in levels]
+            for p in levels:
+                rows.append(measure(spec_dir, label, connect, p, args))
+                if connect is served_process:  # its floor next, in the same stretch
+                    row, floor = floor_row(spec_dir, p, args)
+                    median = float(rows[-1][3].split(" / ")[1])
+                    to_floor.append(f"P={p} {median / floor:.2f}x")
+                    rows.append(row)
 
     print(
         f"apply --no-wait: {args.clusters} cluster creates, {args.latency_ms} ms simulated "
@@ -203,8 +266,12 @@ def main() -> None:
     print_table([*header, "clusters"], rows)
     print(
         "wall s and vs ideal: best / median; other calls: requests besides the creates made\n"
-        "during apply (0: no list call); clusters: in the simulator afterwards (no duplicates)"
+        "during apply (1: the list that checks no name is now held twice; the ideal leaves its\n"
+        "round trip out); clusters: in the simulator afterwards (no duplicates); floor: see\n"
+        "the module's docstring"
     )
+    if to_floor:
+        print(f"apply against sim serve / its floor (medians): {', '.join(to_floor)}")
 
 
 if __name__ == "__main__":
