@@ -2,6 +2,8 @@
 
 A ThreadingHTTPServer whose handler turns each request into a `SimRequest`, answers it
 from the shared `SimState` under a lock, and acts out "drop" and "stall" faults for real.
+`--latency` is slept around the answer, as in the in-process transport (`with_latency`: the
+answer leaves the latency after the request came, the simulator's own work inside it).
 """
 
 from __future__ import annotations
