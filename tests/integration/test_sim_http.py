@@ -207,13 +207,14 @@ def test_transport_latency_uses_the_injected_sleep(
     assert len(fake_clock.sleeps) == 4
 
 
-@pytest.mark.parametrize(("work", "after"), [(0.0, True), (0.03, False)])
+@pytest.mark.parametrize(("work", "after"), [(0.0, True), (0.02, True), (0.07, False)])
 def test_latency_takes_the_simulator_s_work_into_its_second_half(
     sim_state: SimState, work: float, after: bool
 ) -> None:
-    """An answer leaves the latency after its request came; work longer than the second half
-    delays it, and nothing is slept after that work."""
-    sim_state.faults = Faults(latency_ms=40)
+    """An answer leaves the latency (100 ms) after its request came: the second half is
+    slept less the simulator's work; work longer than that half delays the answer, and
+    nothing is slept after it."""
+    sim_state.faults = Faults(latency_ms=100)
     slept: list[float] = []
 
     def commit() -> SimResponse:
@@ -221,9 +222,9 @@ def test_latency_takes_the_simulator_s_work_into_its_second_half(
         return SimResponse(200, b"{}", {})
 
     assert with_latency(sim_state, slept.append, commit).status == 200
-    assert slept[0] == 0.02 and len(slept) == (2 if after else 1)
+    assert slept[0] == 0.05 and len(slept) == (2 if after else 1)
     if after:
-        assert 0.01 < slept[1] <= 0.02
+        assert 0 < slept[1] <= 0.05 - work
 
 
 def test_transport_saves_after_each_mutating_request(tmp_path: Path, fake_clock: FakeClock) -> None:
