@@ -639,8 +639,9 @@ def test_request_headers_and_body() -> None:
     assert json.loads(request.content) == {"cluster_name": "train-a", "num_gpus": 8}
 
 
-def test_ids_are_one_escaped_segment_and_project_is_a_query() -> None:
-    """An id cannot escape its path segment; projectId goes in the query string."""
+def recording_client() -> tuple[Client, list[str]]:
+    """A client whose every request is written down as "METHOD raw-path?query"; a list call
+    answers an empty list, anything else one cluster."""
     seen: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -650,6 +651,12 @@ def test_ids_are_one_escaped_segment_and_project_is_a_query() -> None:
         return httpx.Response(200, json=cluster())
 
     client, _ = mock_client(handler)
+    return client, seen
+
+
+def test_ids_are_one_escaped_segment_and_project_is_a_query() -> None:
+    """An id cannot escape its path segment; projectId goes in the query string."""
+    client, seen = recording_client()
     client.list_resources(CLUSTER_API, project_id="p 1")
     client.get_resource(CLUSTER_API, "a/../b")
     assert seen == [
@@ -661,15 +668,7 @@ def test_ids_are_one_escaped_segment_and_project_is_a_query() -> None:
 def test_each_call_has_its_own_query_and_path_whatever_is_kept() -> None:
     """The parsed URL of a path is kept for the next call (`config.kept_url`): a call's query
     never sticks to it, and past the kept ones every path is still its own."""
-    seen: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(f"{request.method} {request.url.raw_path.decode()}")
-        if request.url.path == CLUSTERS:
-            return httpx.Response(200, json={"clusters": []})
-        return httpx.Response(200, json=cluster())
-
-    client, _ = mock_client(handler)
+    client, seen = recording_client()
     for project in ("p 1", None, "q"):
         client.list_resources(CLUSTER_API, project_id=project)
     ids = [f"c-{i}" for i in range(MAX_KEPT_URLS + 10)]
